@@ -1,0 +1,30 @@
+"""faststream-hare: HareMq's semantics for FastStream RabbitMQ apps."""
+
+from faststream_hare import signals
+from faststream_hare.broker import HareBroker, HareRouter
+from faststream_hare.errors import (
+    HareConfigError,
+    HareDedupError,
+    HareError,
+    HareTopologyError,
+)
+from faststream_hare.options import AutoScaling, Unique
+from faststream_hare.publishing import HarePublisher, PublishResult
+from faststream_hare.settings import HareSettings
+from faststream_hare.subscriber import HareSubscriber
+
+__all__ = (
+    "AutoScaling",
+    "HareBroker",
+    "HareConfigError",
+    "HareDedupError",
+    "HareError",
+    "HarePublisher",
+    "HareRouter",
+    "HareSettings",
+    "HareSubscriber",
+    "HareTopologyError",
+    "PublishResult",
+    "Unique",
+    "signals",
+)

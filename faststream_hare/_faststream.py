@@ -1,0 +1,175 @@
+"""The one module that touches FastStream's private internals (pinned ``<0.8``).
+
+Everything else in faststream_hare goes through these helpers, so a FastStream upgrade that
+moves an internal name breaks in exactly one place.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from faststream._internal.broker.registrator import Registrator
+from faststream._internal.endpoint.subscriber.call_item import CallsCollection
+from faststream._internal.utils.path import Address
+from faststream.rabbit.publisher.config import (
+    RabbitPublisherConfig,
+    RabbitPublisherSpecificationConfig,
+)
+from faststream.rabbit.publisher.specification import RabbitPublisherSpecification
+from faststream.rabbit.publisher.usecase import RabbitPublisher
+from faststream.rabbit.schemas.queue import RABBIT_ADDRESS_SYNTAX
+from faststream.rabbit.subscriber.config import (
+    RabbitSubscriberConfig,
+    RabbitSubscriberSpecificationConfig,
+)
+from faststream.rabbit.subscriber.specification import RabbitSubscriberSpecification
+from faststream.rabbit.subscriber.usecase import RabbitSubscriber
+
+if TYPE_CHECKING:
+    from aio_pika import RobustConnection
+    from faststream.middlewares import AckPolicy
+    from faststream.rabbit import RabbitBroker
+    from faststream.rabbit.configs import RabbitBrokerConfig
+    from faststream.rabbit.publisher.options import PublishKwargs
+    from faststream.rabbit.schemas import Channel, RabbitExchange, RabbitQueue
+
+SubscriberT = TypeVar("SubscriberT", bound=RabbitSubscriber)
+PublisherT = TypeVar("PublisherT", bound=RabbitPublisher)
+
+
+def build_subscriber(
+    cls: type[SubscriberT],
+    registrator: Any,
+    *,
+    queue: RabbitQueue,
+    exchange: RabbitExchange,
+    consume_args: dict[str, Any] | None,
+    channel: Channel | None,
+    no_reply: bool,
+    ack_policy: AckPolicy,
+    title: str | None,
+    description: str | None,
+    include_in_schema: bool,
+) -> SubscriberT:
+    """``faststream.rabbit.subscriber.factory.create_subscriber`` with a subscriber class."""
+    config = cast("RabbitBrokerConfig", registrator.config)
+    calls = CallsCollection[Any]()
+    subscriber_config = RabbitSubscriberConfig(
+        no_reply=no_reply,
+        consume_args=consume_args,
+        channel=channel,
+        queue=queue,
+        exchange=exchange,
+        _ack_policy=ack_policy,
+        _outer_config=config,
+    )
+    specification = RabbitSubscriberSpecification(
+        _outer_config=config,
+        specification_config=RabbitSubscriberSpecificationConfig(
+            title_=title,
+            description_=description,
+            include_in_schema=include_in_schema,
+            queue=queue,
+            exchange=exchange,
+        ),
+        calls=calls,
+    )
+    return cls(config=subscriber_config, specification=specification, calls=calls)
+
+
+def register_subscriber(registrator: Any, subscriber: RabbitSubscriber, persistent: bool) -> None:
+    """Add a subscriber the way ``RabbitRegistrator.subscriber`` does."""
+    Registrator.subscriber(registrator, subscriber, persistent=persistent)
+
+
+def build_publisher(
+    cls: type[PublisherT],
+    registrator: Any,
+    *,
+    routing_key: str,
+    queue: RabbitQueue,
+    exchange: RabbitExchange,
+    message_kwargs: PublishKwargs,
+    schema: Any | None,
+    title: str | None,
+    description: str | None,
+    include_in_schema: bool,
+) -> PublisherT:
+    """``faststream.rabbit.publisher.factory.create_publisher`` with a publisher class."""
+    config = cast("RabbitBrokerConfig", registrator.config)
+    routing_address = Address(routing_key, RABBIT_ADDRESS_SYNTAX)
+    publisher_config = RabbitPublisherConfig(
+        routing_address=routing_address,
+        message_kwargs=message_kwargs,
+        queue=queue,
+        exchange=exchange,
+        _outer_config=config,
+    )
+    specification = RabbitPublisherSpecification(
+        _outer_config=config,
+        specification_config=RabbitPublisherSpecificationConfig(
+            message_kwargs=message_kwargs,
+            routing_address=routing_address,
+            queue=queue,
+            exchange=exchange,
+            schema_=schema,
+            title_=title,
+            description_=description,
+            include_in_schema=include_in_schema,
+        ),
+    )
+    return cls(config=publisher_config, specification=specification)
+
+
+def register_publisher(registrator: Any, publisher: RabbitPublisher, persistent: bool) -> None:
+    """Add a publisher the way ``RabbitRegistrator.publisher`` does."""
+    Registrator.publisher(registrator, publisher, persistent=persistent)
+
+
+def broker_of(endpoint: RabbitSubscriber | RabbitPublisher) -> RabbitBroker | None:
+    """The broker a subscriber/publisher is attached to (``None`` for a detached router)."""
+    broker = endpoint._outer_config.extra_context.get("broker")
+    return cast("RabbitBroker | None", broker)
+
+
+def prefixed_queue_name(subscriber: RabbitSubscriber) -> str:
+    """The real queue name, with the router prefix applied."""
+    return f"{subscriber._outer_config.prefix}{subscriber.queue.name}"
+
+
+def is_in_memory(broker: RabbitBroker) -> bool:
+    """True while ``TestRabbitBroker`` has patched ``broker`` (no real connection exists)."""
+    from faststream.rabbit.testing import FakeProducer
+
+    return isinstance(broker.config.producer, FakeProducer)
+
+
+def connection_of(broker: RabbitBroker) -> RobustConnection | None:
+    """The broker's live robust connection, or ``None`` before ``connect()``."""
+    return broker._connection
+
+
+def set_connection_url(broker: RabbitBroker, url: str) -> None:
+    """Point the not-yet-connected broker at ``url`` (settings are read at start)."""
+    broker._connection_kwargs["url"] = url
+
+
+def connection_url(broker: RabbitBroker) -> str:
+    """The URL the broker connects to (contains credentials: mask before showing it)."""
+    return str(broker._connection_kwargs.get("url", ""))
+
+
+def set_reconnect_interval(broker: RabbitBroker, seconds: float) -> None:
+    """aio-pika's robust reconnect interval, from ``settings.reconnect_interval_ms``."""
+    broker._connection_kwargs["reconnect_interval"] = seconds
+
+
+def handler_functions(subscriber: RabbitSubscriber) -> list[Any]:
+    """The user's original handler functions of a subscriber (to spot errors raised in them)."""
+    functions = []
+    for call in subscriber.calls:
+        handler = getattr(call, "handler", None)
+        original = getattr(handler, "_declared_call", None)
+        if original is not None:
+            functions.append(original)
+    return functions

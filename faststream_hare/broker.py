@@ -1,0 +1,134 @@
+"""HareBroker and HareRouter: FastStream's RabbitBroker/RabbitRouter with hare options."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from faststream.rabbit import RabbitBroker, RabbitRouter
+from faststream.rabbit.utils import build_url
+
+from faststream_hare import _faststream
+from faststream_hare.connection_events import ConnectionEvents
+from faststream_hare.errors import HareConfigError
+from faststream_hare.registrator import HareRegistrator
+from faststream_hare.retry import RetryMiddleware
+from faststream_hare.settings import HareSettings
+from faststream_hare.subscriber import HareSubscriber
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from aio_pika import RobustConnection
+
+    from faststream_hare.scaling.pool import ConsumerPool
+
+
+class HareBroker(HareRegistrator, RabbitBroker):
+    """A ``RabbitBroker`` whose subscribers and publishers accept hare options.
+
+    ``url=None`` takes the URL from ``HareSettings`` (``HARE_MQ_URL``, then ``RABBITMQ_URL``)
+    when the broker starts. Plain subscribers behave exactly as on ``RabbitBroker``.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        settings: HareSettings | None = None,
+        **rabbit_broker_kwargs: Any,
+    ) -> None:
+        if settings is not None and not isinstance(settings, HareSettings):
+            msg = f"settings must be a HareSettings, got {type(settings).__name__}."
+            raise HareConfigError(msg)
+        self._settings_override = settings
+        self._active_settings: HareSettings | None = None
+        self._url_given = url is not None
+        self._url_overrides = {
+            key: rabbit_broker_kwargs.get(key) for key in ("host", "port", "virtualhost")
+        }
+        super().__init__(url if url is not None else "amqp://localhost/", **rabbit_broker_kwargs)
+        self._connection_events: ConnectionEvents | None = None
+        self.insert_middleware(RetryMiddleware())
+
+    @property
+    def settings(self) -> HareSettings:
+        """The settings in force: the given object, or the environment read at ``start()``."""
+        if self._settings_override is not None:
+            return self._settings_override
+        return self.active_settings
+
+    @settings.setter
+    def settings(self, value: HareSettings) -> None:
+        if not isinstance(value, HareSettings):
+            msg = f"settings must be a HareSettings, got {type(value).__name__}."
+            raise HareConfigError(msg)
+        self._settings_override = value
+        self._active_settings = None
+
+    @property
+    def active_settings(self) -> HareSettings:
+        """Settings resolved for this run (read lazily when ``start()`` did not run)."""
+        if self._active_settings is None:
+            self._active_settings = self._settings_override or HareSettings()
+        return self._active_settings
+
+    async def start(self) -> None:
+        """Resolve settings, connect, declare hare topology and start consuming."""
+        self._active_settings = self._settings_override or HareSettings()
+        settings = self._active_settings
+        if self._connection is None:
+            if not self._url_given:
+                url = build_url(settings.url, **self._url_overrides)
+                _faststream.set_connection_url(self, str(url))
+            _faststream.set_reconnect_interval(self, settings.reconnect_interval_ms / 1000)
+        await super().start()
+
+    async def _connect(self) -> RobustConnection:
+        connection = await super()._connect()
+        settings = self.active_settings
+        self._connection_events = ConnectionEvents(
+            self,
+            name=f"{type(self).__name__}@{id(self):x}",
+            url=_faststream.connection_url(self),
+            reconnect_interval_ms=settings.reconnect_interval_ms,
+        )
+        self._connection_events.attach(connection)
+        return connection
+
+    async def stop(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> None:
+        """Stop subscribers (pools drain, streams store offsets), then close the connection."""
+        if self._connection_events is not None:
+            self._connection_events.closing = True
+        await super().stop(exc_type, exc_val, exc_tb)
+        self._connection_events = None
+
+    def hare_subscribers(self) -> list[HareSubscriber]:
+        """Every subscriber (routers included) that has hare options."""
+        return [sub for sub in self.subscribers if isinstance(sub, HareSubscriber)]
+
+    def hare_subscriber(self, queue: str) -> HareSubscriber:
+        """The hare subscriber consuming ``queue``; a clear error when there is none."""
+        for sub in self.hare_subscribers():
+            if queue in (sub.queue_name, sub.queue.name):
+                return sub
+        msg = f"No hare subscriber consumes queue '{queue}'; check the queue name."
+        raise HareConfigError(msg)
+
+    def consumer_pool(self, queue: str) -> ConsumerPool:
+        """The running worker pool of ``queue`` (``size``, ``list_consumers()``, add/remove)."""
+        return self.hare_subscriber(queue).pool
+
+    async def republish_dead_messages(self, queue: str, count: int) -> int:
+        """Move up to ``count`` messages from ``queue.dead`` back to ``queue``; returns how many."""
+        from faststream_hare.dead_letters import republish_dead_messages
+
+        return await republish_dead_messages(self, queue, count)
+
+
+class HareRouter(HareRegistrator, RabbitRouter):
+    """The router twin of ``HareBroker``: include it in a ``HareBroker``."""

@@ -1,0 +1,217 @@
+"""``subscriber()`` / ``publisher()`` with hare options, shared by HareBroker and HareRouter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from faststream._internal.constants import EMPTY
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import RabbitExchange, RabbitQueue
+from faststream.rabbit.broker.registrator import RabbitRegistrator
+from faststream.rabbit.publisher.options import PublishKwargs
+from faststream.rabbit.schemas import Channel, ExchangeType
+
+from faststream_hare import _faststream
+from faststream_hare.errors import HareConfigError
+from faststream_hare.options import AutoScaling, Unique, build_subscriber_options
+from faststream_hare.publishing import HarePublisher
+from faststream_hare.subscriber import HareSubscriber
+
+if TYPE_CHECKING:
+    from aio_pika.abc import DateType, HeadersType, TimeoutType
+    from fast_depends.dependencies import Dependant
+    from faststream._internal.parser import CodecProto
+    from faststream._internal.types import CustomCallable
+    from faststream.rabbit.subscriber import RabbitSubscriber
+
+
+class HareRegistrator(RabbitRegistrator):
+    """Adds hare's options to FastStream's RabbitMQ ``subscriber()`` and ``publisher()``."""
+
+    def subscriber(  # type: ignore[override]
+        self,
+        queue: str | RabbitQueue,
+        exchange: str | RabbitExchange | None = None,
+        *,
+        routing_key: str | None = None,
+        prefetch_count: int | None = None,
+        retry_limit: int | None = None,
+        delay_in_ms: int | None = None,
+        delay_cascade_in_ms: Sequence[int] | None = None,
+        queue_type: str | None = None,
+        stream: bool | None = None,
+        stream_offset: Any = None,
+        stream_consumer_name: str | None = None,
+        stream_dead_letter: bool | None = None,
+        consumer_count: int | None = None,
+        auto_scaling: AutoScaling | None = None,
+        cluster_unique: bool | None = None,
+        hare: bool = False,
+        # FastStream's own keywords, unchanged
+        channel: Channel | None = None,
+        consume_args: dict[str, Any] | None = None,
+        ack_policy: AckPolicy = EMPTY,
+        dependencies: Sequence[Dependant] = (),
+        parser: CustomCallable | None = None,
+        decoder: CustomCallable | None = None,
+        codec: CodecProto | None = None,
+        no_reply: bool = False,
+        persistent: bool = True,
+        title: str | None = None,
+        description: str | None = None,
+        include_in_schema: bool = True,
+    ) -> RabbitSubscriber:
+        """Subscribe a handler; any hare option (or ``hare=True``) makes it a hare subscriber.
+
+        Without hare options this is exactly ``RabbitBroker.subscriber()``.
+        """
+        hare_values = {
+            "routing_key": routing_key,
+            "prefetch_count": prefetch_count,
+            "retry_limit": retry_limit,
+            "delay_in_ms": delay_in_ms,
+            "delay_cascade_in_ms": delay_cascade_in_ms,
+            "queue_type": queue_type,
+            "stream": stream,
+            "stream_offset": stream_offset,
+            "stream_consumer_name": stream_consumer_name,
+            "stream_dead_letter": stream_dead_letter,
+            "consumer_count": consumer_count,
+            "auto_scaling": auto_scaling,
+            "cluster_unique": cluster_unique,
+        }
+        if not hare and all(value is None for value in hare_values.values()):
+            return super().subscriber(
+                queue,
+                exchange,
+                channel=channel,
+                consume_args=consume_args,
+                ack_policy=ack_policy,
+                dependencies=dependencies,
+                parser=parser,
+                decoder=decoder,
+                codec=codec,
+                no_reply=no_reply,
+                persistent=persistent,
+                title=title,
+                description=description,
+                include_in_schema=include_in_schema,
+            )
+        queue_name, queue_routing = _queue_parts(queue)
+        exchange_name = _exchange_name(exchange)
+        options = build_subscriber_options(
+            queue=queue_name,
+            exchange=exchange_name,
+            **{**hare_values, "routing_key": routing_key or queue_routing},
+        )
+        if channel is not None and prefetch_count is not None:
+            msg = (
+                "prefetch_count and channel were both given; set the prefetch on the Channel "
+                "(Channel(prefetch_count=...)) or drop channel=."
+            )
+            raise HareConfigError(msg)
+        rabbit_queue = RabbitQueue(
+            options.queue,
+            declare=False,  # hare declares the real topology itself (topology.py)
+            routing_key=(options.routing_key or "") if exchange_name else "",
+        )
+        if options.stream and ack_policy is EMPTY:
+            ack_policy = AckPolicy.ACK  # streams must never nack (the broker closes the link)
+        subscriber = _faststream.build_subscriber(
+            HareSubscriber,
+            self,
+            queue=rabbit_queue,
+            exchange=RabbitExchange(exchange_name or "", type=ExchangeType.TOPIC, declare=False)
+            if exchange_name
+            else RabbitExchange(),
+            consume_args=consume_args,
+            channel=channel or Channel(prefetch_count=options.prefetch_count),
+            no_reply=no_reply,
+            ack_policy=ack_policy,
+            title=title,
+            description=description,
+            include_in_schema=include_in_schema,
+        )
+        subscriber.hare = options
+        _faststream.register_subscriber(self, subscriber, persistent)
+        return subscriber.add_call(
+            parser_=parser,
+            decoder_=decoder,
+            codec_=codec,
+            dependencies_=dependencies,
+        )
+
+    def publisher(  # type: ignore[override]
+        self,
+        queue: RabbitQueue | str = "",
+        exchange: RabbitExchange | str | None = None,
+        *,
+        routing_key: str = "",
+        unique: Unique | None = None,
+        mandatory: bool = True,
+        immediate: bool = False,
+        timeout: TimeoutType = None,
+        persist: bool = False,
+        reply_to: str | None = None,
+        priority: int | None = None,
+        persistent: bool = True,
+        title: str | None = None,
+        description: str | None = None,
+        schema: Any | None = None,
+        include_in_schema: bool = True,
+        headers: HeadersType | None = None,
+        content_type: str | None = None,
+        content_encoding: str | None = None,
+        expiration: DateType | None = None,
+        message_type: str | None = None,
+        user_id: str | None = None,
+    ) -> HarePublisher:
+        """A FastStream publisher that also has ``await publish_message(message)``."""
+        if unique is not None and not isinstance(unique, Unique):
+            msg = (
+                f"unique must be a Unique(...) object, got {unique!r}; "
+                "write unique=Unique(period_ms=60_000)."
+            )
+            raise HareConfigError(msg)
+        message_kwargs = PublishKwargs(
+            mandatory=mandatory,
+            immediate=immediate,
+            timeout=timeout,
+            persist=persist,
+            reply_to=reply_to,
+            headers=headers,
+            priority=priority,
+            content_type=content_type,
+            content_encoding=content_encoding,
+            message_type=message_type,
+            user_id=user_id,
+            expiration=expiration,
+        )
+        publisher = _faststream.build_publisher(
+            HarePublisher,
+            self,
+            routing_key=routing_key,
+            queue=RabbitQueue.validate(queue),
+            exchange=RabbitExchange.validate(exchange),
+            message_kwargs=message_kwargs,
+            schema=schema,
+            title=title,
+            description=description,
+            include_in_schema=include_in_schema,
+        )
+        publisher.unique = unique
+        _faststream.register_publisher(self, publisher, persistent)
+        return publisher
+
+
+def _queue_parts(queue: str | RabbitQueue) -> tuple[str, str | None]:
+    if isinstance(queue, RabbitQueue):
+        return queue.name, queue.routing_key or None
+    return queue, None
+
+
+def _exchange_name(exchange: str | RabbitExchange | None) -> str | None:
+    if isinstance(exchange, RabbitExchange):
+        return exchange.name or None
+    return exchange or None

@@ -1,0 +1,1 @@
+"""Consumer pools, the auto-scaler and cluster-wide worker locks."""

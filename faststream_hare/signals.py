@@ -1,0 +1,93 @@
+"""Telemetry as blinker signals, one per HareMq telemetry event (names joined by dots).
+
+Receivers are called synchronously as ``receiver(sender, measurements=..., metadata=...)``
+where ``sender`` is the broker. A receiver that raises is logged and never breaks message
+handling. String metadata is credential-masked before it leaves hare.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from blinker import Namespace, Signal
+
+from faststream_hare.masking import mask_text
+
+logger = logging.getLogger("faststream_hare.signals")
+
+namespace = Namespace()
+
+connection_connected = namespace.signal("hare_mq.connection.connected")
+connection_disconnected = namespace.signal("hare_mq.connection.disconnected")
+connection_reconnecting = namespace.signal("hare_mq.connection.reconnecting")
+consumer_connected = namespace.signal("hare_mq.consumer.connected")
+consumer_message_start = namespace.signal("hare_mq.consumer.message.start")
+consumer_message_stop = namespace.signal("hare_mq.consumer.message.stop")
+consumer_message_exception = namespace.signal("hare_mq.consumer.message.exception")
+publisher_connected = namespace.signal("hare_mq.publisher.connected")
+publisher_message_published = namespace.signal("hare_mq.publisher.message.published")
+publisher_message_not_connected = namespace.signal("hare_mq.publisher.message.not_connected")
+publisher_message_duplicate = namespace.signal("hare_mq.publisher.message.duplicate")
+retry_publisher_message_retried = namespace.signal("hare_mq.retry_publisher.message.retried")
+retry_publisher_message_dead_lettered = namespace.signal(
+    "hare_mq.retry_publisher.message.dead_lettered"
+)
+auto_scaler_scaled = namespace.signal("hare_mq.auto_scaler.scaled")
+stream_message_failed = namespace.signal("hare_mq.stream.message.failed")
+
+#: Every signal hare emits, by name.
+ALL: dict[str, Signal] = {
+    sig.name: sig  # type: ignore[attr-defined]  # NamedSignal has .name
+    for sig in (
+        connection_connected,
+        connection_disconnected,
+        connection_reconnecting,
+        consumer_connected,
+        consumer_message_start,
+        consumer_message_stop,
+        consumer_message_exception,
+        publisher_connected,
+        publisher_message_published,
+        publisher_message_not_connected,
+        publisher_message_duplicate,
+        retry_publisher_message_retried,
+        retry_publisher_message_dead_lettered,
+        auto_scaler_scaled,
+        stream_message_failed,
+    )
+}
+
+
+def system_time() -> int:
+    """Wall clock in nanoseconds, like Elixir's ``System.system_time()`` in native units."""
+    return time.time_ns()
+
+
+def monotonic_time() -> int:
+    """Monotonic clock in nanoseconds (for spans and durations)."""
+    return time.monotonic_ns()
+
+
+def has_receivers(signal: Signal) -> bool:
+    """Cheap check so hot paths skip building payloads nobody listens to."""
+    return bool(signal.receivers)
+
+
+def emit(
+    signal: Signal,
+    sender: Any,
+    measurements: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+) -> None:
+    """Send ``signal`` with masked metadata; receiver errors are logged, never raised."""
+    if not signal.receivers:
+        return
+    safe_metadata = {k: mask_text(v) if isinstance(v, str) else v for k, v in metadata.items()}
+    for receiver in signal.receivers_for(sender):
+        try:
+            receiver(sender, measurements=dict(measurements), metadata=safe_metadata)
+        except Exception:
+            logger.exception("A receiver of signal %s raised; ignored", signal.name)

@@ -1,0 +1,170 @@
+"""HareSubscriber: a RabbitSubscriber that declares hare's topology before it consumes.
+
+The subscriber's own FastStream exchange is the user's ``E`` (so in-memory tests route by it)
+and its queue is declared passively: the real topology E → exchange Q → queue Q is declared
+by ``topology.declare_plan`` on a channel of its own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from faststream._internal.endpoint.subscriber import SubscriberUsecase
+from faststream.rabbit.subscriber.usecase import RabbitSubscriber
+
+from faststream_hare import _faststream, signals
+from faststream_hare.errors import HareConfigError, HareError
+from faststream_hare.options import SubscriberOptions
+from faststream_hare.topology import (
+    TopologyPlan,
+    declare_plan,
+    declare_queue,
+    plan_dead_queue_only,
+    plan_stream_topology,
+    plan_topology,
+)
+
+if TYPE_CHECKING:
+    from faststream_hare.broker import HareBroker
+    from faststream_hare.scaling.pool import ConsumerPool
+    from faststream_hare.settings import HareSettings
+    from faststream_hare.streams import StreamConsumer
+
+
+class HareSubscriber(RabbitSubscriber):
+    """A subscriber with hare options (retries, streams, pools)."""
+
+    hare: SubscriberOptions
+    _hare_pool: ConsumerPool | None
+    _hare_stream: StreamConsumer | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._hare_pool = None
+        self._hare_stream = None
+
+    @property
+    def queue_name(self) -> str:
+        """The real queue name (router prefix applied)."""
+        return _faststream.prefixed_queue_name(self)
+
+    @property
+    def routing_key(self) -> str:
+        """The routing key ``R`` (defaults to the queue name)."""
+        prefix = self._outer_config.prefix
+        return f"{prefix}{self.hare.routing_key}" if self.hare.routing_key else self.queue_name
+
+    @property
+    def hare_broker(self) -> HareBroker:
+        """The HareBroker this subscriber belongs to; a clear error otherwise."""
+        from faststream_hare.broker import HareBroker
+
+        broker = _faststream.broker_of(self)
+        if not isinstance(broker, HareBroker):
+            msg = (
+                f"Subscriber '{self.queue.name}' has hare options but is not attached to a "
+                "HareBroker; include its HareRouter in a HareBroker."
+            )
+            raise HareConfigError(msg)
+        return broker
+
+    def plan(self, settings: HareSettings) -> TopologyPlan:
+        """The topology this subscriber declares, with the broker's settings applied."""
+        if self.hare.stream:
+            return plan_stream_topology(
+                queue=self.queue_name,
+                routing_key=self.routing_key,
+                exchange=self.hare.exchange,
+                exchange_type=settings.exchange_type,
+            )
+        return plan_topology(
+            queue=self.queue_name,
+            routing_key=self.routing_key,
+            exchange=self.hare.exchange,
+            exchange_type=settings.exchange_type,
+            queue_type=self.hare.queue_type,
+            delay_in_ms=_pick(self.hare.delay_in_ms, settings.delay_in_ms),
+            delay_cascade_in_ms=self.hare.delay_cascade_in_ms,
+            message_ttl_ms=settings.message_ttl_ms,
+        )
+
+    async def start(self) -> None:
+        """Declare the topology, then consume (AMQP, a worker pool, or rstream)."""
+        broker = self.hare_broker
+        settings = broker.active_settings
+        connection = await broker.connect()
+        await declare_plan(connection, self.plan(settings))
+        if self.hare.stream:
+            if self.hare.stream_dead_letter:
+                await declare_queue(
+                    connection,
+                    plan_dead_queue_only(
+                        queue=self.queue_name, message_ttl_ms=settings.message_ttl_ms
+                    ),
+                )
+            await self._start_stream(broker)
+        elif self.hare.uses_pool:
+            await self._start_pool(broker)
+        else:
+            await super().start()
+        self._emit_connected(broker)
+
+    async def stop(self) -> None:
+        """Stop consuming: pools drain their workers, streams store their offset."""
+        if self._hare_pool is not None:
+            pool, self._hare_pool = self._hare_pool, None
+            await pool.stop()
+            await SubscriberUsecase.stop(self)
+            return
+        if self._hare_stream is not None:
+            stream, self._hare_stream = self._hare_stream, None
+            self.running = False
+            await stream.stop()
+            await SubscriberUsecase.stop(self)
+            return
+        await super().stop()
+
+    async def _start_stream(self, broker: HareBroker) -> None:
+        from faststream_hare.streams import StreamConsumer
+
+        await SubscriberUsecase.start(self)
+        self._hare_stream = StreamConsumer(self, broker)
+        await self._hare_stream.start()
+        self._post_start()
+
+    async def _start_pool(self, broker: HareBroker) -> None:
+        from faststream_hare.scaling.pool import ConsumerPool
+
+        await SubscriberUsecase.start(self)
+        self._hare_pool = ConsumerPool(self, broker)
+        self._post_start()
+        await self._hare_pool.start()
+
+    @property
+    def pool(self) -> ConsumerPool:
+        """This subscriber's worker pool (only for ``consumer_count``/``auto_scaling``)."""
+        if self._hare_pool is None:
+            msg = (
+                f"Queue '{self.queue_name}' has no running consumer pool; start the broker "
+                "and give the subscriber consumer_count=... or auto_scaling=...."
+            )
+            raise HareError(msg)
+        return self._hare_pool
+
+    def _emit_connected(self, broker: HareBroker) -> None:
+        signals.emit(
+            signals.consumer_connected,
+            broker,
+            {"system_time": signals.system_time()},
+            {
+                "consumer": self.specification.call_name,
+                "queue": self.queue_name,
+                "exchange": self.hare.exchange,
+                "routing_key": self.routing_key,
+                "stream": self.hare.stream,
+            },
+        )
+
+
+def _pick(value: int | None, default: int) -> int:
+    return default if value is None else value

@@ -1,0 +1,41 @@
+"""Shared fixtures: unique entity names per test, and cleanup of what a test declared."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.rabbit_admin import AMQP_URL, RabbitAdmin
+
+
+@pytest.fixture
+def admin() -> RabbitAdmin:
+    return RabbitAdmin()
+
+
+@pytest.fixture
+def prefix(request: pytest.FixtureRequest, admin: RabbitAdmin) -> Iterator[str]:
+    """A name prefix unique to this test; every queue/exchange under it is deleted after."""
+    slug = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
+    value = f"hare_t_{slug}_{uuid.uuid4().hex[:6]}"
+    yield value
+    if request.node.get_closest_marker("rabbit"):
+        admin.delete_prefix(value)
+
+
+@pytest.fixture
+def amqp_url() -> str:
+    return AMQP_URL
+
+
+@pytest.fixture(autouse=True)
+def _clean_hare_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests start from default settings unless they set HARE_MQ_* themselves."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("HARE_MQ_") or key == "RABBITMQ_URL":
+            monkeypatch.delenv(key, raising=False)
