@@ -6,6 +6,7 @@ moves an internal name breaks in exactly one place.
 
 from __future__ import annotations
 
+import ssl
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from faststream._internal.broker.registrator import Registrator
@@ -173,3 +174,19 @@ def handler_functions(subscriber: RabbitSubscriber) -> list[Any]:
         if original is not None:
             functions.append(original)
     return functions
+
+
+def connection_ssl_context(broker: RabbitBroker) -> ssl.SSLContext | None:
+    """The SSL context the broker's AMQP connection uses (reused for the stream protocol)."""
+    context = broker._connection_kwargs.get("ssl_context")
+    return context if isinstance(context, ssl.SSLContext) else None
+
+
+async def publish_command(publisher: RabbitPublisher, cmd: Any, producer: Any) -> Any:
+    """Send ``cmd`` through the publisher's middlewares (``publish_scope``) to ``producer``."""
+    return await publisher._basic_publish(cmd, producer=producer, _extra_middlewares=())
+
+
+def producer_of(publisher: RabbitPublisher) -> Any:
+    """The broker's current producer (FastStream's ``FakeProducer`` under TestRabbitBroker)."""
+    return publisher._outer_config.producer

@@ -8,7 +8,9 @@ from faststream.rabbit import RabbitBroker, RabbitRouter
 from faststream.rabbit.utils import build_url
 
 from faststream_hare import _faststream
+from faststream_hare.confirm import close_confirmed_publisher
 from faststream_hare.connection_events import ConnectionEvents
+from faststream_hare.dedup.registry import DedupStores
 from faststream_hare.errors import HareConfigError
 from faststream_hare.registrator import HareRegistrator
 from faststream_hare.retry import RetryMiddleware
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
     from aio_pika import RobustConnection
 
+    from faststream_hare.dedup.store import DedupStore
     from faststream_hare.scaling.pool import ConsumerPool
 
 
@@ -48,6 +51,8 @@ class HareBroker(HareRegistrator, RabbitBroker):
         }
         super().__init__(url if url is not None else "amqp://localhost/", **rabbit_broker_kwargs)
         self._connection_events: ConnectionEvents | None = None
+        #: Dedup stores of this broker's hare publishers: in-memory, and one per Redis URL.
+        self.dedup_stores = DedupStores()
         self.insert_middleware(RetryMiddleware())
 
     @property
@@ -66,22 +71,27 @@ class HareBroker(HareRegistrator, RabbitBroker):
         self._active_settings = None
 
     @property
+    def dedup_store(self) -> DedupStore:
+        """The default dedup store: Redis when ``settings.dedup_url`` is set, else in-memory."""
+        return self.dedup_stores.default(self.active_settings.dedup_url)
+
+    @property
     def active_settings(self) -> HareSettings:
         """Settings resolved for this run (read lazily when ``start()`` did not run)."""
         if self._active_settings is None:
             self._active_settings = self._settings_override or HareSettings()
         return self._active_settings
 
-    async def start(self) -> None:
-        """Resolve settings, connect, declare hare topology and start consuming."""
-        self._active_settings = self._settings_override or HareSettings()
-        settings = self._active_settings
-        if self._connection is None:
+    async def connect(self) -> RobustConnection:
+        """Resolve the settings (environment included) and connect with them."""
+        if _faststream.connection_of(self) is None:
+            self._active_settings = self._settings_override or HareSettings()
+            settings = self._active_settings
             if not self._url_given:
                 url = build_url(settings.url, **self._url_overrides)
                 _faststream.set_connection_url(self, str(url))
             _faststream.set_reconnect_interval(self, settings.reconnect_interval_ms / 1000)
-        await super().start()
+        return await super().connect()
 
     async def _connect(self) -> RobustConnection:
         connection = await super()._connect()
@@ -105,6 +115,7 @@ class HareBroker(HareRegistrator, RabbitBroker):
         if self._connection_events is not None:
             self._connection_events.closing = True
         await super().stop(exc_type, exc_val, exc_tb)
+        await close_confirmed_publisher(self)
         self._connection_events = None
 
     def hare_subscribers(self) -> list[HareSubscriber]:

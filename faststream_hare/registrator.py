@@ -13,6 +13,7 @@ from faststream.rabbit.publisher.options import PublishKwargs
 from faststream.rabbit.schemas import Channel, ExchangeType
 
 from faststream_hare import _faststream
+from faststream_hare.dedup.redis import check_redis_url
 from faststream_hare.errors import HareConfigError
 from faststream_hare.options import AutoScaling, Unique, build_subscriber_options
 from faststream_hare.publishing import HarePublisher
@@ -103,7 +104,10 @@ class HareRegistrator(RabbitRegistrator):
         options = build_subscriber_options(
             queue=queue_name,
             exchange=exchange_name,
-            **{**hare_values, "routing_key": routing_key or queue_routing},
+            **{
+                **hare_values,
+                "routing_key": routing_key if routing_key is not None else queue_routing,
+            },
         )
         if channel is not None and prefetch_count is not None:
             msg = (
@@ -174,6 +178,10 @@ class HareRegistrator(RabbitRegistrator):
                 "write unique=Unique(period_ms=60_000)."
             )
             raise HareConfigError(msg)
+        if unique is not None and isinstance(unique.store, str):
+            check_redis_url(unique.store, "Unique.store")
+        # E given by name is hare's: declared on start with settings.exchange_type (topic)
+        hare_exchange = exchange if isinstance(exchange, str) and exchange else None
         message_kwargs = PublishKwargs(
             mandatory=mandatory,
             immediate=immediate,
@@ -193,7 +201,9 @@ class HareRegistrator(RabbitRegistrator):
             self,
             routing_key=routing_key,
             queue=RabbitQueue.validate(queue),
-            exchange=RabbitExchange.validate(exchange),
+            exchange=RabbitExchange(hare_exchange, type=ExchangeType.TOPIC, declare=False)
+            if hare_exchange
+            else RabbitExchange.validate(exchange),
             message_kwargs=message_kwargs,
             schema=schema,
             title=title,
@@ -201,6 +211,7 @@ class HareRegistrator(RabbitRegistrator):
             include_in_schema=include_in_schema,
         )
         publisher.unique = unique
+        publisher.hare_exchange = hare_exchange
         _faststream.register_publisher(self, publisher, persistent)
         return publisher
 

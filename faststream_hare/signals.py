@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from blinker import Namespace, Signal
+from blinker import NamedSignal, Namespace
 
 from faststream_hare.masking import mask_text
 
@@ -39,8 +39,8 @@ auto_scaler_scaled = namespace.signal("hare_mq.auto_scaler.scaled")
 stream_message_failed = namespace.signal("hare_mq.stream.message.failed")
 
 #: Every signal hare emits, by name.
-ALL: dict[str, Signal] = {
-    sig.name: sig  # type: ignore[attr-defined]  # NamedSignal has .name
+ALL: dict[str, NamedSignal] = {
+    sig.name: sig
     for sig in (
         connection_connected,
         connection_disconnected,
@@ -71,13 +71,13 @@ def monotonic_time() -> int:
     return time.monotonic_ns()
 
 
-def has_receivers(signal: Signal) -> bool:
+def has_receivers(signal: NamedSignal) -> bool:
     """Cheap check so hot paths skip building payloads nobody listens to."""
     return bool(signal.receivers)
 
 
 def emit(
-    signal: Signal,
+    signal: NamedSignal,
     sender: Any,
     measurements: Mapping[str, Any],
     metadata: Mapping[str, Any],

@@ -39,3 +39,9 @@ def _clean_hare_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("HARE_MQ_") or key == "RABBITMQ_URL":
             monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture
+def broker_url(prefix: str) -> str:
+    """The test broker URL; the connection is named after the test's prefix."""
+    return f"{AMQP_URL.rstrip('/')}/?name={prefix}"

@@ -67,8 +67,11 @@ class RabbitAdmin:
         info: dict[str, Any] | None = None
         while time.monotonic() < deadline:
             info = self.queue(name)
-            if info is not None and predicate(info):
-                return info
+            try:
+                if info is not None and predicate(info):
+                    return info
+            except KeyError:  # the management stats of a new queue are not collected yet
+                pass
             time.sleep(0.25)
         raise AssertionError(f"queue {name} never matched; last seen: {info}")
 

@@ -1,0 +1,98 @@
+"""``republish_dead_messages``: move dead messages back, one confirmed copy at a time."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import aiormq.exceptions
+
+from faststream_hare import _faststream
+from faststream_hare.confirm import ConfirmError
+from faststream_hare.copies import MessageCopy
+from faststream_hare.errors import HareConfigError, HareError
+from faststream_hare.retry_decision import replay_headers
+from faststream_hare.topology import dead_queue_name
+from faststream_hare.transport import transport_for
+
+if TYPE_CHECKING:
+    from faststream_hare.broker import HareBroker
+
+logger = logging.getLogger("faststream_hare.dead_letters")
+
+
+class ReplayError(HareError):
+    """A replay stopped early: a copy was not confirmed (``moved`` were moved before it)."""
+
+    def __init__(self, message: str, *, moved: int) -> None:
+        super().__init__(message)
+        self.moved = moved
+
+
+async def republish_dead_messages(broker: HareBroker, queue: str, count: int) -> int:
+    """Move up to ``count`` messages from ``queue.dead`` to ``queue`` (FIFO, ``retry_count`` reset).
+
+    Each copy goes to ``queue`` through the default exchange and is confirmed by the broker
+    before its dead original is acked, so a message is never lost (at worst, after a crash
+    between the two steps, it is in both queues). Returns how many were moved; stops early
+    when the dead queue is empty. ``count <= 0`` moves nothing.
+    """
+    if isinstance(count, bool) or not isinstance(count, int):
+        msg = f"count must be an integer number of messages, got {count!r}."
+        raise HareConfigError(msg)
+    if count <= 0:
+        return 0
+    if _faststream.is_in_memory(broker):
+        return await _replay_in_memory(broker, queue, count)
+    return await _replay_on_broker(broker, queue, count)
+
+
+async def _replay_in_memory(broker: HareBroker, queue: str, count: int) -> int:
+    from faststream_hare.testing import memory_queue
+
+    dead = memory_queue(broker, dead_queue_name(queue))
+    # Take the batch first: in memory a replayed message that fails again is dead-lettered
+    # synchronously, and must not be picked up a second time by this same call.
+    batch, dead[:count] = dead[:count], []
+    transport = transport_for(broker)
+    for copy in batch:
+        await transport.send(queue, copy.with_headers(replay_headers(copy.headers)))
+    return len(batch)
+
+
+async def _replay_on_broker(broker: HareBroker, queue: str, count: int) -> int:
+    connection = _faststream.connection_of(broker)
+    if connection is None or connection.is_closed:
+        msg = "republish_dead_messages needs a connected broker; call it after broker.start()."
+        raise HareError(msg)
+    dead_name = dead_queue_name(queue)
+    transport = transport_for(broker)
+    channel = await connection.channel(publisher_confirms=False)
+    moved = 0
+    try:
+        try:
+            dead = await channel.declare_queue(dead_name, passive=True, robust=False)
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            msg = f"Queue '{dead_name}' does not exist; is '{queue}' a hare subscriber's queue?"
+            raise HareError(msg) from None
+        while moved < count:
+            incoming = await dead.get(no_ack=False, fail=False)
+            if incoming is None:
+                break
+            copy = MessageCopy.of(incoming)
+            try:
+                await transport.send(queue, copy.with_headers(replay_headers(copy.headers)))
+            except ConfirmError as failure:
+                await incoming.nack(requeue=True)
+                msg = (
+                    f"Replay from '{dead_name}' to '{queue}' stopped after {moved} message(s): "
+                    f"{failure}; the rest stay in '{dead_name}'."
+                )
+                raise ReplayError(msg, moved=moved) from failure
+            await incoming.ack()
+            moved += 1
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+    logger.info("Moved %d message(s) from '%s' back to '%s'", moved, dead_name, queue)
+    return moved

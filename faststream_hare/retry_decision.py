@@ -1,0 +1,79 @@
+"""The pure retry decision: where a failed message goes next and with which headers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from faststream_hare.topology import dead_queue_name, delay_queue_for_retry
+from faststream_hare.wire import AmqpLong
+
+RETRY_COUNT_HEADER = "retry_count"
+EXCEPTION_HEADER = "hare-exception"
+ERROR_HEADER = "hare-error"
+#: ``hare-error`` is cut to this many bytes of UTF-8 so a huge message cannot bloat headers.
+MAX_ERROR_BYTES = 1024
+
+
+def read_retry_count(headers: Mapping[str, Any] | None) -> int:
+    """``retry_count`` from the headers; missing, negative or non-integer counts as 0.
+
+    Any integer wire type is accepted (HareMq writes ``long``; pamqp may write ``b``/``s``/``I``).
+    """
+    value = (headers or {}).get(RETRY_COUNT_HEADER)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return max(value, 0)
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    """Retry through ``queue`` (a delay queue) or dead-letter to it, with ``retry_count``."""
+
+    action: Literal["retry", "dead"]
+    queue: str
+    retry_count: int
+    arrived_with: int
+
+
+def decide(
+    *, queue: str, arrived_with: int, retry_limit: int, cascade: Sequence[int], poison: bool = False
+) -> RetryDecision:
+    """HareMq's rule: below the limit go to the delay queue of retry ``n+1``, else ``Q.dead``."""
+    next_count = arrived_with + 1
+    if poison or arrived_with >= retry_limit:
+        return RetryDecision("dead", dead_queue_name(queue), next_count, arrived_with)
+    return RetryDecision(
+        "retry", delay_queue_for_retry(queue, cascade, next_count), next_count, arrived_with
+    )
+
+
+def copy_headers(
+    headers: Mapping[str, Any], decision: RetryDecision, error: BaseException | None
+) -> dict[str, Any]:
+    """``retry_count`` first (as an AMQP long), then every other header; reasons when dead."""
+    result: dict[str, Any] = {RETRY_COUNT_HEADER: AmqpLong(decision.retry_count)}
+    result.update((k, v) for k, v in headers.items() if k != RETRY_COUNT_HEADER)
+    if decision.action == "dead" and error is not None:
+        result.update(error_headers(error))
+    return result
+
+
+def error_headers(error: BaseException) -> dict[str, str]:
+    """``hare-exception`` (type name) and ``hare-error`` (message, at most 1 KiB)."""
+    return {EXCEPTION_HEADER: type(error).__name__, ERROR_HEADER: truncate_utf8(str(error))}
+
+
+def truncate_utf8(text: str, limit: int = MAX_ERROR_BYTES) -> str:
+    """Cut ``text`` to at most ``limit`` bytes of UTF-8 without splitting a character."""
+    raw = text.encode("utf-8")
+    if len(raw) <= limit:
+        return text
+    return raw[:limit].decode("utf-8", errors="ignore")
+
+
+def replay_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
+    """Headers of a replayed dead message: retry state and failure reasons removed."""
+    dropped = {RETRY_COUNT_HEADER, EXCEPTION_HEADER, ERROR_HEADER}
+    return {k: v for k, v in headers.items() if k not in dropped}

@@ -1,0 +1,36 @@
+"""Exact queue depths over AMQP (the management API's counters lag by seconds)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aio_pika
+
+from tests.support.rabbit_admin import AMQP_URL
+
+
+async def depth(name: str) -> int:
+    """Ready messages in ``name`` right now (passive declare)."""
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(name, passive=True)
+        return int(queue.declaration_result.message_count or 0)
+    finally:
+        await connection.close()
+
+
+async def depths(*names: str) -> dict[str, int]:
+    return {name: await depth(name) for name in names}
+
+
+async def wait_depth(name: str, expected: int, timeout: float = 15.0) -> None:
+    """Wait until ``name`` holds exactly ``expected`` ready messages."""
+    deadline = time.monotonic() + timeout
+    current = await depth(name)
+    while current != expected:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} holds {current} messages, expected {expected}")
+        await asyncio.sleep(0.05)
+        current = await depth(name)

@@ -1,0 +1,78 @@
+"""The pure retry rules (HareMq §2.7, with its type quirk E17 fixed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from faststream_hare.retry_decision import (
+    copy_headers,
+    decide,
+    read_retry_count,
+    replay_headers,
+    truncate_utf8,
+)
+from faststream_hare.wire import AmqpLong
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (None, 0),
+        ({}, 0),
+        ({"retry_count": 2}, 2),
+        ({"a": "b", "retry_count": 3}, 3),
+        ({"retry_count": AmqpLong(4)}, 4),
+        ({"retry_count": "5"}, 0),
+        ({"retry_count": True}, 0),
+        ({"retry_count": 1.5}, 0),
+        ({"retry_count": -3}, 0),
+    ],
+)
+def test_read_retry_count(headers: dict | None, expected: int) -> None:
+    assert read_retry_count(headers) == expected
+
+
+def test_decide_below_limit_goes_to_delay_queue() -> None:
+    decision = decide(queue="q", arrived_with=1, retry_limit=3, cascade=[100, 200])
+    assert (decision.action, decision.queue, decision.retry_count) == ("retry", "q.delay.200", 2)
+
+
+def test_decide_at_limit_dead_letters() -> None:
+    decision = decide(queue="q", arrived_with=2, retry_limit=2, cascade=())
+    assert (decision.action, decision.queue, decision.retry_count) == ("dead", "q.dead", 3)
+    assert decide(queue="q", arrived_with=0, retry_limit=0, cascade=()).action == "dead"
+    assert (
+        decide(queue="q", arrived_with=0, retry_limit=9, cascade=(), poison=True).action == "dead"
+    )
+
+
+def test_handler_sees_message_limit_plus_one_times() -> None:
+    count, attempts = 0, 0
+    while True:
+        attempts += 1
+        decision = decide(queue="q", arrived_with=count, retry_limit=5, cascade=())
+        if decision.action == "dead":
+            break
+        count = decision.retry_count
+    assert attempts == 6
+
+
+def test_copy_headers_put_retry_count_first_as_long() -> None:
+    decision = decide(queue="q", arrived_with=0, retry_limit=3, cascade=())
+    headers = copy_headers({"x-death": [{"count": 1}], "retry_count": 0, "k": "v"}, decision, None)
+    assert list(headers) == ["retry_count", "x-death", "k"]
+    assert type(headers["retry_count"]) is AmqpLong
+    assert headers["retry_count"] == 1
+
+
+def test_dead_copy_carries_the_reason_cut_to_1_kib() -> None:
+    decision = decide(queue="q", arrived_with=3, retry_limit=3, cascade=())
+    headers = copy_headers({}, decision, ValueError("é" * 2_000))
+    assert headers["hare-exception"] == "ValueError"
+    assert len(headers["hare-error"].encode()) <= 1024
+    assert truncate_utf8("short") == "short"
+
+
+def test_replay_headers_reset_retry_state() -> None:
+    headers = {"retry_count": 4, "hare-error": "x", "hare-exception": "E", "keep": 1}
+    assert replay_headers(headers) == {"keep": 1}
