@@ -7,5 +7,5 @@ bash scripts/venv.sh
 echo "[test] ruff";   .venv/bin/ruff check faststream_hare tests examples benchmarks
 echo "[test] ruff format"; .venv/bin/ruff format --check faststream_hare tests examples benchmarks
 echo "[test] mypy";   .venv/bin/mypy
-echo "[test] mkdocs"; .venv/bin/mkdocs build --strict --quiet --site-dir "${TMPDIR:-/tmp}/hare-site"
+echo "[test] mkdocs"; NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "${TMPDIR:-/tmp}/hare-site"
 echo "[test] pytest"; .venv/bin/pytest "$@"

@@ -1,0 +1,157 @@
+"""Consume throughput: plain FastStream vs HareBroker (happy path), and hare's retry path.
+
+Run: ``.venv/bin/python benchmarks/bench_retry.py [--messages 20000] [--prefetch 100]``.
+Both sides consume the same number of pre-published small JSON messages with the same
+prefetch, logging off; the best of ``--rounds`` runs is reported, interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import time
+import uuid
+
+import aio_pika
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.annotations import RabbitMessage
+from faststream.rabbit.schemas import Channel
+
+from faststream_hare import HareBroker
+
+URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+async def fill(queue: str, count: int) -> None:
+    """Publish ``count`` small JSON messages straight into ``queue`` (confirmed)."""
+    connection = await aio_pika.connect(URL)
+    async with connection:
+        channel = await connection.channel()
+        body = json.dumps({"id": 1, "kind": "order", "amount": 10}).encode()
+        batch = 500
+        for start in range(0, count, batch):
+            await asyncio.gather(
+                *(
+                    channel.default_exchange.publish(
+                        aio_pika.Message(body, content_type="application/json"), routing_key=queue
+                    )
+                    for _ in range(min(batch, count - start))
+                )
+            )
+
+
+async def delete(*queues: str) -> None:
+    connection = await aio_pika.connect(URL)
+    async with connection:
+        channel = await connection.channel()
+        for name in queues:
+            await channel.queue_delete(name)
+            await channel.exchange_delete(name)
+
+
+async def consume_plain(count: int, prefetch: int) -> float:
+    queue = f"bench.plain.{uuid.uuid4().hex[:6]}"
+    broker = RabbitBroker(URL, logger=None)
+    done = asyncio.Event()
+    seen = 0
+
+    @broker.subscriber(queue, channel=Channel(prefetch_count=prefetch))
+    async def handle(body: dict) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == count:
+            done.set()
+
+    await _declare_then_fill(broker, queue, count)
+    started = time.perf_counter()
+    await broker.start()
+    await done.wait()
+    elapsed = time.perf_counter() - started
+    await broker.stop()
+    await delete(queue)
+    return count / elapsed
+
+
+async def consume_hare(count: int, prefetch: int) -> float:
+    queue = f"bench.hare.{uuid.uuid4().hex[:6]}"
+    broker = HareBroker(URL, logger=None)
+    done = asyncio.Event()
+    seen = 0
+
+    @broker.subscriber(queue, prefetch_count=prefetch, retry_limit=3, delay_in_ms=1_000)
+    async def handle(body: dict) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == count:
+            done.set()
+
+    await _declare_then_fill(broker, queue, count)
+    started = time.perf_counter()
+    await broker.start()
+    await done.wait()
+    elapsed = time.perf_counter() - started
+    await broker.stop()
+    await delete(queue, f"{queue}.delay", f"{queue}.dead")
+    return count / elapsed
+
+
+async def retry_path(count: int, prefetch: int) -> float:
+    """Messages that fail once, wait in the delay queue (TTL 0) and succeed: cycles/s."""
+    queue = f"bench.retry.{uuid.uuid4().hex[:6]}"
+    broker = HareBroker(URL, logger=None)
+    done = asyncio.Event()
+    succeeded = 0
+
+    @broker.subscriber(queue, prefetch_count=prefetch, retry_limit=3, delay_in_ms=0)
+    async def handle(body: dict, message: RabbitMessage) -> None:
+        nonlocal succeeded
+        if not message.headers.get("retry_count"):
+            msg = "first attempt fails"
+            raise RuntimeError(msg)
+        succeeded += 1
+        if succeeded == count:
+            done.set()
+
+    await _declare_then_fill(broker, queue, count)
+    started = time.perf_counter()
+    await broker.start()
+    await done.wait()
+    elapsed = time.perf_counter() - started
+    await broker.stop()
+    await delete(queue, f"{queue}.delay", f"{queue}.dead")
+    return count / elapsed
+
+
+async def _declare_then_fill(broker: RabbitBroker, queue: str, count: int) -> None:
+    """Declare the queue (and hare topology) by starting once, then fill it."""
+    await broker.start()
+    await broker.stop()
+    await fill(queue, count)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--retry-messages", type=int, default=5_000)
+    parser.add_argument("--prefetch", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    logging.getLogger("faststream_hare").setLevel(logging.WARNING)
+
+    plain_rates, hare_rates = [], []
+    for _ in range(args.rounds):
+        plain_rates.append(await consume_plain(args.messages, args.prefetch))
+        hare_rates.append(await consume_hare(args.messages, args.prefetch))
+    plain, hare = max(plain_rates), max(hare_rates)
+    retry = max([await retry_path(args.retry_messages, args.prefetch) for _ in range(2)])
+    print(f"messages={args.messages} prefetch={args.prefetch} rounds={args.rounds} (best of)")
+    print(f"plain FastStream consume : {plain:10.0f} msgs/s")
+    print(f"HareBroker consume       : {hare:10.0f} msgs/s")
+    print(f"ratio hare/plain         : {hare / plain:10.3f}")
+    print(f"retry path (1 delay cycle): {retry:9.0f} msgs/s ({args.retry_messages} messages)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
