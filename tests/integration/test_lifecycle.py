@@ -46,7 +46,7 @@ async def test_stop_while_busy_loses_nothing(prefix: str, broker_url: str) -> No
     assert sorted(done + rest) == list(range(60))
 
 
-def _collector(into: list[int]):  # noqa: ANN202
+def _collector(into: list[int]):
     async def collect(body: int) -> None:
         into.append(body)
 
