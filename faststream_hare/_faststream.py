@@ -10,7 +10,12 @@ import ssl
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from faststream._internal.broker.registrator import Registrator
+from faststream._internal.constants import EMPTY
+from faststream._internal.context.repository import ContextRepo
+from faststream._internal.endpoint.subscriber import SubscriberUsecase
 from faststream._internal.endpoint.subscriber.call_item import CallsCollection
+from faststream._internal.parser import CodecProto
+from faststream._internal.types import CustomCallable
 from faststream._internal.utils.path import Address
 from faststream.rabbit.publisher.config import (
     RabbitPublisherConfig,
@@ -33,6 +38,14 @@ if TYPE_CHECKING:
     from faststream.rabbit.configs import RabbitBrokerConfig
     from faststream.rabbit.publisher.options import PublishKwargs
     from faststream.rabbit.schemas import Channel, RabbitExchange, RabbitQueue
+
+__all__ = (  # re-exported for the rest of the package
+    "EMPTY",
+    "CodecProto",
+    "ContextRepo",
+    "CustomCallable",
+    "SubscriberUsecase",
+)
 
 SubscriberT = TypeVar("SubscriberT", bound=RabbitSubscriber)
 PublisherT = TypeVar("PublisherT", bound=RabbitPublisher)
@@ -131,6 +144,11 @@ def broker_of(endpoint: RabbitSubscriber | RabbitPublisher) -> RabbitBroker | No
     """The broker a subscriber/publisher is attached to (``None`` for a detached router)."""
     broker = endpoint._outer_config.extra_context.get("broker")
     return cast("RabbitBroker | None", broker)
+
+
+def router_prefix(subscriber: RabbitSubscriber) -> str:
+    """The prefix of the router(s) the subscriber was registered on."""
+    return str(subscriber._outer_config.prefix)
 
 
 def prefixed_queue_name(subscriber: RabbitSubscriber) -> str:

@@ -83,19 +83,18 @@ class HareBroker(HareRegistrator, RabbitBroker):
         return self._active_settings
 
     async def connect(self) -> RobustConnection:
-        """Resolve the settings (environment included) and connect with them."""
-        if _faststream.connection_of(self) is None:
-            self._active_settings = self._settings_override or HareSettings()
-            settings = self._active_settings
-            if not self._url_given:
-                url = build_url(settings.url, **self._url_overrides)
-                _faststream.set_connection_url(self, str(url))
-            _faststream.set_reconnect_interval(self, settings.reconnect_interval_ms / 1000)
-        return await super().connect()
-
-    async def _connect(self) -> RobustConnection:
-        connection = await super()._connect()
-        settings = self.active_settings
+        """Resolve the settings (environment included), connect, and report connection events."""
+        if _faststream.connection_of(self) is not None:
+            return await super().connect()
+        self._active_settings = self._settings_override or HareSettings()
+        settings = self._active_settings
+        if not self._url_given:
+            url = build_url(settings.url, **self._url_overrides)
+            _faststream.set_connection_url(self, str(url))
+        _faststream.set_reconnect_interval(self, settings.reconnect_interval_ms / 1000)
+        connection = await super().connect()
+        if connection is None:  # TestRabbitBroker: no real connection to watch
+            return connection
         self._connection_events = ConnectionEvents(
             self,
             name=f"{type(self).__name__}@{id(self):x}",
@@ -132,7 +131,12 @@ class HareBroker(HareRegistrator, RabbitBroker):
 
     def consumer_pool(self, queue: str) -> ConsumerPool:
         """The running worker pool of ``queue`` (``size``, ``list_consumers()``, add/remove)."""
-        return self.hare_subscriber(queue).pool
+        subscriber = self.hare_subscriber(queue)
+        if subscriber.hare.uses_pool and _faststream.is_in_memory(self):
+            from faststream_hare.scaling.memory import in_memory_pool
+
+            return in_memory_pool(subscriber, self)
+        return subscriber.pool
 
     async def republish_dead_messages(self, queue: str, count: int) -> int:
         """Move up to ``count`` messages from ``queue.dead`` back to ``queue``; returns how many."""

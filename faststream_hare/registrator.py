@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from faststream._internal.constants import EMPTY
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitExchange, RabbitQueue
 from faststream.rabbit.broker.registrator import RabbitRegistrator
@@ -13,6 +12,7 @@ from faststream.rabbit.publisher.options import PublishKwargs
 from faststream.rabbit.schemas import Channel, ExchangeType
 
 from faststream_hare import _faststream
+from faststream_hare._faststream import EMPTY
 from faststream_hare.dedup.redis import check_redis_url
 from faststream_hare.errors import HareConfigError
 from faststream_hare.options import AutoScaling, Unique, build_subscriber_options
@@ -22,9 +22,9 @@ from faststream_hare.subscriber import HareSubscriber
 if TYPE_CHECKING:
     from aio_pika.abc import DateType, HeadersType, TimeoutType
     from fast_depends.dependencies import Dependant
-    from faststream._internal.parser import CodecProto
-    from faststream._internal.types import CustomCallable
     from faststream.rabbit.subscriber import RabbitSubscriber
+
+    from faststream_hare._faststream import CodecProto, CustomCallable
 
 
 class HareRegistrator(RabbitRegistrator):

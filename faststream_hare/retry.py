@@ -29,10 +29,10 @@ from faststream_hare.topology import dead_queue_name
 from faststream_hare.transport import transport_for
 
 if TYPE_CHECKING:
-    from faststream._internal.context.repository import ContextRepo
     from faststream.message import StreamMessage
     from faststream.rabbit.message import RabbitMessage
 
+    from faststream_hare._faststream import ContextRepo
     from faststream_hare.broker import HareBroker
 
 logger = logging.getLogger("faststream_hare.retry")

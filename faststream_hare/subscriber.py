@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from faststream._internal.endpoint.subscriber import SubscriberUsecase
 from faststream.rabbit.subscriber.usecase import RabbitSubscriber
 
 from faststream_hare import _faststream, signals
+from faststream_hare._faststream import SubscriberUsecase
 from faststream_hare.errors import HareConfigError, HareError
 from faststream_hare.options import SubscriberOptions
 from faststream_hare.topology import (
@@ -51,7 +51,7 @@ class HareSubscriber(RabbitSubscriber):
     @property
     def routing_key(self) -> str:
         """The routing key ``R`` (defaults to the queue name)."""
-        prefix = self._outer_config.prefix
+        prefix = _faststream.router_prefix(self)
         return f"{prefix}{self.hare.routing_key}" if self.hare.routing_key else self.queue_name
 
     @property
