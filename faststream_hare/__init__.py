@@ -2,6 +2,7 @@
 
 from faststream_hare import signals
 from faststream_hare.broker import HareBroker, HareRouter
+from faststream_hare.dedup import DedupStore, MemoryDedupStore, RedisDedupStore
 from faststream_hare.errors import (
     HareConfigError,
     HareDedupError,
@@ -15,6 +16,7 @@ from faststream_hare.subscriber import HareSubscriber
 
 __all__ = (
     "AutoScaling",
+    "DedupStore",
     "HareBroker",
     "HareConfigError",
     "HareDedupError",
@@ -24,7 +26,9 @@ __all__ = (
     "HareSettings",
     "HareSubscriber",
     "HareTopologyError",
+    "MemoryDedupStore",
     "PublishResult",
+    "RedisDedupStore",
     "Unique",
     "signals",
 )

@@ -115,6 +115,7 @@ class HareBroker(HareRegistrator, RabbitBroker):
             self._connection_events.closing = True
         await super().stop(exc_type, exc_val, exc_tb)
         await close_confirmed_publisher(self)
+        await self.dedup_stores.aclose()
         self._connection_events = None
 
     def hare_subscribers(self) -> list[HareSubscriber]:

@@ -1,16 +1,43 @@
-"""Hare publishers: ``publish_message`` with a ``PublishResult`` and optional deduplication."""
+"""Hare publishers: ``publish_message`` with a ``PublishResult`` and optional deduplication.
+
+The order of a ``publish_message`` call fixes HareMq's publisher bugs: the message is encoded
+*before* a dedup key is claimed (E7: a bad message left a claim behind), the claim is atomic
+(E7: check-then-add raced) and is released whenever the publish is not confirmed, so a retry
+after a failure is published instead of being reported as a duplicate.
+"""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from faststream.exceptions import SubscriberNotFound
+from faststream.rabbit import RabbitExchange
 from faststream.rabbit.publisher.usecase import RabbitPublisher
+from faststream.rabbit.response import RabbitPublishCommand
+from faststream.rabbit.schemas import ExchangeType
+from faststream.response.publish_type import PublishType
 
-from faststream_hare.errors import HareNotImplementedError
+from faststream_hare import _faststream, signals
+from faststream_hare.confirm import ConfirmError, ReturnedError
+from faststream_hare.confirm_producer import ConfirmProducer
+from faststream_hare.dedup.keys import destination_namespace, encode_with_key
+from faststream_hare.encoding import EncodedBody, EncodingFailedError, encode_body
+from faststream_hare.errors import HareConfigError
+from faststream_hare.publisher_exchange import ensure_exchange
 
 if TYPE_CHECKING:
+    from faststream.rabbit.publisher.options import PublishKwargs
+
+    from faststream_hare.broker import HareBroker
+    from faststream_hare.dedup.store import DedupStore
     from faststream_hare.options import Unique
+
+logger = logging.getLogger("faststream_hare.publishing")
+
+#: Hare's own event: ``publish_message`` refused a message it cannot encode.
 
 
 class PublishResult(StrEnum):
@@ -24,11 +51,192 @@ class PublishResult(StrEnum):
 
 
 class HarePublisher(RabbitPublisher):
-    """A FastStream ``RabbitPublisher`` with ``publish_message`` (HareMq's publisher API)."""
+    """A FastStream ``RabbitPublisher`` with ``publish_message`` (HareMq's publisher API).
+
+    It stays a normal FastStream publisher: ``@publisher`` on a handler and
+    ``await publisher.publish(...)`` work as on ``RabbitBroker``.
+    """
 
     unique: Unique | None = None
+    #: The exchange ``E`` hare declares on start (given by name; ``None``: nothing to declare).
+    hare_exchange: str | None = None
+
+    @property
+    def hare_broker(self) -> HareBroker:
+        """The HareBroker this publisher belongs to; a clear error otherwise."""
+        cached: HareBroker | None = self.__dict__.get("_hare_broker")
+        if cached is not None:
+            return cached
+        from faststream_hare.broker import HareBroker
+
+        broker = _faststream.broker_of(self)
+        if not isinstance(broker, HareBroker):
+            msg = (
+                f"Publisher '{self.specification.name}' is not attached to a HareBroker; "
+                "include its HareRouter in a HareBroker before publishing."
+            )
+            raise HareConfigError(msg)
+        self.__dict__["_hare_broker"] = broker
+        return broker
+
+    @property
+    def dedup_store(self) -> DedupStore | None:
+        """The store this publisher's ``unique=`` uses (``None`` without ``unique``)."""
+        if self.unique is None:
+            return None
+        broker = self.hare_broker
+        return broker.dedup_stores.resolve(self.unique.store, broker.active_settings.dedup_url)
+
+    async def start(self) -> None:
+        """Declare ``E`` (type per ``settings.exchange_type``) on a channel of its own,
+        unless a subscriber already declared it; then signal ``publisher.connected``."""
+        broker = self.hare_broker
+        if self.hare_exchange and not _faststream.is_in_memory(broker):
+            kind = broker.active_settings.exchange_type
+            self.exchange = RabbitExchange(
+                self.hare_exchange, type=ExchangeType(kind), declare=False
+            )
+            await ensure_exchange(await broker.connect(), self.hare_exchange, kind)
+        await super().start()
+        signals.emit(
+            signals.publisher_connected,
+            broker,
+            {"system_time": signals.system_time()},
+            self._metadata(),
+        )
 
     async def publish_message(self, message: Any) -> PublishResult:
-        """Encode, (dedupe,) publish with confirms and report the outcome."""
-        msg = "publish_message is not implemented yet (issue: hare publishers)."
-        raise HareNotImplementedError(msg)
+        """Encode, deduplicate, publish with confirms and report the outcome.
+
+        Raises ``HareDedupError`` (and publishes nothing) when the dedup store cannot be
+        reached; every other outcome is a ``PublishResult``.
+        """
+        broker = self.hare_broker
+        unique = self.unique
+        try:
+            if unique is None:
+                return await self._send(broker, encode_body(message))
+            encoded, key = encode_with_key(message, unique.keys, self._namespace())
+        except EncodingFailedError as exc:
+            self._encoding_failed(broker, exc)
+            return PublishResult.ENCODING_FAILED
+        store = broker.dedup_stores.resolve(unique.store, broker.active_settings.dedup_url)
+        claim = await store.claim(key, unique.period_ms)
+        if claim is None:
+            self._duplicate(broker, key)
+            return PublishResult.DUPLICATE
+        try:
+            result = await self._send(broker, encoded)
+        except BaseException:
+            # outcome unknown (cancelled, a handler error in memory): a retry must not be a
+            # "duplicate"; a failing release must not hide the original exception
+            try:
+                await store.release(claim)
+            except Exception:
+                logger.exception("Could not release the dedup claim of '%s'", self.routing())
+            raise
+        if result is not PublishResult.OK:
+            await store.release(claim)
+        return result
+
+    def _namespace(self) -> bytes:
+        """Dedup keys are per destination (exchange, routing key); computed once."""
+        namespace: bytes | None = self.__dict__.get("_hare_namespace")
+        if namespace is None:
+            namespace = destination_namespace(self.exchange.name, self.routing())
+            self.__dict__["_hare_namespace"] = namespace
+        return namespace
+
+    def _duplicate(self, broker: HareBroker, key: str) -> None:
+        logger.debug("Duplicate message for '%s' not published (key %s)", self.routing(), key)
+        if signals.has_receivers(signals.publisher_message_duplicate):
+            signals.emit(
+                signals.publisher_message_duplicate,
+                broker,
+                {"system_time": signals.system_time()},
+                {**self._metadata(), "dedup_key": key},
+            )
+
+    async def _send(self, broker: HareBroker, encoded: EncodedBody) -> PublishResult:
+        in_memory = _faststream.is_in_memory(broker)
+        if in_memory:
+            producer: Any = _faststream.producer_of(self)
+        else:
+            producer = ConfirmProducer(broker, broker.active_settings.confirm_timeout_ms / 1000)
+        try:
+            await _faststream.publish_command(self, self._command(encoded), producer)
+        except (ReturnedError, SubscriberNotFound) as exc:
+            logger.warning(
+                "Message to exchange '%s' with routing key '%s' is unroutable: %s",
+                self.exchange.name,
+                self.routing(),
+                exc if isinstance(exc, ReturnedError) else "no subscriber in memory",
+            )
+            return PublishResult.UNROUTABLE
+        except ConfirmError as exc:
+            logger.warning("Message to '%s' not published: %s", self.routing(), exc)
+            signals.emit(
+                signals.publisher_message_not_connected,
+                broker,
+                {"system_time": signals.system_time()},
+                {**self._metadata(), "reason": str(exc)},
+            )
+            return PublishResult.NOT_CONNECTED
+        if signals.has_receivers(signals.publisher_message_published):
+            signals.emit(
+                signals.publisher_message_published,
+                broker,
+                {"system_time": signals.system_time()},
+                self._metadata(),
+            )
+        return PublishResult.OK
+
+    def _command(self, encoded: EncodedBody) -> RabbitPublishCommand:
+        message_id = uuid.uuid4().hex  # FastStream sets none; dedup and idempotency need one
+        static = self._static_options()
+        kwargs: PublishKwargs = {
+            **static,
+            "message_id": message_id,
+            "correlation_id": message_id,
+            "content_type": encoded.content_type or static.get("content_type"),
+            "headers": dict(self.headers),  # middlewares may add headers in place
+        }
+        return RabbitPublishCommand(
+            encoded.body,
+            routing_key=self.routing(),
+            exchange=self.exchange,
+            _publish_type=PublishType.PUBLISH,
+            **kwargs,
+        )
+
+    def _static_options(self) -> PublishKwargs:
+        """The publisher's own options (headers, priority, ...), built once: a hot path."""
+        cached: PublishKwargs | None = self.__dict__.get("_hare_static_options")
+        if cached is not None:
+            return cached
+        static: PublishKwargs = {
+            **self.publish_options,
+            **self.message_options,
+            "persist": True,
+            "headers": None,
+            "reply_to": self.reply_to or None,
+            "correlation_id": None,
+        }
+        self.__dict__["_hare_static_options"] = static
+        return static
+
+    def _encoding_failed(self, broker: HareBroker, exc: EncodingFailedError) -> None:
+        logger.warning("Message to '%s' not published: %s", self.routing(), exc)
+        signals.emit(
+            signals.publisher_message_encoding_failed,
+            broker,
+            {"system_time": signals.system_time()},
+            {**self._metadata(), "reason": str(exc)},
+        )
+
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            "publisher": self.specification.name,
+            "exchange": self.exchange.name or None,
+            "routing_key": self.routing(),
+        }

@@ -13,7 +13,7 @@ from faststream.rabbit.schemas import Channel, ExchangeType
 
 from faststream_hare import _faststream
 from faststream_hare._faststream import EMPTY
-from faststream_hare.dedup.redis import check_redis_url
+from faststream_hare.dedup.registry import check_store
 from faststream_hare.errors import HareConfigError
 from faststream_hare.options import AutoScaling, Unique, build_subscriber_options
 from faststream_hare.publishing import HarePublisher
@@ -178,9 +178,9 @@ class HareRegistrator(RabbitRegistrator):
                 "write unique=Unique(period_ms=60_000)."
             )
             raise HareConfigError(msg)
-        if unique is not None and isinstance(unique.store, str):
-            check_redis_url(unique.store, "Unique.store")
-        # E given by name is hare's: declared on start with settings.exchange_type (topic)
+        if unique is not None:
+            check_store(unique.store)
+        # E given by name is hare's: declared on start (settings.exchange_type) if missing
         hare_exchange = exchange if isinstance(exchange, str) and exchange else None
         message_kwargs = PublishKwargs(
             mandatory=mandatory,

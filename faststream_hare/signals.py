@@ -31,6 +31,7 @@ publisher_connected = namespace.signal("hare_mq.publisher.connected")
 publisher_message_published = namespace.signal("hare_mq.publisher.message.published")
 publisher_message_not_connected = namespace.signal("hare_mq.publisher.message.not_connected")
 publisher_message_duplicate = namespace.signal("hare_mq.publisher.message.duplicate")
+publisher_message_encoding_failed = namespace.signal("hare_mq.publisher.message.encoding_failed")
 retry_publisher_message_retried = namespace.signal("hare_mq.retry_publisher.message.retried")
 retry_publisher_message_dead_lettered = namespace.signal(
     "hare_mq.retry_publisher.message.dead_lettered"
@@ -53,6 +54,7 @@ ALL: dict[str, NamedSignal] = {
         publisher_message_published,
         publisher_message_not_connected,
         publisher_message_duplicate,
+        publisher_message_encoding_failed,
         retry_publisher_message_retried,
         retry_publisher_message_dead_lettered,
         auto_scaler_scaled,

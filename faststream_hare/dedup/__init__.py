@@ -1,0 +1,7 @@
+"""Deduplication for hare publishers: the store protocol, the stores and the key function."""
+
+from faststream_hare.dedup.memory import MemoryDedupStore
+from faststream_hare.dedup.redis import RedisDedupStore
+from faststream_hare.dedup.store import Claim, DedupStore
+
+__all__ = ("Claim", "DedupStore", "MemoryDedupStore", "RedisDedupStore")

@@ -1,0 +1,178 @@
+"""Publishing throughput: plain FastStream ``broker.publish`` vs hare's ``publish_message``.
+
+All four runs publish with publisher confirms, one message after the other (each call waits
+for its confirm), to a queue bound to a topic exchange, in one process against local RabbitMQ:
+
+* plain: ``broker.publish(dict, exchange=E, routing_key=R, persist=True)`` (FastStream);
+* hare: ``publish_message`` without dedup, with the in-memory store, with the Redis store.
+
+Then the in-memory dedup check alone (claims/s) and the memory 1 000 000 entries take.
+
+Run: ``.venv/bin/python benchmarks/bench_publish.py [--messages 20000]``
+(needs RabbitMQ on 127.0.0.1:5672 and, for the Redis run, Redis on 127.0.0.1:6379).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import time
+import tracemalloc
+import uuid
+from collections.abc import Awaitable, Callable
+
+import aio_pika
+
+from faststream_hare import HareBroker, HareSettings, PublishResult, Unique
+from faststream_hare.dedup import MemoryDedupStore, RedisDedupStore
+from faststream_hare.dedup.keys import dedup_key, destination_namespace
+
+AMQP_URL = os.environ.get("HARE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+REDIS_URL = os.environ.get("HARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def timed(
+    count: int, rounds: int, runs: dict[str, Callable[[int], Awaitable[object]]]
+) -> dict[str, tuple[float, float]]:
+    """(messages/s, client CPU µs per message) of each run: ``count`` sequential publishes,
+    interleaved in ``rounds`` so that drift on a shared machine hits every run alike."""
+    elapsed = dict.fromkeys(runs, 0.0)
+    cpu = dict.fromkeys(runs, 0.0)
+    for publish in runs.values():
+        for i in range(300):  # warm up channels and caches
+            await publish(-i - 1)
+    per_round = count // rounds
+    names = list(runs)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate the order
+            publish = runs[name]
+            started, cpu_started = time.perf_counter(), time.process_time()
+            for i in range(r * per_round, (r + 1) * per_round):
+                await publish(i)
+            elapsed[name] += time.perf_counter() - started
+            cpu[name] += time.process_time() - cpu_started
+    total = per_round * rounds
+    return {name: (total / elapsed[name], cpu[name] / total * 1e6) for name in runs}
+
+
+async def publishing(count: int, rounds: int) -> dict[str, tuple[float, float]]:
+    prefix = f"hare_bench_{uuid.uuid4().hex[:6]}"
+    exchange, routing_key, queue = f"{prefix}_ex", "bench.order", f"{prefix}_q"
+    broker = HareBroker(AMQP_URL, settings=HareSettings(url=AMQP_URL))
+    run = uuid.uuid4().hex  # fresh dedup keys in Redis for every run
+    plain_pub = broker.publisher(exchange=exchange, routing_key=routing_key)
+    memory_pub = broker.publisher(
+        exchange=exchange, routing_key=routing_key, unique=Unique(period_ms=600_000)
+    )
+    redis_store = RedisDedupStore(REDIS_URL, name=f"bench{run}")
+    redis_pub = broker.publisher(
+        exchange=exchange,
+        routing_key=routing_key,
+        unique=Unique(period_ms=600_000, store=redis_store),
+    )
+    await broker.start()
+    connection = await aio_pika.connect(AMQP_URL)
+    channel = await connection.channel()
+    bench_queue = await channel.declare_queue(queue, arguments={"x-max-length": 1000})
+    await bench_queue.bind(exchange, routing_key)
+
+    def order(i: int) -> dict[str, object]:
+        return {"order_id": i, "run": run, "customer": "c-42", "total": 99.5, "items": [1, 2, 3]}
+
+    try:
+        results = await timed(
+            count,
+            rounds,
+            {
+                "plain broker.publish": lambda i: broker.publish(
+                    order(i), exchange=exchange, routing_key=routing_key, persist=True
+                ),
+                "publish_message, no dedup": lambda i: _ok(plain_pub.publish_message(order(i))),
+                "publish_message, memory dedup": lambda i: _ok(
+                    memory_pub.publish_message(order(i))
+                ),
+                "publish_message, redis dedup": lambda i: _ok(redis_pub.publish_message(order(i))),
+            },
+        )
+    finally:
+        await bench_queue.delete(if_unused=False, if_empty=False)
+        await channel.exchange_delete(exchange)
+        await connection.close()
+        await redis_store.clear()
+        await redis_store.aclose()
+        await broker.dedup_stores.aclose()
+        await broker.stop()
+    return results
+
+
+async def _ok(call: Awaitable[PublishResult]) -> None:
+    result = await call
+    if result is not PublishResult.OK:
+        raise RuntimeError(f"publish_message returned {result}")
+
+
+def dedup_check(count: int) -> tuple[float, float]:
+    """(claims/s of key + claim, claims/s of the claim alone) on the memory store."""
+    store = MemoryDedupStore()
+    namespace = destination_namespace("orders_ex", "order.created")
+    messages = [{"order_id": i, "customer": "c-42", "total": 99.5} for i in range(count)]
+    started = time.perf_counter()
+    keys = [dedup_key(m, ("order_id",), namespace) for m in messages]
+    for key in keys:
+        store.claim_now(key, 60_000)
+    with_key = count / (time.perf_counter() - started)
+    store.clear()
+    started = time.perf_counter()
+    for key in keys:
+        store.claim_now(key, 60_000)
+    claim_only = count / (time.perf_counter() - started)
+    return with_key, claim_only
+
+
+def memory_of_entries(count: int) -> float:
+    """MiB a memory store holds for ``count`` entries, keys included (tracemalloc)."""
+    namespace = destination_namespace("orders_ex", "order.created")
+    gc.collect()
+    tracemalloc.start()
+    baseline = tracemalloc.take_snapshot()
+    store = MemoryDedupStore(max_entries=count)
+    for i in range(count):
+        store.claim_now(dedup_key({"order_id": i}, (), namespace), 60_000)
+    gc.collect()
+    used = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(baseline, "filename"))
+    tracemalloc.stop()
+    assert len(store) == count
+    return used / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    results = asyncio.run(publishing(args.messages, args.rounds))
+    plain, plain_cpu = results["plain broker.publish"]
+    print(f"{args.messages} messages each, sequential, publisher confirms")
+    for name, (rate, cpu_us) in results.items():
+        print(
+            f"  {name:30} {rate:7.0f} msgs/s  ratio {rate / plain:4.2f}   "
+            f"client CPU {cpu_us:5.1f} µs/msg  ratio {plain_cpu / cpu_us:4.2f}"
+        )
+    with_key, claim_only = dedup_check(200_000)
+    print(
+        f"in-memory dedup check: key+claim {with_key:,.0f} ops/s, "
+        f"claim alone {claim_only:,.0f} ops/s"
+    )
+    mib = memory_of_entries(args.entries)
+    print(
+        f"memory store with {args.entries:,} entries: {mib:.0f} MiB "
+        f"({mib * 2**20 / args.entries:.0f} B/entry)"
+    )
+
+
+if __name__ == "__main__":
+    main()

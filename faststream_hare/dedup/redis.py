@@ -1,0 +1,175 @@
+"""The Redis dedup store: one view of the dedup keys for every process and host.
+
+A claim is ``SET key token NX PX period`` (atomic on the server); a release deletes the key
+only while it still holds this claim's token. Needs the ``redis`` package
+(``pip install 'faststream-hare[redis]'``), imported only when a Redis store is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from faststream_hare.dedup.store import Claim
+from faststream_hare.errors import HareConfigError, HareDedupError
+from faststream_hare.masking import mask_text, mask_url
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+#: Key prefix of every hare dedup entry in Redis.
+KEY_PREFIX = "hare:dedup:"
+#: Connect/command timeout: an unreachable store fails the publish quickly instead of hanging.
+DEFAULT_TIMEOUT_MS = 2_000
+
+_CLAIM = ("claim a key", "nothing was published")
+_RELEASE_FAILED = (
+    "release a key",
+    "nothing was published, and the key stays claimed until it expires",
+)
+_COUNT = ("count its keys", "no count is available")
+_CLEAR = ("delete its keys", "some keys may remain")
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+def check_redis_url(url: object, option: str) -> str:
+    """Fail early, naming ``option``, when ``url`` is not a Redis URL or redis is missing."""
+    if not isinstance(url, str) or not url.startswith(REDIS_SCHEMES):
+        shown = mask_text(url) if isinstance(url, str) else repr(url)
+        msg = (
+            f"{option} must be a Redis URL such as 'redis://localhost:6379/0', got {shown!r}; "
+            "pass a DedupStore object for any other store."
+        )
+        raise HareConfigError(msg)
+    if importlib.util.find_spec("redis") is None:
+        msg = (
+            f"{option} needs the redis package, which is not installed; "
+            "install it with: pip install 'faststream-hare[redis]'."
+        )
+        raise HareConfigError(msg)
+    return url
+
+
+class RedisDedupStore:
+    """Dedup entries in Redis under ``hare:dedup:[<name>:]``; stores with other names are
+    isolated from each other even on one Redis.
+
+    An unreachable Redis raises ``HareDedupError`` within ``timeout_ms`` (never a silent
+    duplicate, never an unchecked publish).
+    """
+
+    def __init__(self, url: str, *, name: str = "", timeout_ms: int = DEFAULT_TIMEOUT_MS) -> None:
+        self.url = check_redis_url(url, "RedisDedupStore url")
+        if not isinstance(name, str) or ":" in name:
+            msg = f"name must be a string without ':', got {name!r}."
+            raise HareConfigError(msg)
+        self.name = name
+        self.prefix = f"{KEY_PREFIX}{name}:" if name else KEY_PREFIX
+        self.timeout_ms = timeout_ms
+        self._client: Redis | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"RedisDedupStore({mask_url(self.url)!r}, name={self.name!r})"
+
+    async def claim(self, key: str, period_ms: int | None) -> Claim | None:
+        """``SET NX`` with the period as ``PX``; ``None`` when another claim holds the key."""
+        token = uuid.uuid4().hex
+        full_key = self.prefix + key
+        try:
+            claimed = await self._redis().set(full_key, token, nx=True, px=period_ms)
+        except Exception as exc:
+            raise self._unreachable(_CLAIM, exc) from exc
+        return Claim(full_key, token) if claimed else None
+
+    async def release(self, claim: Claim) -> None:
+        """Delete the key if it still holds this claim's token (a Lua compare-and-delete)."""
+        try:
+            await self._redis().eval(_RELEASE, 1, claim.key, str(claim.token))
+        except Exception as exc:
+            raise self._unreachable(_RELEASE_FAILED, exc) from exc
+
+    async def count(self) -> int:
+        """Number of live entries under this store's prefix (a ``SCAN``: for inspection)."""
+        try:
+            return sum([1 async for _ in self._redis().scan_iter(match=f"{self.prefix}*")])
+        except Exception as exc:
+            raise self._unreachable(_COUNT, exc) from exc
+
+    async def clear(self) -> int:
+        """Delete every entry under this store's prefix; returns how many were deleted."""
+        client = self._redis()
+        deleted = 0
+        try:
+            async for key in client.scan_iter(match=f"{self.prefix}*", count=1_000):
+                deleted += int(await client.delete(key))
+        except Exception as exc:
+            raise self._unreachable(_CLEAR, exc) from exc
+        return deleted
+
+    def __len__(self) -> int:
+        """Live entries, counted with a short-lived blocking client (tests, diagnostics)."""
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        client = redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 1), **self._options())
+        try:
+            return sum(1 for _ in client.scan_iter(match=f"{self.prefix}*"))
+        except Exception as exc:
+            raise self._unreachable(_COUNT, exc) from exc
+        finally:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close the connections; the store reconnects when it is used again."""
+        client, self._client = self._client, None
+        if client is not None and self._client_loop is _running_loop():
+            await client.aclose()
+
+    def _redis(self) -> Redis:
+        loop = _running_loop()
+        if self._client is None or self._client_loop is not loop:
+            # a client's connections belong to the loop that opened them
+            from redis.asyncio import Redis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            self._client = Redis.from_url(self.url, retry=Retry(NoBackoff(), 1), **self._options())
+            self._client_loop = loop
+        return self._client
+
+    def _options(self) -> dict[str, Any]:
+        # with the one immediate retry (NoBackoff) given by the caller: a stale pooled
+        # connection is replaced, and a dead Redis fails fast instead of backing off
+        timeout = self.timeout_ms / 1000
+        return {
+            "socket_connect_timeout": timeout,
+            "socket_timeout": timeout,
+            "decode_responses": True,
+        }
+
+    def _unreachable(self, what: tuple[str, str], exc: Exception) -> HareDedupError:
+        action, outcome = what
+        reason = mask_text(str(exc)) or type(exc).__name__
+        msg = (
+            f"The dedup store {mask_url(self.url)} could not {action} "
+            f"({type(exc).__name__}: {reason}); {outcome}."
+        )
+        return HareDedupError(msg)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

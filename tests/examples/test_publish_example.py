@@ -1,0 +1,77 @@
+"""examples/publishing.py runs in memory, on the real broker and under ``faststream run``."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from faststream.rabbit import TestRabbitBroker
+
+from faststream_hare import PublishResult
+from tests.support.waiting import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPECTED = [PublishResult.OK, PublishResult.DUPLICATE, PublishResult.OK]
+
+
+def fresh() -> ModuleType:
+    sys.modules.pop("examples.publishing", None)
+    return importlib.import_module("examples.publishing")
+
+
+async def test_publishing_example_in_memory() -> None:
+    example = fresh()
+    async with TestRabbitBroker(example.broker):
+        assert await example.place_orders() == EXPECTED
+    assert [o["order_id"] for o in example.shipped] == [1, 2]
+
+
+@pytest.mark.rabbit
+@pytest.mark.usefixtures("demo_entities")
+async def test_publishing_example_on_the_real_broker() -> None:
+    example = fresh()
+    async with example.broker:
+        await example.broker.start()
+        assert await example.place_orders() == EXPECTED
+        await eventually(lambda: len(example.shipped) == 2)
+        await example.broker.dedup_stores.aclose()
+    assert [o["order_id"] for o in example.shipped] == [1, 2]
+
+
+@pytest.mark.rabbit
+@pytest.mark.usefixtures("demo_entities")
+def test_publishing_example_runs_under_faststream_run() -> None:
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "faststream"), "run", "examples.publishing:app"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if sum("shipping order" in line for line in lines) >= 2:
+                break
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        reader.join(timeout=5)
+    output = "".join(lines)
+    assert "published: ['ok', 'duplicate', 'ok']" in output, output
+    assert "shipping order 1" in output
+    assert "shipping order 2" in output
+    assert process.returncode == 0, output
