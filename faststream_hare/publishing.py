@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("faststream_hare.publishing")
 
-#: Hare's own event: ``publish_message`` refused a message it cannot encode.
-
 
 class PublishResult(StrEnum):
     """What happened to a ``publish_message`` call; it never raises for these outcomes."""
