@@ -54,81 +54,74 @@ async def delete(*queues: str) -> None:
 async def consume_plain(count: int, prefetch: int) -> float:
     queue = f"bench.plain.{uuid.uuid4().hex[:6]}"
     broker = RabbitBroker(URL, logger=None)
-    done = asyncio.Event()
-    seen = 0
+    counter = Countdown(count)
 
     @broker.subscriber(queue, channel=Channel(prefetch_count=prefetch))
     async def handle(body: dict) -> None:
-        nonlocal seen
-        seen += 1
-        if seen == count:
-            done.set()
+        counter.tick()
 
-    await _declare_then_fill(broker, queue, count)
-    started = time.perf_counter()
-    await broker.start()
-    await done.wait()
-    elapsed = time.perf_counter() - started
-    await broker.stop()
-    await delete(queue)
-    return count / elapsed
+    return await timed_run(broker, queue, counter, extra_queues=())
 
 
 async def consume_hare(count: int, prefetch: int) -> float:
     queue = f"bench.hare.{uuid.uuid4().hex[:6]}"
     broker = HareBroker(URL, logger=None)
-    done = asyncio.Event()
-    seen = 0
+    counter = Countdown(count)
 
     @broker.subscriber(queue, prefetch_count=prefetch, retry_limit=3, delay_in_ms=1_000)
     async def handle(body: dict) -> None:
-        nonlocal seen
-        seen += 1
-        if seen == count:
-            done.set()
+        counter.tick()
 
-    await _declare_then_fill(broker, queue, count)
-    started = time.perf_counter()
-    await broker.start()
-    await done.wait()
-    elapsed = time.perf_counter() - started
-    await broker.stop()
-    await delete(queue, f"{queue}.delay", f"{queue}.dead")
-    return count / elapsed
+    return await timed_run(broker, queue, counter)
 
 
 async def retry_path(count: int, prefetch: int) -> float:
     """Messages that fail once, wait in the delay queue (TTL 0) and succeed: cycles/s."""
     queue = f"bench.retry.{uuid.uuid4().hex[:6]}"
     broker = HareBroker(URL, logger=None)
-    done = asyncio.Event()
-    succeeded = 0
+    counter = Countdown(count)
 
     @broker.subscriber(queue, prefetch_count=prefetch, retry_limit=3, delay_in_ms=0)
     async def handle(body: dict, message: RabbitMessage) -> None:
-        nonlocal succeeded
         if not message.headers.get("retry_count"):
             msg = "first attempt fails"
             raise RuntimeError(msg)
-        succeeded += 1
-        if succeeded == count:
-            done.set()
+        counter.tick()
 
-    await _declare_then_fill(broker, queue, count)
+    return await timed_run(broker, queue, counter)
+
+
+class Countdown:
+    """Sets ``done`` when ``tick()`` was called ``count`` times."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.left = count
+        self.done = asyncio.Event()
+
+    def tick(self) -> None:
+        self.left -= 1
+        if self.left == 0:
+            self.done.set()
+
+
+async def timed_run(
+    broker: RabbitBroker,
+    queue: str,
+    counter: Countdown,
+    extra_queues: tuple[str, ...] = (".delay", ".dead"),
+) -> float:
+    """Declare (start/stop once), fill the queue, then time consuming all of it: msgs/s."""
+    await broker.start()
+    await broker.stop()
+    await fill(queue, counter.count)
     started = time.perf_counter()
     await broker.start()
-    await done.wait()
+    await counter.done.wait()
     elapsed = time.perf_counter() - started
     await broker.stop()
-    await delete(queue, f"{queue}.delay", f"{queue}.dead")
-    return count / elapsed
-
-
-async def _declare_then_fill(broker: RabbitBroker, queue: str, count: int) -> None:
-    """Declare the queue (and hare topology) by starting once, then fill it."""
-    await broker.start()
-    await broker.stop()
-    await fill(queue, count)
+    await delete(queue, *(f"{queue}{suffix}" for suffix in extra_queues))
+    return counter.count / elapsed
 
 
 async def main() -> None:

@@ -21,11 +21,11 @@ from faststream.rabbit.schemas import ExchangeType
 from faststream.response.publish_type import PublishType
 
 from faststream_hare import _faststream, signals
+from faststream_hare.attachment import hare_broker_of
 from faststream_hare.confirm import ConfirmError, ReturnedError
 from faststream_hare.confirm_producer import ConfirmProducer
 from faststream_hare.dedup.keys import destination_namespace, encode_with_key
 from faststream_hare.encoding import EncodedBody, EncodingFailedError, encode_body
-from faststream_hare.errors import HareConfigError
 from faststream_hare.publisher_exchange import ensure_exchange
 
 if TYPE_CHECKING:
@@ -65,15 +65,7 @@ class HarePublisher(RabbitPublisher):
         cached: HareBroker | None = self.__dict__.get("_hare_broker")
         if cached is not None:
             return cached
-        from faststream_hare.broker import HareBroker
-
-        broker = _faststream.broker_of(self)
-        if not isinstance(broker, HareBroker):
-            msg = (
-                f"Publisher '{self.specification.name}' is not attached to a HareBroker; "
-                "include its HareRouter in a HareBroker before publishing."
-            )
-            raise HareConfigError(msg)
+        broker = hare_broker_of(self, kind="Publisher", name=self.specification.name)
         self.__dict__["_hare_broker"] = broker
         return broker
 

@@ -13,7 +13,8 @@ from faststream.rabbit.subscriber.usecase import RabbitSubscriber
 
 from faststream_hare import _faststream, signals
 from faststream_hare._faststream import SubscriberUsecase
-from faststream_hare.errors import HareConfigError, HareError
+from faststream_hare.attachment import hare_broker_of
+from faststream_hare.errors import HareError
 from faststream_hare.options import SubscriberOptions
 from faststream_hare.topology import (
     TopologyPlan,
@@ -57,16 +58,7 @@ class HareSubscriber(RabbitSubscriber):
     @property
     def hare_broker(self) -> HareBroker:
         """The HareBroker this subscriber belongs to; a clear error otherwise."""
-        from faststream_hare.broker import HareBroker
-
-        broker = _faststream.broker_of(self)
-        if not isinstance(broker, HareBroker):
-            msg = (
-                f"Subscriber '{self.queue.name}' has hare options but is not attached to a "
-                "HareBroker; include its HareRouter in a HareBroker."
-            )
-            raise HareConfigError(msg)
-        return broker
+        return hare_broker_of(self, kind="Subscriber", name=self.queue.name)
 
     def plan(self, settings: HareSettings) -> TopologyPlan:
         """The topology this subscriber declares, with the broker's settings applied."""

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -18,6 +13,7 @@ from faststream.rabbit import TestRabbitBroker
 
 from faststream_hare.testing import dead_letters
 from tests.support.amqp import wait_depth
+from tests.support.faststream_run import run_app_until
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,31 +49,12 @@ async def test_quickstart_on_the_real_broker() -> None:
 @pytest.mark.rabbit
 @pytest.mark.usefixtures("demo_entities")
 def test_quickstart_runs_under_faststream_run() -> None:
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "faststream"), "run", "examples.quickstart:app"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    output, code = run_app_until(
+        "examples.quickstart:app", lambda out: "order 2 processed after 3 attempt(s)" in out
     )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if any("order 2 processed after 3 attempt(s)" in line for line in lines):
-                break
-            time.sleep(0.1)
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
-        reader.join(timeout=5)
-    output = "".join(lines)
     assert "order 2 processed after 3 attempt(s)" in output, output
     assert "order 1 processed after 1 attempt(s)" in output
-    assert process.returncode == 0, output
+    assert code == 0, output
 
 
 @pytest.mark.rabbit

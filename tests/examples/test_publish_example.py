@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import importlib
-import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -16,6 +11,7 @@ import pytest
 from faststream.rabbit import TestRabbitBroker
 
 from faststream_hare import PublishResult
+from tests.support.faststream_run import run_app_until
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,29 +45,10 @@ async def test_publishing_example_on_the_real_broker() -> None:
 @pytest.mark.rabbit
 @pytest.mark.usefixtures("demo_entities")
 def test_publishing_example_runs_under_faststream_run() -> None:
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "faststream"), "run", "examples.publishing:app"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    output, code = run_app_until(
+        "examples.publishing:app", lambda out: out.count("shipping order") >= 2
     )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if sum("shipping order" in line for line in lines) >= 2:
-                break
-            time.sleep(0.1)
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
-        reader.join(timeout=5)
-    output = "".join(lines)
     assert "published: ['ok', 'duplicate', 'ok']" in output, output
     assert "shipping order 1" in output
     assert "shipping order 2" in output
-    assert process.returncode == 0, output
+    assert code == 0, output
