@@ -1,14 +1,58 @@
-"""Stream consumers over the RabbitMQ stream protocol (rstream)."""
+"""Stream consumers over the RabbitMQ stream protocol (rstream).
+
+One ``StreamConsumer`` per stream subscriber, each with its own rstream ``Consumer`` (rstream
+allows one subscription per stream per ``Consumer``). rstream's delivery task only queues the
+raw messages; a worker task of ours decodes each one and hands it to FastStream
+(``subscriber.consume``), one at a time and in offset order. Keeping the handler off rstream's
+task means a connection loss (which makes rstream cancel its tasks) never cancels a handler.
+
+Offsets: after each message (handled or failed: a stream never nacks, hare's retry middleware
+logs, signals and optionally dead-letters the failure) the offset counts as processed. A
+reconnect resumes right after the last processed offset; with ``stream_consumer_name`` that
+offset is also stored on the server (every ``STORE_INTERVAL_S`` and on stop), so a restart
+resumes after it too.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from faststream_hare.errors import HareNotImplementedError
+from blinker import NamedSignal
+from rstream import (
+    Consumer,
+    MessageContext,
+    OffsetNotFound,
+    OnClosedErrorInfo,
+)
+
+from faststream_hare import _faststream, signals
+from faststream_hare.errors import HareError
+from faststream_hare.masking import mask_text
+from faststream_hare.stream_endpoint import StreamEndpoint, stream_endpoint
+from faststream_hare.stream_messages import to_incoming_message
+from faststream_hare.stream_offsets import OffsetTracker, starting_specification
 
 if TYPE_CHECKING:
     from faststream_hare.broker import HareBroker
     from faststream_hare.subscriber import HareSubscriber
+
+logger = logging.getLogger("faststream_hare.streams")
+
+#: How often a named consumer stores its offset on the server (it also stores on stop).
+STORE_INTERVAL_S = 1.0
+#: Messages decoded ahead of the handler; when full, rstream stops granting credit.
+BUFFER_SIZE = 128
+#: Chunks the server may send ahead (rstream grants one more per chunk it starts reading).
+#: Memory held ahead of the handler is at most this many chunks plus ``BUFFER_SIZE`` messages;
+#: 32 keeps the server busy with the small chunks of a moderately fed stream (see
+#: benchmarks/streams.md) while bounding that memory.
+INITIAL_CREDIT = 32
+_CLOSE_TIMEOUT_S = 10.0
 
 
 class StreamConsumer:
@@ -17,10 +61,269 @@ class StreamConsumer:
     def __init__(self, subscriber: HareSubscriber, broker: HareBroker) -> None:
         self.subscriber = subscriber
         self.broker = broker
+        self.queue = subscriber.queue_name
+        self.consumer_name = subscriber.hare.stream_consumer_name
+        self.tracker = OffsetTracker()
+        self._endpoint: StreamEndpoint | None = None
+        self._consumer: Consumer | None = None
+        self._stale: list[Consumer] = []  # lost connections still to be closed
+        self._buffer: asyncio.Queue[tuple[int, int, bytes]] = asyncio.Queue(BUFFER_SIZE)
+        self._generation = 0
+        self._closing = False
+        self._lost = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    @property
+    def connection_name(self) -> str:
+        """The rstream connection's client-provided name (the locator gets ``locator-``)."""
+        base = self._endpoint.connection_name if self._endpoint else "faststream-hare"
+        return f"{base}.stream.{self.queue}"
 
     async def start(self) -> None:
-        msg = "stream=True is not implemented yet (issue: stream consumers)."
-        raise HareNotImplementedError(msg)
+        """Connect, find the starting offset and subscribe; raises if the stream is unreachable."""
+        settings = self.broker.active_settings
+        self._endpoint = stream_endpoint(
+            _faststream.connection_url(self.broker), settings.stream_url
+        )
+        await self._connect(first=True)
+        self._worker = asyncio.create_task(self._work(), name=f"hare-stream-worker:{self.queue}")
+        self._tasks = [self._worker, asyncio.create_task(self._supervise())]
+        if self.consumer_name:
+            self._tasks.append(asyncio.create_task(self._store_periodically()))
 
     async def stop(self) -> None:
-        return None
+        """Finish the message in flight (up to the drain timeout), store the offset, close."""
+        self._closing = True
+        worker = self._worker
+        in_worker = worker is not None and asyncio.current_task() is worker
+        if not in_worker:  # a handler that stops its own subscriber must not wait for itself
+            drain_s = self.broker.active_settings.shutdown_drain_timeout_ms / 1000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), drain_s)
+        for task in self._tasks:
+            if task is not worker or not in_worker:
+                task.cancel()
+        for task in self._tasks:
+            if task is not worker or not in_worker:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._tasks = []
+        await self._store_offset()
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            self._stale.append(consumer)
+        await self._close_stale()
+
+    # -- connecting ---------------------------------------------------------------------
+
+    async def _connect(self, *, first: bool) -> None:
+        endpoint = self._endpoint
+        assert endpoint is not None
+        generation = self._generation
+
+        def on_close(info: OnClosedErrorInfo) -> None:
+            self._on_connection_lost(info, generation)
+
+        consumer = Consumer(
+            endpoint.host,
+            endpoint.port,
+            username=endpoint.username,
+            password=endpoint.password,
+            vhost=endpoint.vhost,
+            ssl_context=_ssl_context(self.broker) if endpoint.tls else None,
+            connection_name=self.connection_name,
+            on_close_handler=on_close,
+        )
+        try:
+            if first and self.consumer_name:
+                self.tracker = OffsetTracker(await self._stored_offset(consumer))
+            spec = starting_specification(
+                self.subscriber.hare.stream_offset, self.tracker.last_processed
+            )
+
+            buffer = self._buffer
+
+            def on_message(raw: bytes, context: MessageContext) -> Awaitable[None] | None:
+                # Plain function: rstream awaits what it returns, so only a full buffer
+                # (backpressure: no credit is granted while rstream waits) costs a coroutine.
+                if self._closing or generation != self._generation:
+                    return None
+                if buffer.full():
+                    return buffer.put((generation, context.offset, raw))
+                buffer.put_nowait((generation, context.offset, raw))
+                return None
+
+            await consumer.subscribe(
+                self.queue,
+                on_message,
+                offset_specification=spec,
+                initial_credit=INITIAL_CREDIT,
+            )
+        except BaseException as exc:
+            await _close_quietly(consumer)
+            if not isinstance(exc, Exception):
+                raise  # cancelled (stop during a reconnect): nothing to report
+            reason = mask_text(f"{type(exc).__name__}: {exc}")
+            msg = (
+                f"Could not consume stream queue '{self.queue}' over the stream protocol at "
+                f"{endpoint.display} ({reason}); check that the rabbitmq_stream plugin is "
+                "enabled and reachable, or set HareSettings.stream_url."
+            )
+            raise HareError(msg) from None
+        self._consumer = consumer
+        self._emit_connection(signals.connection_connected, {"system_time": signals.system_time()})
+
+    async def _stored_offset(self, consumer: Consumer) -> int | None:
+        assert self.consumer_name is not None
+        try:
+            return await consumer.query_offset(self.queue, self.consumer_name)
+        except OffsetNotFound:
+            return None
+
+    def _on_connection_lost(self, info: OnClosedErrorInfo, generation: int) -> None:
+        """rstream's close callback: stop taking its messages and let ``_supervise`` reconnect.
+
+        ``generation`` tells which connection closed: a late callback from a connection that
+        was already replaced is ignored.
+        """
+        if self._closing or generation != self._generation:
+            return
+        self._generation += 1
+        self._lost.set()
+        reason = mask_text(str(info.reason))
+        logger.warning("Stream connection for queue '%s' lost (%s)", self.queue, reason)
+        self._emit_connection(
+            signals.connection_disconnected, {"system_time": signals.system_time()}, reason
+        )
+
+    async def _supervise(self) -> None:
+        """Reconnect after a loss, resuming right after the last processed offset."""
+        interval_s = self.broker.active_settings.reconnect_interval_ms / 1000
+        while True:
+            await self._lost.wait()
+            self._lost.clear()
+            if self._consumer is not None:
+                self._stale.append(self._consumer)
+                self._consumer = None
+            await self._idle.wait()  # the message in flight counts before we pick the offset
+            while not self._closing:
+                self._emit_connection(
+                    signals.connection_reconnecting,
+                    {"retry_delay_ms": interval_s * 1000},
+                    "stream connection lost",
+                )
+                await asyncio.sleep(interval_s)
+                await self._close_stale()
+                try:
+                    await self._connect(first=False)
+                except HareError as exc:
+                    logger.warning("%s Retrying in %.1f s.", exc, interval_s)
+                    continue
+                logger.info("Stream consumer for queue '%s' reconnected", self.queue)
+                self.subscriber._emit_connected(self.broker)
+                break
+
+    def _emit_connection(
+        self, signal: NamedSignal, measurements: dict[str, float], reason: str | None = None
+    ) -> None:
+        metadata = {"connection_name": self.connection_name}
+        if signal is not signals.connection_disconnected and self._endpoint is not None:
+            metadata["host"] = self._endpoint.display
+        if reason is not None:
+            metadata["reason"] = reason
+        signals.emit(signal, self.broker, measurements, metadata)
+
+    # -- consuming ----------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        """Hand messages to FastStream one at a time, in offset order (the hot loop)."""
+        buffer, subscriber = self._buffer, self.subscriber
+        while True:
+            if buffer.empty():
+                generation, offset, raw = await buffer.get()
+            else:  # no coroutine per message while messages are waiting
+                generation, offset, raw = buffer.get_nowait()
+            if generation != self._generation or not self.tracker.is_new(offset):
+                continue  # read before a reconnect (redelivered) or already processed
+            if self._closing or not subscriber.running:
+                continue  # not processed: a restart reads it again
+            self._idle.clear()
+            try:
+                await self._handle(offset, raw)
+                self.tracker.processed(offset)  # handled or failed: the subscriber moves on
+            finally:  # cancelled (stop after the drain timeout): not processed
+                self._idle.set()
+
+    async def _handle(self, offset: int, raw: bytes) -> None:
+        try:
+            message = to_incoming_message(raw, offset=offset, queue=self.queue)
+        except Exception as exc:  # not an AMQP 1.0 message: nothing a handler can read
+            self._report_undecodable(offset, exc)
+            return
+        try:
+            # FastStream runs hare's middlewares and the handler; handler errors are caught
+            # there (logged, signalled, optionally dead-lettered), never raised here.
+            await self.subscriber.consume(message)
+        except Exception:  # a bug must not stop the stream
+            logger.exception("Stream queue '%s': offset %d failed", self.queue, offset)
+
+    def _report_undecodable(self, offset: int, exc: Exception) -> None:
+        logger.error(
+            "Stream queue '%s': message at offset %d is not a valid AMQP 1.0 message (%s); skipped",
+            self.queue,
+            offset,
+            exc,
+        )
+        signals.emit(
+            signals.stream_message_failed,
+            self.broker,
+            {"system_time": signals.system_time()},
+            {"queue": self.queue, "offset": offset, "exception": type(exc).__name__},
+        )
+
+    # -- offsets ------------------------------------------------------------------------
+
+    async def _store_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(STORE_INTERVAL_S)
+            await self._store_offset()
+
+    async def _store_offset(self) -> None:
+        """Store the last processed offset under ``stream_consumer_name`` (if it changed)."""
+        offset = self.tracker.to_store()
+        consumer = self._consumer
+        if self.consumer_name is None or offset is None or consumer is None:
+            return
+        try:
+            await asyncio.wait_for(
+                consumer.store_offset(self.queue, self.consumer_name, offset), _CLOSE_TIMEOUT_S
+            )
+        except Exception as exc:
+            logger.warning(
+                "Could not store offset %d of stream queue '%s' for '%s' (%s); will retry",
+                offset,
+                self.queue,
+                self.consumer_name,
+                mask_text(str(exc)),
+            )
+            return
+        self.tracker.stored(offset)
+
+    async def _close_stale(self) -> None:
+        while self._stale:
+            await _close_quietly(self._stale.pop())
+
+
+def _ssl_context(broker: HareBroker) -> ssl.SSLContext:
+    return _faststream.connection_ssl_context(broker) or ssl.create_default_context()
+
+
+async def _close_quietly(consumer: Consumer) -> None:
+    """Close an rstream consumer; a dead connection must not break stop or reconnect."""
+    try:
+        await asyncio.wait_for(consumer.close(), _CLOSE_TIMEOUT_S)
+    except Exception as exc:
+        logger.debug("Closing an rstream consumer failed: %r", exc)

@@ -1,0 +1,193 @@
+"""Turn a message read over the stream protocol into the aio-pika message a handler expects.
+
+A hare stream subscriber is a FastStream RabbitMQ subscriber, so its parser, decoder,
+middlewares and handler want an aio-pika ``IncomingMessage``. RabbitMQ stores AMQP 0-9-1
+publishes in a stream as AMQP 1.0 messages; this module maps them back (body, properties,
+headers, exchange and routing key) so the handler sees what a classic queue would have given
+it, plus the ``x-stream-offset`` header RabbitMQ adds when a stream is read over AMQP.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from aio_pika import DeliveryMode, IncomingMessage
+
+from faststream_hare.amqp10 import (
+    CONTENT_ENCODING,
+    CONTENT_TYPE,
+    CORRELATION_ID,
+    CREATION_TIME,
+    MESSAGE_ID,
+    PROPERTY_COUNT,
+    REPLY_TO,
+    USER_ID,
+    Sections,
+    decode_message,
+)
+
+#: Header carrying the message's offset in the stream (the name RabbitMQ uses over AMQP).
+OFFSET_HEADER = "x-stream-offset"
+
+# AMQP 0-9-1 properties with no AMQP 1.0 twin travel as annotations/application properties.
+_ANNOTATION_PROPERTIES = {
+    "x-basic-priority": "priority",
+    "x-basic-delivery-mode": "delivery_mode",
+    "x-basic-expiration": "expiration",
+}
+_APPLICATION_PROPERTIES = {"x-basic-type": "message_type", "x-basic-app-id": "app_id"}
+_NOT_PERSISTENT = DeliveryMode.NOT_PERSISTENT
+_DELIVERY_MODES: dict[int | None, DeliveryMode] = {mode.value: mode for mode in DeliveryMode}
+
+
+class StreamIncomingMessage(IncomingMessage):
+    """An ``IncomingMessage`` read from a stream: nothing to settle, so settling is a no-op.
+
+    The broker closes the whole connection on a nack or reject of a stream message; a stream
+    message also needs no ack (its position is the consumer's offset).
+
+    It is built for every message a stream delivers, so it skips aio-pika's generic
+    constructor (about 10 µs of validation of values we already hold in final form) and sets
+    the fields directly. ``tests/unit/test_stream_messages.py`` checks the result against
+    aio-pika's own constructor, field by field, so an aio-pika upgrade cannot drift silently.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        *,
+        body: bytes,
+        headers: dict[str, Any],
+        exchange: str,
+        routing_key: str,
+        content_type: str | None = None,
+        content_encoding: str | None = None,
+        delivery_mode: int | None = None,
+        priority: int | None = None,
+        correlation_id: str | None = None,
+        reply_to: str | None = None,
+        expiration: float | None = None,
+        message_id: str | None = None,
+        timestamp: datetime | None = None,
+        message_type: str | None = None,
+        user_id: str | None = None,
+        app_id: str | None = None,
+    ) -> None:
+        set_field = object.__setattr__  # aio-pika's __setattr__ checks a lock on every field
+        set_field(self, "_Message__lock", True)  # as aio-pika does for a message without a tag
+        set_field(self, "_IncomingMessage__channel", None)
+        set_field(self, "_IncomingMessage__no_ack", False)
+        set_field(self, "_IncomingMessage__processed", True)
+        set_field(self, "body", body)
+        set_field(self, "body_size", len(body))
+        set_field(self, "headers", headers)
+        set_field(self, "content_type", content_type or None)
+        set_field(self, "content_encoding", content_encoding or None)
+        set_field(self, "delivery_mode", _DELIVERY_MODES.get(delivery_mode, _NOT_PERSISTENT))
+        set_field(self, "priority", priority or 0)
+        set_field(self, "correlation_id", correlation_id or None)
+        set_field(self, "reply_to", reply_to or None)
+        set_field(self, "expiration", expiration)
+        set_field(self, "message_id", message_id or None)
+        set_field(self, "timestamp", timestamp)
+        set_field(self, "type", message_type or None)
+        set_field(self, "user_id", user_id or None)
+        set_field(self, "app_id", app_id or None)
+        set_field(self, "cluster_id", "")
+        set_field(self, "consumer_tag", None)
+        set_field(self, "delivery_tag", None)
+        set_field(self, "exchange", exchange)
+        set_field(self, "message_count", None)
+        set_field(self, "redelivered", False)
+        set_field(self, "routing_key", routing_key)
+
+    async def ack(self, multiple: bool = False) -> None:
+        """Streams are not acked; the consumer's offset records progress."""
+
+    async def nack(self, multiple: bool = False, requeue: bool = True) -> None:
+        """Never sent for a stream message (RabbitMQ would close the connection)."""
+
+    async def reject(self, requeue: bool = False) -> None:
+        """Never sent for a stream message (RabbitMQ would close the connection)."""
+
+
+def to_incoming_message(raw: bytes, *, offset: int, queue: str) -> StreamIncomingMessage:
+    """Decode ``raw``, found at ``offset`` in stream ``queue``, into the aio-pika view of it.
+
+    Raises ``AmqpDecodeError`` when ``raw`` is not an AMQP 1.0 message.
+    """
+    sections = decode_message(raw)
+    annotations = sections.annotations
+    basic: dict[str, Any] = {}
+    for key, name in _ANNOTATION_PROPERTIES.items():
+        if key in annotations:
+            basic[name] = annotations[key]
+    headers: dict[str, Any] = {}
+    for key, value in sections.application_properties.items():
+        if key in _APPLICATION_PROPERTIES:
+            basic[_APPLICATION_PROPERTIES[key]] = _text(value)
+        else:
+            headers[_text(key)] = str(value) if isinstance(value, uuid.UUID) else value
+    headers[OFFSET_HEADER] = offset
+    expiration = basic.pop("expiration", None)
+    props = sections.properties
+    if len(props) < PROPERTY_COUNT:
+        props = [*props, *([None] * (PROPERTY_COUNT - len(props)))]
+    body, content_type = _body(sections, _text_or_none(props[CONTENT_TYPE]))
+    return StreamIncomingMessage(
+        body=body,
+        headers=headers,
+        exchange=_text(annotations.get("x-exchange", "")),
+        routing_key=_text(annotations.get("x-routing-key", queue)),
+        content_type=content_type,
+        content_encoding=_text_or_none(props[CONTENT_ENCODING]),
+        correlation_id=_text_or_none(props[CORRELATION_ID]),
+        reply_to=_text_or_none(props[REPLY_TO]),
+        message_id=_text_or_none(props[MESSAGE_ID]),
+        timestamp=props[CREATION_TIME],
+        user_id=_text_or_none(props[USER_ID]),
+        expiration=None if expiration is None else float(expiration) / 1000,
+        **basic,
+    )
+
+
+def _body(sections: Sections, content_type: str | None) -> tuple[bytes, str | None]:
+    """The payload as bytes: data sections as they are, an AMQP value as text or JSON."""
+    if sections.data is not None:
+        return sections.data, content_type
+    if not sections.has_value or sections.value is None:
+        return b"", content_type
+    value = sections.value
+    if isinstance(value, bytes):
+        return value, content_type
+    if isinstance(value, str):
+        return value.encode(), content_type or "text/plain"
+    encoded = json.dumps(_jsonable(value), separators=(",", ":"), default=str).encode()
+    return encoded, content_type or "application/json"
+
+
+def _jsonable(value: Any) -> Any:
+    """An AMQP value as JSON-able data (binary keys and values become text)."""
+    if isinstance(value, bytes):
+        return _text(value)
+    if isinstance(value, dict):
+        return {_text(k) if isinstance(k, bytes) else k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return str(value)
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None or value.__class__ is str:
+        return value
+    return _text(value)
