@@ -40,6 +40,9 @@ logger = logging.getLogger("faststream_hare.retry")
 #: Pause before handing back a message whose copy was not confirmed, so a broken delay queue
 #: does not turn into a hot redelivery loop.
 REQUEUE_PAUSE_S = 0.5
+#: Pauses between attempts to copy a failed stream message to ``Q.dead`` (streams never
+#: redeliver, so hare tries again itself before it moves on).
+STREAM_COPY_PAUSES_S = (0.2, 1.0, 3.0)
 
 
 class RetryMiddleware:
@@ -220,18 +223,41 @@ class _StreamFailures:
         )
         if self.subscriber.hare.stream_dead_letter:
             copy = MessageCopy.of(msg.raw_message)
-            copy = copy.with_headers({**copy.headers, **error_headers(exc)})
-            try:
-                await transport_for(self.broker).send(dead_queue_name(queue), copy)
-            except ConfirmError as failure:
-                logger.error(
-                    "Could not copy failed stream message (offset %s) to '%s': %s",
-                    offset,
-                    dead_queue_name(queue),
-                    failure,
-                )
+            await self._dead_letter(
+                copy.with_headers({**copy.headers, **error_headers(exc)}), offset
+            )
         await msg.ack()
         raise AckMessage
+
+    async def _dead_letter(self, copy: MessageCopy, offset: object) -> None:
+        """Copy to ``Q.dead``; a stream cannot take a message back, so try a few times."""
+        dead = dead_queue_name(self.subscriber.queue_name)
+        failure = await _send_with_retries(self.broker, dead, copy, STREAM_COPY_PAUSES_S)
+        if failure is not None:
+            logger.error(
+                "Could not copy failed stream message (offset %s) to '%s' after %d attempts: "
+                "%s; it stays in the stream only",
+                offset,
+                dead,
+                len(STREAM_COPY_PAUSES_S) + 1,
+                failure,
+            )
+
+
+async def _send_with_retries(
+    broker: HareBroker, queue: str, copy: MessageCopy, pauses: tuple[float, ...]
+) -> ConfirmError | None:
+    """Send ``copy``, trying again after each pause; the last failure, or ``None`` if sent."""
+    failure: ConfirmError | None = None
+    for pause in (0.0, *pauses):
+        await asyncio.sleep(pause)
+        try:
+            await transport_for(broker).send(queue, copy)
+        except ConfirmError as exc:
+            failure = exc
+        else:
+            return None
+    return failure
 
 
 def _is_poison(exc: Exception, subscriber: HareSubscriber) -> bool:

@@ -35,11 +35,18 @@ def epoch_ms(moment: datetime) -> int:
 
 
 def starting_specification(
-    configured: StreamOffset, last_processed: int | None
+    configured: StreamOffset, last_processed: int | None, first_subscribed_ms: int | None = None
 ) -> ConsumerOffsetSpecification:
-    """Resume right after ``last_processed`` when known, else start at ``configured``."""
+    """Resume right after ``last_processed`` when known, else start at ``configured``.
+
+    A re-subscription before anything was processed must not move a relative start
+    ("next", "last") to the reconnect: it starts at the time of the first subscription, so
+    messages published during the outage are not skipped.
+    """
     if last_processed is not None:
         return ConsumerOffsetSpecification(OffsetType.OFFSET, last_processed + 1)
+    if first_subscribed_ms is not None and configured in ("next", "last"):
+        return ConsumerOffsetSpecification(OffsetType.TIMESTAMP, first_subscribed_ms)
     return offset_specification(configured)
 
 

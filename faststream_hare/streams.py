@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
@@ -64,6 +65,7 @@ class StreamConsumer:
         self.queue = subscriber.queue_name
         self.consumer_name = subscriber.hare.stream_consumer_name
         self.tracker = OffsetTracker()
+        self._first_subscribed_ms: int | None = None
         self._endpoint: StreamEndpoint | None = None
         self._consumer: Consumer | None = None
         self._stale: list[Consumer] = []  # lost connections still to be closed
@@ -140,8 +142,12 @@ class StreamConsumer:
         try:
             if first and self.consumer_name:
                 self.tracker = OffsetTracker(await self._stored_offset(consumer))
+            if first:
+                self._first_subscribed_ms = time.time_ns() // 1_000_000
             spec = starting_specification(
-                self.subscriber.hare.stream_offset, self.tracker.last_processed
+                self.subscriber.hare.stream_offset,
+                self.tracker.last_processed,
+                None if first else self._first_subscribed_ms,
             )
 
             buffer = self._buffer

@@ -43,6 +43,7 @@ class HareSubscriber(RabbitSubscriber):
         super().__init__(*args, **kwargs)
         self._hare_pool = None
         self._hare_stream = None
+        self._hare_broker: HareBroker | None = None
 
     @property
     def queue_name(self) -> str:
@@ -58,7 +59,9 @@ class HareSubscriber(RabbitSubscriber):
     @property
     def hare_broker(self) -> HareBroker:
         """The HareBroker this subscriber belongs to; a clear error otherwise."""
-        return hare_broker_of(self, kind="Subscriber", name=self.queue.name)
+        if self._hare_broker is None:  # looked up once: it is read for every message
+            self._hare_broker = hare_broker_of(self, kind="Subscriber", name=self.queue.name)
+        return self._hare_broker
 
     def plan(self, settings: HareSettings) -> TopologyPlan:
         """The topology this subscriber declares, with the broker's settings applied."""

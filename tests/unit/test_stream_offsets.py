@@ -91,3 +91,16 @@ def test_tracker_resumed_from_a_stored_offset() -> None:
     assert tracker.to_store() is None
     tracker.processed(16)
     assert tracker.to_store() == 16
+
+
+def test_reconnect_before_anything_processed_keeps_a_relative_start() -> None:
+    from rstream import OffsetType
+
+    from faststream_hare.stream_offsets import starting_specification
+
+    spec = starting_specification("next", None, first_subscribed_ms=1_700_000_000_000)
+    assert (spec.offset_type, spec.offset) == (OffsetType.TIMESTAMP, 1_700_000_000_000)
+    spec = starting_specification("first", None, first_subscribed_ms=1_700_000_000_000)
+    assert spec.offset_type == OffsetType.FIRST
+    spec = starting_specification("next", 41, first_subscribed_ms=1_700_000_000_000)
+    assert (spec.offset_type, spec.offset) == (OffsetType.OFFSET, 42)
