@@ -71,21 +71,29 @@ class _Attempt:
         self.subscriber = subscriber
         self.broker: HareBroker = subscriber.hare_broker
         self.msg = msg
-        self.metadata = {
-            "queue": subscriber.queue_name,
-            "exchange": subscriber.hare.exchange,
-            "routing_key": subscriber.routing_key,
-            "telemetry_span_context": uuid.uuid4().hex,
-        }
+        self._metadata: dict[str, Any] | None = None
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The span's metadata, built only when a receiver listens (a hot path otherwise)."""
+        if self._metadata is None:
+            self._metadata = {
+                "queue": self.subscriber.queue_name,
+                "exchange": self.subscriber.hare.exchange,
+                "routing_key": self.subscriber.routing_key,
+                "telemetry_span_context": uuid.uuid4().hex,
+            }
+        return self._metadata
 
     async def run(self, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
         started = signals.monotonic_time()
-        signals.emit(
-            signals.consumer_message_start,
-            self.broker,
-            {"system_time": signals.system_time(), "monotonic_time": started},
-            self.metadata,
-        )
+        if signals.has_receivers(signals.consumer_message_start):
+            signals.emit(
+                signals.consumer_message_start,
+                self.broker,
+                {"system_time": signals.system_time(), "monotonic_time": started},
+                self.metadata,
+            )
         try:
             try:
                 await self.msg.decode()
@@ -112,6 +120,8 @@ class _Attempt:
         await self._send_onwards(exc, poison=poison)
 
     def _stop(self, started: int, result: str) -> None:
+        if not signals.has_receivers(signals.consumer_message_stop):
+            return
         now = signals.monotonic_time()
         signals.emit(
             signals.consumer_message_stop,
