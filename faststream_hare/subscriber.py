@@ -7,8 +7,11 @@ by ``topology.declare_plan`` on a channel of its own.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
+import aiormq.exceptions
 from faststream.rabbit.subscriber.usecase import RabbitSubscriber
 
 from faststream_hare import _faststream, signals
@@ -24,6 +27,8 @@ from faststream_hare.topology import (
     plan_stream_topology,
     plan_topology,
 )
+
+logger = logging.getLogger("faststream_hare.subscriber")
 
 if TYPE_CHECKING:
     from faststream_hare.broker import HareBroker
@@ -117,7 +122,27 @@ class HareSubscriber(RabbitSubscriber):
             await stream.stop()
             await SubscriberUsecase.stop(self)
             return
-        await super().stop()
+        await self._stop_amqp_consumer()
+
+    async def _stop_amqp_consumer(self) -> None:
+        """FastStream's stop; a consumer that cannot be cancelled because the link is down
+        is gone with its channel already (unacked messages return to the queue)."""
+        try:
+            await super().stop()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we are being cancelled ourselves
+            self._log_lost_consumer("the connection is down")
+        except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+            self._log_lost_consumer(type(exc).__name__)
+
+    def _log_lost_consumer(self, reason: str) -> None:
+        logger.warning(
+            "Consumer of queue '%s' could not be cancelled (%s); it went with its channel",
+            self.queue_name,
+            reason,
+        )
 
     async def _start_stream(self, broker: HareBroker) -> None:
         from faststream_hare.streams import StreamConsumer

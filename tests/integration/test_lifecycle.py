@@ -97,3 +97,29 @@ async def test_reconnect_keeps_consuming_and_retrying(
 
     assert processed == set(range(80))  # nothing lost across the reconnect
     assert all(attempts[n] >= 2 for n in range(0, 80, 5))  # retries worked before and after
+
+
+async def test_stop_while_the_connection_is_down_loses_nothing(
+    prefix: str, broker_url: str, admin: RabbitAdmin
+) -> None:
+    queue = f"{prefix}.downstop"
+    broker = HareBroker(broker_url, settings=HareSettings(reconnect_interval_ms=30_000))
+    done: list[int] = []
+    release = asyncio.Event()
+
+    @broker.subscriber(queue, prefetch_count=3, retry_limit=1, delay_in_ms=100)
+    async def handle(body: int) -> None:
+        await asyncio.wait_for(release.wait(), 5)
+        done.append(body)
+
+    await broker.start()
+    for n in range(10):
+        await broker.publish(n, queue=queue)
+    await eventually(lambda: bool(admin.connections(prefix)))
+    admin.close_connections(prefix)  # the link drops while 3 handlers hold messages
+    await asyncio.sleep(0.3)
+    release.set()
+    await broker.stop()  # no exception although the consumer cannot be cancelled
+
+    await wait_depth(queue, 10 - len(done))  # whatever was not acked is back, ready
+    assert len(set(done)) == len(done)
