@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aio_pika
@@ -11,19 +10,11 @@ import pytest
 
 from faststream_hare import HareBroker, HareSettings, PublishResult, Unique
 from faststream_hare.dedup import MemoryDedupStore
+from tests.support.amqp import drain as drain_messages
 from tests.support.pools import running
 from tests.support.rabbit_admin import AMQP_URL
 
 pytestmark = pytest.mark.rabbit
-
-
-@pytest.fixture
-async def channel() -> AsyncIterator[aio_pika.abc.AbstractChannel]:
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        yield await connection.channel()
-    finally:
-        await connection.close()
 
 
 def make_broker(prefix: str) -> HareBroker:
@@ -42,10 +33,7 @@ async def queue_for(
 
 
 async def drain(queue: aio_pika.abc.AbstractQueue) -> list[bytes]:
-    bodies = []
-    while (message := await queue.get(no_ack=True, fail=False)) is not None:
-        bodies.append(message.body)
-    return bodies
+    return [message.body for message in await drain_messages(queue)]
 
 
 async def test_the_same_message_twice_is_published_once(

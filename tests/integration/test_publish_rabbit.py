@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aio_pika
 import pytest
 
 from faststream_hare import HareBroker, HareSettings, PublishResult, Unique, signals
+from tests.support.amqp import drain
 from tests.support.pools import close_connections, running
 from tests.support.rabbit_admin import AMQP_URL, RabbitAdmin
 
@@ -24,29 +24,12 @@ def make_broker(prefix: str, **settings: Any) -> HareBroker:
     )
 
 
-@pytest.fixture
-async def channel() -> AsyncIterator[aio_pika.abc.AbstractChannel]:
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        yield await connection.channel()
-    finally:
-        await connection.close()
-
-
 async def bound_queue(
     channel: aio_pika.abc.AbstractChannel, name: str, exchange: str, routing_key: str
 ) -> aio_pika.abc.AbstractQueue:
     queue = await channel.declare_queue(name, durable=True)
     await queue.bind(exchange, routing_key)
     return queue
-
-
-async def drain(queue: aio_pika.abc.AbstractQueue) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    """Every message in ``queue`` right now (no waiting: a confirmed message is there)."""
-    messages = []
-    while (message := await queue.get(no_ack=True, fail=False)) is not None:
-        messages.append(message)
-    return messages
 
 
 async def test_a_dict_is_confirmed_json_with_content_type_and_message_id(

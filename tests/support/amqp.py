@@ -34,3 +34,11 @@ async def wait_depth(name: str, expected: int, timeout: float = 15.0) -> None:
             raise AssertionError(f"{name} holds {current} messages, expected {expected}")
         await asyncio.sleep(0.05)
         current = await depth(name)
+
+
+async def drain(queue: aio_pika.abc.AbstractQueue) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Every message in ``queue`` right now (no waiting: a confirmed message is there)."""
+    messages = []
+    while (message := await queue.get(no_ack=True, fail=False)) is not None:
+        messages.append(message)
+    return messages
