@@ -21,6 +21,7 @@ from aio_pika.exceptions import (
 from pamqp import commands
 
 from faststream_hare import _faststream
+from faststream_hare.channels import close_quietly
 from faststream_hare.errors import HareError
 
 if TYPE_CHECKING:
@@ -131,22 +132,13 @@ class ConfirmedPublisher:
         channel, self._channel = self._channel, None
         self._exchanges.clear()
         if channel is not None and not channel.is_closed:
-            asyncio.get_running_loop().create_task(_close_quietly(channel))
+            asyncio.get_running_loop().create_task(close_quietly(channel))
 
     async def close(self) -> None:
         """Close the confirm channel (the broker is stopping)."""
         channel, self._channel = self._channel, None
         self._exchanges.clear()
-        if channel is not None:
-            await _close_quietly(channel)
-
-
-async def _close_quietly(channel: AbstractChannel) -> None:
-    try:
-        if not channel.is_closed:
-            await channel.close()
-    except Exception:  # closing a broken channel may fail in many ways
-        return
+        await close_quietly(channel)
 
 
 _SHARED: weakref.WeakKeyDictionary[RabbitBroker, ConfirmedPublisher] = weakref.WeakKeyDictionary()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import aiormq.exceptions
 
 from faststream_hare import _faststream
+from faststream_hare.channels import scratch_channel
 from faststream_hare.confirm import ConfirmError
 from faststream_hare.copies import MessageCopy
 from faststream_hare.errors import HareConfigError, HareError
@@ -67,9 +68,8 @@ async def _replay_on_broker(broker: HareBroker, queue: str, count: int) -> int:
         raise HareError(msg)
     dead_name = dead_queue_name(queue)
     transport = transport_for(broker)
-    channel = await connection.channel(publisher_confirms=False)
     moved = 0
-    try:
+    async with scratch_channel(connection) as channel:
         try:
             dead = await channel.declare_queue(dead_name, passive=True, robust=False)
         except aiormq.exceptions.ChannelNotFoundEntity:
@@ -91,8 +91,5 @@ async def _replay_on_broker(broker: HareBroker, queue: str, count: int) -> int:
                 raise ReplayError(msg, moved=moved) from failure
             await incoming.ack()
             moved += 1
-    finally:
-        if not channel.is_closed:
-            await channel.close()
     logger.info("Moved %d message(s) from '%s' back to '%s'", moved, dead_name, queue)
     return moved

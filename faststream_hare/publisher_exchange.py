@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import aiormq.exceptions
 
+from faststream_hare.channels import scratch_channel
 from faststream_hare.topology import ExchangeDecl, TopologyPlan, declare_plan
 
 if TYPE_CHECKING:
@@ -28,12 +29,9 @@ async def ensure_exchange(connection: AbstractRobustConnection, name: str, kind:
 
 async def exchange_exists(connection: AbstractRobustConnection, name: str) -> bool:
     """A passive declare on a throwaway channel (a missing exchange closes that channel)."""
-    channel = await connection.channel(publisher_confirms=False)
-    try:
-        await channel.declare_exchange(name, passive=True, robust=False)
-    except aiormq.exceptions.ChannelNotFoundEntity:
-        return False
-    finally:
-        if not channel.is_closed:
-            await channel.close()
+    async with scratch_channel(connection) as channel:
+        try:
+            await channel.declare_exchange(name, passive=True, robust=False)
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            return False
     return True

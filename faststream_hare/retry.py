@@ -19,6 +19,7 @@ from faststream_hare import _faststream, signals
 from faststream_hare.confirm import ConfirmError
 from faststream_hare.copies import MessageCopy
 from faststream_hare.retry_decision import (
+    RetryDecision,
     copy_headers,
     decide,
     error_headers,
@@ -163,7 +164,7 @@ class _Attempt:
         await self.msg.ack()
         raise AckMessage
 
-    def _signal(self, decision: Any, exc: Exception) -> None:
+    def _signal(self, decision: RetryDecision, exc: Exception) -> None:
         if decision.action == "retry":
             logger.info(
                 "Message %s failed (%s); retry %d via '%s'",

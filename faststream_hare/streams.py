@@ -229,7 +229,7 @@ class StreamConsumer:
                     logger.warning("%s Retrying in %.1f s.", exc, interval_s)
                     continue
                 logger.info("Stream consumer for queue '%s' reconnected", self.queue)
-                self.subscriber._emit_connected(self.broker)
+                self.subscriber.emit_connected(self.broker)
                 break
 
     def _emit_connection(

@@ -107,7 +107,7 @@ class HareSubscriber(RabbitSubscriber):
             await self._start_pool(broker)
         else:
             await super().start()
-        self._emit_connected(broker)
+        self.emit_connected(broker)
 
     async def stop(self) -> None:
         """Stop consuming: pools drain their workers, streams store their offset."""
@@ -171,7 +171,8 @@ class HareSubscriber(RabbitSubscriber):
             raise HareError(msg)
         return self._hare_pool
 
-    def _emit_connected(self, broker: HareBroker) -> None:
+    def emit_connected(self, broker: HareBroker) -> None:
+        """Signal ``consumer.connected`` (also after a stream consumer reconnects)."""
         signals.emit(
             signals.consumer_connected,
             broker,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiormq.exceptions
 
+from faststream_hare.channels import scratch_channel
 from faststream_hare.errors import HareTopologyError
 
 if TYPE_CHECKING:
@@ -150,12 +151,8 @@ def _delay_args(queue: str, routing_key: str, ttl_ms: int) -> dict[str, Any]:
 
 async def declare_plan(connection: AbstractRobustConnection, plan: TopologyPlan) -> None:
     """Declare ``plan`` on a channel of its own; a 406 becomes ``HareTopologyError``."""
-    channel = await connection.channel(publisher_confirms=False)
-    try:
+    async with scratch_channel(connection) as channel:
         await _declare_on(channel, plan)
-    finally:
-        if not channel.is_closed:
-            await channel.close()
 
 
 async def declare_queue(connection: AbstractRobustConnection, decl: QueueDecl) -> None:

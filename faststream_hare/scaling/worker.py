@@ -15,9 +15,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from faststream_hare.channels import OPERATION_TIMEOUT_S, close_quietly, open_plain_channel
 from faststream_hare.masking import mask_text
 from faststream_hare.scaling import locks
-from faststream_hare.scaling.channels import OPERATION_TIMEOUT_S, close_quietly, open_plain_channel
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -1,0 +1,55 @@
+"""Channels of hare's own beside FastStream's: throwaway ones, plain ones, closing them.
+
+Declaring topology, replaying dead letters or checking an exchange happens on a throwaway
+channel, so an error there (a 406, a missing entity) closes only that channel.
+
+Pool workers, locks and depth samples use *plain* channels that die with the connection
+instead of being restored by aio-pika: a restored exclusive lock queue or consumer could break
+the one-holder rule, and a restored passive declare of a deleted queue would stall the whole
+connection's recovery. Their owners re-open them themselves (``scaling/worker.py``,
+``scaling/depth.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
+
+#: Cap for one channel operation (open, declare, cancel, close) so nothing hangs forever.
+OPERATION_TIMEOUT_S = 10.0
+
+
+async def open_plain_channel(connection: AbstractConnection) -> AbstractChannel:
+    """A new channel that is not restored on reconnect (closed for good when the link drops)."""
+    channel = aio_pika.Channel(connection, publisher_confirms=False)
+    await asyncio.wait_for(channel.initialize(), OPERATION_TIMEOUT_S)
+    return channel
+
+
+async def close_quietly(channel: AbstractChannel | None) -> None:
+    """Close ``channel`` if it is still open; errors of an already broken link are ignored."""
+    if channel is None or channel.is_closed:
+        return
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(channel.close(), OPERATION_TIMEOUT_S)
+
+
+@contextlib.asynccontextmanager
+async def scratch_channel(
+    connection: AbstractRobustConnection,
+) -> AsyncIterator[AbstractRobustChannel]:
+    """A channel for one job, closed afterwards (quietly: the job's own error wins)."""
+    channel = await connection.channel(publisher_confirms=False)
+    try:
+        yield channel
+    finally:
+        await close_quietly(channel)
