@@ -103,17 +103,22 @@ def counting_handler(total: int, done: asyncio.Event) -> tuple[Callable[..., obj
 Result = tuple[float, float]  # msgs/s, client CPU µs per message
 
 
-async def run_hare(queue: str, total: int) -> Result:
-    done = asyncio.Event()
-    handle, _ = counting_handler(total, done)
-    broker = HareBroker(URL, logger=None)
-    broker.subscriber(queue, stream=True, stream_offset="first")(handle)
+async def timed(broker: RabbitBroker, done: asyncio.Event, total: int) -> Result:
+    """Start ``broker`` and time it until ``done``: msgs/s and client CPU µs per message."""
     started, cpu = time.perf_counter(), time.process_time()
     async with broker:
         await broker.start()
         await done.wait()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     return total / elapsed, cpu / total * 1e6
+
+
+async def run_hare(queue: str, total: int) -> Result:
+    done = asyncio.Event()
+    handle, _ = counting_handler(total, done)
+    broker = HareBroker(URL, logger=None)
+    broker.subscriber(queue, stream=True, stream_offset="first")(handle)
+    return await timed(broker, done, total)
 
 
 async def run_plain(queue: str, total: int) -> Result:
@@ -126,12 +131,7 @@ async def run_plain(queue: str, total: int) -> Result:
         channel=Channel(prefetch_count=100),
         ack_policy=AckPolicy.ACK,
     )(handle)
-    started, cpu = time.perf_counter(), time.process_time()
-    async with broker:
-        await broker.start()
-        await done.wait()
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return total / elapsed, cpu / total * 1e6
+    return await timed(broker, done, total)
 
 
 async def main(messages: int, rounds: int, loader: str) -> None:
