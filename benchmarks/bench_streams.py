@@ -29,7 +29,7 @@ from faststream.rabbit import Channel, QueueType, RabbitBroker, RabbitQueue
 from rstream import AMQPMessage, Producer, Properties
 
 from faststream_hare import HareBroker
-from faststream_hare.stream_endpoint import stream_endpoint
+from faststream_hare.streams.endpoint import stream_endpoint
 
 URL = os.environ.get("HARE_BENCH_URL", "amqp://guest:guest@127.0.0.1:5672/")
 BATCH = 1_000

@@ -1,6 +1,5 @@
 """faststream-hare: HareMq's semantics for FastStream RabbitMQ apps."""
 
-from faststream_hare import signals
 from faststream_hare.broker import HareBroker, HareRouter
 from faststream_hare.dedup import DedupStore, MemoryDedupStore, RedisDedupStore
 from faststream_hare.errors import (
@@ -10,9 +9,10 @@ from faststream_hare.errors import (
     HareTopologyError,
 )
 from faststream_hare.options import AutoScaling, Unique
-from faststream_hare.publishing import HarePublisher, PublishResult
+from faststream_hare.publishing.publisher import HarePublisher, PublishResult
 from faststream_hare.settings import HareSettings
 from faststream_hare.subscriber import HareSubscriber
+from faststream_hare.telemetry import signals
 
 __all__ = (
     "AutoScaling",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from faststream_hare import _faststream
+from faststream_hare._internal import faststream as _faststream
 from faststream_hare.errors import HareConfigError
 
 if TYPE_CHECKING:

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any
 from faststream.rabbit import RabbitBroker, RabbitRouter
 from faststream.rabbit.utils import build_url
 
-from faststream_hare import _faststream
-from faststream_hare.confirm import close_confirmed_publisher
-from faststream_hare.connection_events import ConnectionEvents
+from faststream_hare._internal import faststream as _faststream
+from faststream_hare._internal.confirm import close_confirmed_publisher
 from faststream_hare.dedup.registry import DedupStores
 from faststream_hare.errors import HareConfigError
 from faststream_hare.registrator import HareRegistrator
-from faststream_hare.retry import RetryMiddleware
+from faststream_hare.retry.middleware import RetryMiddleware
 from faststream_hare.settings import HareSettings
 from faststream_hare.subscriber import HareSubscriber
+from faststream_hare.telemetry.connection_events import ConnectionEvents
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -141,7 +141,7 @@ class HareBroker(HareRegistrator, RabbitBroker):
 
     async def republish_dead_messages(self, queue: str, count: int) -> int:
         """Move up to ``count`` messages from ``queue.dead`` back to ``queue``; returns how many."""
-        from faststream_hare.dead_letters import republish_dead_messages
+        from faststream_hare.retry.replay import republish_dead_messages
 
         return await republish_dead_messages(self, queue, count)
 

@@ -11,12 +11,12 @@ from faststream.rabbit.broker.registrator import RabbitRegistrator
 from faststream.rabbit.publisher.options import PublishKwargs
 from faststream.rabbit.schemas import Channel, ExchangeType
 
-from faststream_hare import _faststream
-from faststream_hare._faststream import EMPTY
+from faststream_hare._internal import faststream as _faststream
+from faststream_hare._internal.faststream import EMPTY
 from faststream_hare.dedup.registry import check_store
 from faststream_hare.errors import HareConfigError
 from faststream_hare.options import AutoScaling, Unique, build_subscriber_options
-from faststream_hare.publishing import HarePublisher
+from faststream_hare.publishing.publisher import HarePublisher
 from faststream_hare.subscriber import HareSubscriber
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from fast_depends.dependencies import Dependant
     from faststream.rabbit.subscriber import RabbitSubscriber
 
-    from faststream_hare._faststream import CodecProto, CustomCallable
+    from faststream_hare._internal.faststream import CodecProto, CustomCallable
 
 
 class HareRegistrator(RabbitRegistrator):

@@ -7,8 +7,8 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from faststream_hare._internal.masking import mask_text
 from faststream_hare.errors import HareConfigError
-from faststream_hare.masking import mask_text
 
 #: HareMq's *documented* intent for the dead queue TTL (~1 year, in ms). HareMq's code uses
 #: 31_449_600 (~8.7 h); set that value to share ``Q.dead`` queues with an Elixir service.

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 import aiormq.exceptions
 from faststream.rabbit.subscriber.usecase import RabbitSubscriber
 
-from faststream_hare import _faststream, signals
-from faststream_hare._faststream import SubscriberUsecase
+from faststream_hare._internal import faststream as _faststream
+from faststream_hare._internal.faststream import SubscriberUsecase
 from faststream_hare.attachment import hare_broker_of
 from faststream_hare.errors import HareError
 from faststream_hare.options import SubscriberOptions
-from faststream_hare.topology import (
+from faststream_hare.telemetry import signals
+from faststream_hare.topology.plan import (
     TopologyPlan,
     declare_plan,
     declare_queue,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from faststream_hare.broker import HareBroker
     from faststream_hare.scaling.pool import ConsumerPool
     from faststream_hare.settings import HareSettings
-    from faststream_hare.streams import StreamConsumer
+    from faststream_hare.streams.consumer import StreamConsumer
 
 
 class HareSubscriber(RabbitSubscriber):
@@ -145,7 +146,7 @@ class HareSubscriber(RabbitSubscriber):
         )
 
     async def _start_stream(self, broker: HareBroker) -> None:
-        from faststream_hare.streams import StreamConsumer
+        from faststream_hare.streams.consumer import StreamConsumer
 
         await SubscriberUsecase.start(self)
         self._hare_stream = StreamConsumer(self, broker)

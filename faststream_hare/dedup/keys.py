@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from faststream_hare.encoding import (
+from faststream_hare.publishing.encoding import (
     JSON_CONTENT_TYPE,
     EncodedBody,
     EncodingFailedError,

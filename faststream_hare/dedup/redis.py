@@ -12,9 +12,9 @@ import importlib.util
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from faststream_hare._internal.masking import mask_text, mask_url
 from faststream_hare.dedup.store import Claim
 from faststream_hare.errors import HareConfigError, HareDedupError
-from faststream_hare.masking import mask_text, mask_url
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -12,9 +12,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from faststream_hare import signals
-from faststream_hare.masking import mask_text
+from faststream_hare._internal.masking import mask_text
 from faststream_hare.scaling.policy import ScalePolicy
+from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
     from faststream_hare.options import ResolvedAutoScaling

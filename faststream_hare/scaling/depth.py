@@ -9,8 +9,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from faststream_hare.channels import OPERATION_TIMEOUT_S, close_quietly, open_plain_channel
-from faststream_hare.masking import mask_text
+from faststream_hare._internal.channels import (
+    OPERATION_TIMEOUT_S,
+    close_quietly,
+    open_plain_channel,
+)
+from faststream_hare._internal.masking import mask_text
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

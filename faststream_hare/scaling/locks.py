@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from aiormq.exceptions import ChannelLockedResource
 
-from faststream_hare.channels import OPERATION_TIMEOUT_S
+from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractChannel

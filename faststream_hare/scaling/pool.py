@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from faststream.middlewares import AckPolicy
 
+from faststream_hare._internal.masking import mask_text
 from faststream_hare.errors import HareError
-from faststream_hare.masking import mask_text
 from faststream_hare.scaling.autoscaler import AutoScaler
 from faststream_hare.scaling.depth import DepthSampler
 from faststream_hare.scaling.names import lock_queue_name, next_free_number, worker_name

@@ -15,8 +15,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from faststream_hare.channels import OPERATION_TIMEOUT_S, close_quietly, open_plain_channel
-from faststream_hare.masking import mask_text
+from faststream_hare._internal.channels import (
+    OPERATION_TIMEOUT_S,
+    close_quietly,
+    open_plain_channel,
+)
+from faststream_hare._internal.masking import mask_text
 from faststream_hare.scaling import locks
 
 if TYPE_CHECKING:

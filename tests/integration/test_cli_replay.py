@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from faststream_hare import HareBroker
-from faststream_hare.cli import main
+from faststream_hare.ops.cli import main
 from tests.support.amqp import depth, wait_depth
 
 pytestmark = pytest.mark.rabbit

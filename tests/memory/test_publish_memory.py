@@ -11,7 +11,7 @@ from faststream.rabbit import RabbitMessage, TestRabbitBroker
 
 from faststream_hare import HareBroker, HareDedupError, PublishResult, Unique, signals
 from faststream_hare.dedup import Claim, MemoryDedupStore
-from faststream_hare.signals import publisher_message_encoding_failed
+from faststream_hare.telemetry.signals import publisher_message_encoding_failed
 
 
 def collect(signal: Any) -> tuple[list[dict[str, Any]], Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from faststream_hare.cli import main
+from faststream_hare.ops.cli import main
 
 
 def test_topology_of_the_quickstart(capsys: pytest.CaptureFixture[str]) -> None:

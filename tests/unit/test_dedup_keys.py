@@ -10,7 +10,7 @@ from faststream_hare.dedup.keys import (
     destination_namespace,
     encode_with_key,
 )
-from faststream_hare.encoding import EncodedBody, EncodingFailedError
+from faststream_hare.publishing.encoding import EncodedBody, EncodingFailedError
 
 NS = destination_namespace("orders_ex", "order.created")
 

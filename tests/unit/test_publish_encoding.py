@@ -10,7 +10,12 @@ from datetime import datetime
 import pytest
 
 from faststream_hare import HareBroker, HareConfigError, HarePublisher, PublishResult, Unique
-from faststream_hare.encoding import EncodedBody, EncodingFailedError, canonical_json, encode_body
+from faststream_hare.publishing.encoding import (
+    EncodedBody,
+    EncodingFailedError,
+    canonical_json,
+    encode_body,
+)
 
 
 def test_a_mapping_is_compact_utf8_json_in_its_own_key_order() -> None:

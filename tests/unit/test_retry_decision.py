@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from faststream_hare.retry_decision import (
+from faststream_hare._internal.wire import AmqpLong
+from faststream_hare.retry.decision import (
     copy_headers,
     decide,
     read_retry_count,
     replay_headers,
     truncate_utf8,
 )
-from faststream_hare.wire import AmqpLong
 
 
 @pytest.mark.parametrize(

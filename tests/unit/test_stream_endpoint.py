@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from faststream_hare import HareConfigError
-from faststream_hare.stream_endpoint import StreamEndpoint, stream_endpoint
+from faststream_hare.streams.endpoint import StreamEndpoint, stream_endpoint
 
 
 def test_derived_from_the_amqp_url() -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from rstream import AMQPMessage, Properties
 
-from faststream_hare.stream_messages import StreamIncomingMessage, to_incoming_message
+from faststream_hare.streams.messages import StreamIncomingMessage, to_incoming_message
 
 
 def wire(message: AMQPMessage) -> bytes:

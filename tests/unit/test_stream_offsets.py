@@ -8,7 +8,7 @@ import pytest
 from rstream import OffsetType
 
 from faststream_hare import HareBroker, HareConfigError
-from faststream_hare.stream_offsets import (
+from faststream_hare.streams.offsets import (
     OffsetTracker,
     epoch_ms,
     offset_specification,
@@ -96,7 +96,7 @@ def test_tracker_resumed_from_a_stored_offset() -> None:
 def test_reconnect_before_anything_processed_keeps_a_relative_start() -> None:
     from rstream import OffsetType
 
-    from faststream_hare.stream_offsets import starting_specification
+    from faststream_hare.streams.offsets import starting_specification
 
     spec = starting_specification("next", None, first_subscribed_ms=1_700_000_000_000)
     assert (spec.offset_type, spec.offset) == (OffsetType.TIMESTAMP, 1_700_000_000_000)

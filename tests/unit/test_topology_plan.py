@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faststream_hare.topology import (
+from faststream_hare.topology.plan import (
     BindingDecl,
     ExchangeDecl,
     QueueDecl,

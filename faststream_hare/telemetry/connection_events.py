@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from faststream_hare import signals
-from faststream_hare.masking import mask_text, mask_url
+from faststream_hare._internal.masking import mask_text, mask_url
+from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractConnection

@@ -20,8 +20,8 @@ from aio_pika.exceptions import (
 )
 from pamqp import commands
 
-from faststream_hare import _faststream
-from faststream_hare.channels import close_quietly
+from faststream_hare._internal import faststream as _faststream
+from faststream_hare._internal.channels import close_quietly
 from faststream_hare.errors import HareError
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from yarl import URL
 
+from faststream_hare._internal.masking import mask_url
 from faststream_hare.errors import HareConfigError
-from faststream_hare.masking import mask_url
 
 STREAM_PORT = 5552
 STREAM_TLS_PORT = 5551

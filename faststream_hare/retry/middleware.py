@@ -15,25 +15,26 @@ from typing import TYPE_CHECKING, Any, cast
 from faststream import BaseMiddleware
 from faststream.exceptions import AckMessage, HandlerException, NackMessage
 
-from faststream_hare import _faststream, signals
-from faststream_hare.confirm import ConfirmError
-from faststream_hare.copies import MessageCopy
-from faststream_hare.retry_decision import (
+from faststream_hare._internal import faststream as _faststream
+from faststream_hare._internal.confirm import ConfirmError
+from faststream_hare.retry.copies import MessageCopy
+from faststream_hare.retry.decision import (
     RetryDecision,
     copy_headers,
     decide,
     error_headers,
     read_retry_count,
 )
+from faststream_hare.retry.transport import transport_for
 from faststream_hare.subscriber import HareSubscriber
-from faststream_hare.topology import dead_queue_name
-from faststream_hare.transport import transport_for
+from faststream_hare.telemetry import signals
+from faststream_hare.topology.plan import dead_queue_name
 
 if TYPE_CHECKING:
     from faststream.message import StreamMessage
     from faststream.rabbit.message import RabbitMessage
 
-    from faststream_hare._faststream import ContextRepo
+    from faststream_hare._internal.faststream import ContextRepo
     from faststream_hare.broker import HareBroker
 
 logger = logging.getLogger("faststream_hare.retry")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from faststream_hare import _faststream
-from faststream_hare.confirm import confirmed_publisher
+from faststream_hare._internal import faststream as _faststream
+from faststream_hare._internal.confirm import confirmed_publisher
 
 if TYPE_CHECKING:
     from faststream_hare.broker import HareBroker
-    from faststream_hare.copies import MessageCopy
+    from faststream_hare.retry.copies import MessageCopy
 
 
 class CopyTransport(Protocol):
@@ -33,7 +33,7 @@ class BrokerTransport:
 def transport_for(broker: HareBroker) -> CopyTransport:
     """Pick the transport for this broker's current mode."""
     if _faststream.is_in_memory(broker):
-        from faststream_hare.testing import MemoryTransport
+        from faststream_hare.testing.memory import MemoryTransport
 
         return MemoryTransport(broker)
     return BrokerTransport(broker)

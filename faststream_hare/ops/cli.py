@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from faststream_hare._internal.masking import mask_text
 from faststream_hare.broker import HareBroker
 from faststream_hare.errors import HareError
-from faststream_hare.masking import mask_text
 
 
 def main(argv: Sequence[str] | None = None) -> int:

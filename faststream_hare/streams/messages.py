@@ -16,7 +16,7 @@ from typing import Any
 
 from aio_pika import DeliveryMode, IncomingMessage
 
-from faststream_hare.amqp10 import (
+from faststream_hare.streams.amqp10 import (
     CONTENT_ENCODING,
     CONTENT_TYPE,
     CORRELATION_ID,

@@ -31,12 +31,13 @@ from rstream import (
     OnClosedErrorInfo,
 )
 
-from faststream_hare import _faststream, signals
+from faststream_hare._internal import faststream as _faststream
+from faststream_hare._internal.masking import mask_text
 from faststream_hare.errors import HareError
-from faststream_hare.masking import mask_text
-from faststream_hare.stream_endpoint import StreamEndpoint, stream_endpoint
-from faststream_hare.stream_messages import to_incoming_message
-from faststream_hare.stream_offsets import OffsetTracker, starting_specification
+from faststream_hare.streams.endpoint import StreamEndpoint, stream_endpoint
+from faststream_hare.streams.messages import to_incoming_message
+from faststream_hare.streams.offsets import OffsetTracker, starting_specification
+from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
     from faststream_hare.broker import HareBroker

@@ -14,7 +14,7 @@ from typing import Any
 
 from blinker import NamedSignal, Namespace
 
-from faststream_hare.masking import mask_text
+from faststream_hare._internal.masking import mask_text
 
 logger = logging.getLogger("faststream_hare.signals")
 

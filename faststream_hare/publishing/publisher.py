@@ -20,13 +20,14 @@ from faststream.rabbit.response import RabbitPublishCommand
 from faststream.rabbit.schemas import ExchangeType
 from faststream.response.publish_type import PublishType
 
-from faststream_hare import _faststream, signals
+from faststream_hare._internal import faststream as _faststream
+from faststream_hare._internal.confirm import ConfirmError, ReturnedError
 from faststream_hare.attachment import hare_broker_of
-from faststream_hare.confirm import ConfirmError, ReturnedError
-from faststream_hare.confirm_producer import ConfirmProducer
 from faststream_hare.dedup.keys import destination_namespace, encode_with_key
-from faststream_hare.encoding import EncodedBody, EncodingFailedError, encode_body
-from faststream_hare.publisher_exchange import ensure_exchange
+from faststream_hare.publishing.confirm_producer import ConfirmProducer
+from faststream_hare.publishing.encoding import EncodedBody, EncodingFailedError, encode_body
+from faststream_hare.publishing.exchange import ensure_exchange
+from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
     from faststream.rabbit.publisher.options import PublishKwargs

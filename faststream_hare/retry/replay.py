@@ -7,19 +7,19 @@ from typing import TYPE_CHECKING
 
 import aiormq.exceptions
 
-from faststream_hare import _faststream
-from faststream_hare.channels import scratch_channel
-from faststream_hare.confirm import ConfirmError
-from faststream_hare.copies import MessageCopy
+from faststream_hare._internal import faststream as _faststream
+from faststream_hare._internal.channels import scratch_channel
+from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.errors import HareConfigError, HareError
-from faststream_hare.retry_decision import replay_headers
-from faststream_hare.topology import dead_queue_name
-from faststream_hare.transport import transport_for
+from faststream_hare.retry.copies import MessageCopy
+from faststream_hare.retry.decision import replay_headers
+from faststream_hare.retry.transport import transport_for
+from faststream_hare.topology.plan import dead_queue_name
 
 if TYPE_CHECKING:
     from faststream_hare.broker import HareBroker
 
-logger = logging.getLogger("faststream_hare.dead_letters")
+logger = logging.getLogger("faststream_hare.retry")
 
 
 class ReplayError(HareError):
@@ -49,7 +49,7 @@ async def republish_dead_messages(broker: HareBroker, queue: str, count: int) ->
 
 
 async def _replay_in_memory(broker: HareBroker, queue: str, count: int) -> int:
-    from faststream_hare.testing import memory_queue
+    from faststream_hare.testing.memory import memory_queue
 
     dead = memory_queue(broker, dead_queue_name(queue))
     # Take the batch first: in memory a replayed message that fails again is dead-lettered

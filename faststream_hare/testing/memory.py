@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from faststream.rabbit.testing import build_message
 
-from faststream_hare.topology import dead_queue_name
+from faststream_hare.topology.plan import dead_queue_name
 
 if TYPE_CHECKING:
     from faststream_hare.broker import HareBroker
-    from faststream_hare.copies import MessageCopy
+    from faststream_hare.retry.copies import MessageCopy
     from faststream_hare.subscriber import HareSubscriber
 
 __all__ = ("DeadLetter", "MemoryTransport", "dead_letters", "memory_queue")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from aio_pika import DeliveryMode, Message
 from faststream.rabbit.parser import AioPikaParser
 
-from faststream_hare.confirm import confirmed_publisher
+from faststream_hare._internal.confirm import confirmed_publisher
 
 if TYPE_CHECKING:
     from faststream.rabbit import RabbitBroker

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiormq.exceptions
 
-from faststream_hare.channels import scratch_channel
+from faststream_hare._internal.channels import scratch_channel
 from faststream_hare.errors import HareTopologyError
 
 if TYPE_CHECKING:
