@@ -9,7 +9,8 @@ from faststream_hare.errors import (
     HareTopologyError,
 )
 from faststream_hare.options import AutoScaling, Unique
-from faststream_hare.publishing.publisher import HarePublisher, PublishResult
+from faststream_hare.publishing.publisher import HarePublisher
+from faststream_hare.publishing.results import PublishResult
 from faststream_hare.settings import HareSettings
 from faststream_hare.subscriber import HareSubscriber
 from faststream_hare.telemetry import signals

@@ -1,4 +1,8 @@
-"""HareBroker and HareRouter: FastStream's RabbitBroker/RabbitRouter with hare options."""
+"""HareBroker and HareRouter: FastStream's RabbitBroker/RabbitRouter with hare options.
+
+The broker is the composition root: it owns the ``HareRuntime`` its capabilities receive and
+binds it at ``connect()`` to the real broker or, under ``TestRabbitBroker``, to memory.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,17 @@ from faststream.rabbit import RabbitBroker, RabbitRouter
 from faststream.rabbit.utils import build_url
 
 from faststream_hare._internal import faststream as _faststream
-from faststream_hare._internal.confirm import close_confirmed_publisher
 from faststream_hare.dedup.registry import DedupStores
 from faststream_hare.errors import HareConfigError
 from faststream_hare.registrator import HareRegistrator
-from faststream_hare.retry.middleware import RetryMiddleware
+from faststream_hare.retry.replay import republish_dead_messages
+from faststream_hare.retry.transport import BrokerTransport
+from faststream_hare.runtime import HareRuntime
+from faststream_hare.scaling.memory import in_memory_pool
 from faststream_hare.settings import HareSettings
 from faststream_hare.subscriber import HareSubscriber
 from faststream_hare.telemetry.connection_events import ConnectionEvents
+from faststream_hare.testing.memory import MemoryTransport
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -43,58 +50,65 @@ class HareBroker(HareRegistrator, RabbitBroker):
         if settings is not None and not isinstance(settings, HareSettings):
             msg = f"settings must be a HareSettings, got {type(settings).__name__}."
             raise HareConfigError(msg)
-        self._settings_override = settings
-        self._active_settings: HareSettings | None = None
+        #: What hare's subscribers, publishers, pools and streams use of this broker.
+        self.hare_runtime = HareRuntime(sender=self, settings=settings, connect=self.connect)
         self._url_given = url is not None
         self._url_overrides = {
             key: rabbit_broker_kwargs.get(key) for key in ("host", "port", "virtualhost")
         }
         super().__init__(url if url is not None else "amqp://localhost/", **rabbit_broker_kwargs)
         self._connection_events: ConnectionEvents | None = None
-        #: Dedup stores of this broker's hare publishers: in-memory, and one per Redis URL.
-        self.dedup_stores = DedupStores()
-        self.insert_middleware(RetryMiddleware())
 
     @property
     def settings(self) -> HareSettings:
         """The settings in force: the given object, or the environment read at ``start()``."""
-        if self._settings_override is not None:
-            return self._settings_override
-        return self.active_settings
+        return self.hare_runtime.settings
 
     @settings.setter
     def settings(self, value: HareSettings) -> None:
         if not isinstance(value, HareSettings):
             msg = f"settings must be a HareSettings, got {type(value).__name__}."
             raise HareConfigError(msg)
-        self._settings_override = value
-        self._active_settings = None
-
-    @property
-    def dedup_store(self) -> DedupStore:
-        """The default dedup store: Redis when ``settings.dedup_url`` is set, else in-memory."""
-        return self.dedup_stores.default(self.active_settings.dedup_url)
+        self.hare_runtime.use_settings(value)
 
     @property
     def active_settings(self) -> HareSettings:
         """Settings resolved for this run (read lazily when ``start()`` did not run)."""
-        if self._active_settings is None:
-            self._active_settings = self._settings_override or HareSettings()
-        return self._active_settings
+        return self.hare_runtime.settings
+
+    @property
+    def dedup_stores(self) -> DedupStores:
+        """Dedup stores of this broker's hare publishers: in-memory, and one per Redis URL."""
+        return self.hare_runtime.dedup
+
+    @property
+    def dedup_store(self) -> DedupStore:
+        """The default dedup store: Redis when ``settings.dedup_url`` is set, else in-memory."""
+        return self.dedup_stores.default(self.settings.dedup_url)
 
     async def connect(self) -> RobustConnection:
-        """Resolve the settings (environment included), connect, and report connection events."""
+        """Resolve the settings (environment included), connect, and bind hare's runtime."""
         if _faststream.connection_of(self) is not None:
             return await super().connect()
-        self._active_settings = self._settings_override or HareSettings()
-        settings = self._active_settings
+        runtime = self.hare_runtime
+        settings = runtime.reload_settings()
         if not self._url_given:
             url = build_url(settings.url, **self._url_overrides)
             _faststream.set_connection_url(self, str(url))
         _faststream.set_reconnect_interval(self, settings.reconnect_interval_ms / 1000)
         connection = await super().connect()
-        if connection is None:  # TestRabbitBroker: no real connection to watch
+        if connection is None or _faststream.is_in_memory(self):  # TestRabbitBroker
+            runtime.bind_memory(
+                _faststream.test_session_of(self),
+                lambda: MemoryTransport(self.hare_subscribers, lambda: runtime.settings),
+            )
             return connection
+        runtime.bind_broker(
+            connection,
+            url=_faststream.connection_url(self),
+            ssl_context=_faststream.connection_ssl_context(self),
+            transport=BrokerTransport(runtime),
+        )
         self._connection_events = ConnectionEvents(
             self,
             name=f"{type(self).__name__}@{id(self):x}",
@@ -113,10 +127,11 @@ class HareBroker(HareRegistrator, RabbitBroker):
         """Stop subscribers (pools drain, streams store offsets), then close the connection."""
         if self._connection_events is not None:
             self._connection_events.closing = True
-        await super().stop(exc_type, exc_val, exc_tb)
-        await close_confirmed_publisher(self)
-        await self.dedup_stores.aclose()
-        self._connection_events = None
+        try:
+            await super().stop(exc_type, exc_val, exc_tb)
+        finally:
+            self._connection_events = None
+            await self.hare_runtime.close()
 
     def hare_subscribers(self) -> list[HareSubscriber]:
         """Every subscriber (routers included) that has hare options."""
@@ -133,17 +148,14 @@ class HareBroker(HareRegistrator, RabbitBroker):
     def consumer_pool(self, queue: str) -> ConsumerPool:
         """The running worker pool of ``queue`` (``size``, ``list_consumers()``, add/remove)."""
         subscriber = self.hare_subscriber(queue)
-        if subscriber.hare.uses_pool and _faststream.is_in_memory(self):
-            from faststream_hare.scaling.memory import in_memory_pool
-
-            return in_memory_pool(subscriber, self)
+        if subscriber.hare.uses_pool and self.hare_runtime.in_memory:
+            session = _faststream.test_session_of(self)
+            return in_memory_pool(subscriber, self.hare_runtime, session)
         return subscriber.pool
 
     async def republish_dead_messages(self, queue: str, count: int) -> int:
         """Move up to ``count`` messages from ``queue.dead`` back to ``queue``; returns how many."""
-        from faststream_hare.retry.replay import republish_dead_messages
-
-        return await republish_dead_messages(self, queue, count)
+        return await republish_dead_messages(self.hare_runtime, queue, count)
 
 
 class HareRouter(HareRegistrator, RabbitRouter):

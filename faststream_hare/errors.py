@@ -32,7 +32,3 @@ class HareTopologyError(HareError):
 
 class HareDedupError(HareError):
     """The deduplication store cannot be reached, so nothing was published."""
-
-
-class HareNotImplementedError(HareError, NotImplementedError):
-    """An accepted option whose capability is not built yet."""

@@ -15,9 +15,10 @@ from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.faststream import EMPTY
 from faststream_hare.dedup.registry import check_store
 from faststream_hare.errors import HareConfigError
-from faststream_hare.options import AutoScaling, Unique, build_subscriber_options
+from faststream_hare.options import AutoScaling, Unique
 from faststream_hare.publishing.publisher import HarePublisher
 from faststream_hare.subscriber import HareSubscriber
+from faststream_hare.subscriber_validation import build_subscriber_options
 
 if TYPE_CHECKING:
     from aio_pika.abc import DateType, HeadersType, TimeoutType

@@ -12,18 +12,19 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import aiormq.exceptions
-from faststream.rabbit.subscriber.usecase import RabbitSubscriber
 
 from faststream_hare._internal import faststream as _faststream
-from faststream_hare._internal.faststream import SubscriberUsecase
-from faststream_hare.attachment import hare_broker_of
+from faststream_hare._internal.faststream import SubscriberUsecase, SubscriberWithOwnMiddlewares
 from faststream_hare.errors import HareError
-from faststream_hare.options import SubscriberOptions
+from faststream_hare.retry.middleware import RetryMiddleware
+from faststream_hare.runtime import HareRuntime, runtime_of
+from faststream_hare.scaling.pool import ConsumerPool
+from faststream_hare.streams.consumer import StreamConsumer
+from faststream_hare.subscriber_options import SubscriberOptions
 from faststream_hare.telemetry import signals
+from faststream_hare.topology.declare import declare_plan, declare_queue
 from faststream_hare.topology.plan import (
     TopologyPlan,
-    declare_plan,
-    declare_queue,
     plan_dead_queue_only,
     plan_stream_topology,
     plan_topology,
@@ -32,14 +33,13 @@ from faststream_hare.topology.plan import (
 logger = logging.getLogger("faststream_hare.subscriber")
 
 if TYPE_CHECKING:
-    from faststream_hare.broker import HareBroker
-    from faststream_hare.scaling.pool import ConsumerPool
     from faststream_hare.settings import HareSettings
-    from faststream_hare.streams.consumer import StreamConsumer
 
 
-class HareSubscriber(RabbitSubscriber):
+class HareSubscriber(SubscriberWithOwnMiddlewares):
     """A subscriber with hare options (retries, streams, pools)."""
+
+    own_middlewares = (RetryMiddleware(),)
 
     hare: SubscriberOptions
     _hare_pool: ConsumerPool | None
@@ -49,7 +49,7 @@ class HareSubscriber(RabbitSubscriber):
         super().__init__(*args, **kwargs)
         self._hare_pool = None
         self._hare_stream = None
-        self._hare_broker: HareBroker | None = None
+        self._hare_runtime: HareRuntime | None = None
 
     @property
     def queue_name(self) -> str:
@@ -63,11 +63,11 @@ class HareSubscriber(RabbitSubscriber):
         return f"{prefix}{self.hare.routing_key}" if self.hare.routing_key else self.queue_name
 
     @property
-    def hare_broker(self) -> HareBroker:
-        """The HareBroker this subscriber belongs to; a clear error otherwise."""
-        if self._hare_broker is None:  # looked up once: it is read for every message
-            self._hare_broker = hare_broker_of(self, kind="Subscriber", name=self.queue.name)
-        return self._hare_broker
+    def hare_runtime(self) -> HareRuntime:
+        """The runtime of the HareBroker this subscriber belongs to; a clear error otherwise."""
+        if self._hare_runtime is None:  # looked up once: it is read for every message
+            self._hare_runtime = runtime_of(self, kind="Subscriber", name=self.queue.name)
+        return self._hare_runtime
 
     def plan(self, settings: HareSettings) -> TopologyPlan:
         """The topology this subscriber declares, with the broker's settings applied."""
@@ -91,9 +91,9 @@ class HareSubscriber(RabbitSubscriber):
 
     async def start(self) -> None:
         """Declare the topology, then consume (AMQP, a worker pool, or rstream)."""
-        broker = self.hare_broker
-        settings = broker.active_settings
-        connection = await broker.connect()
+        runtime = self.hare_runtime
+        settings = runtime.settings
+        connection = await runtime.connect()
         await declare_plan(connection, self.plan(settings))
         if self.hare.stream:
             if self.hare.stream_dead_letter:
@@ -103,12 +103,12 @@ class HareSubscriber(RabbitSubscriber):
                         queue=self.queue_name, message_ttl_ms=settings.message_ttl_ms
                     ),
                 )
-            await self._start_stream(broker)
+            await self._start_stream(runtime)
         elif self.hare.uses_pool:
-            await self._start_pool(broker)
+            await self._start_pool(runtime)
         else:
             await super().start()
-        self.emit_connected(broker)
+        self.emit_connected()
 
     async def stop(self) -> None:
         """Stop consuming: pools drain their workers, streams store their offset."""
@@ -145,20 +145,16 @@ class HareSubscriber(RabbitSubscriber):
             reason,
         )
 
-    async def _start_stream(self, broker: HareBroker) -> None:
-        from faststream_hare.streams.consumer import StreamConsumer
-
+    async def _start_stream(self, runtime: HareRuntime) -> None:
         await SubscriberUsecase.start(self)
-        self._hare_stream = StreamConsumer(self, broker)
+        self._hare_stream = StreamConsumer(self, runtime)
         await self._hare_stream.start()
-        self._post_start()
+        _faststream.post_start(self)
 
-    async def _start_pool(self, broker: HareBroker) -> None:
-        from faststream_hare.scaling.pool import ConsumerPool
-
+    async def _start_pool(self, runtime: HareRuntime) -> None:
         await SubscriberUsecase.start(self)
-        self._hare_pool = ConsumerPool(self, broker)
-        self._post_start()
+        self._hare_pool = ConsumerPool(self, runtime)
+        _faststream.post_start(self)
         await self._hare_pool.start()
 
     @property
@@ -172,11 +168,11 @@ class HareSubscriber(RabbitSubscriber):
             raise HareError(msg)
         return self._hare_pool
 
-    def emit_connected(self, broker: HareBroker) -> None:
+    def emit_connected(self) -> None:
         """Signal ``consumer.connected`` (also after a stream consumer reconnects)."""
         signals.emit(
             signals.consumer_connected,
-            broker,
+            self.hare_runtime.sender,
             {"system_time": signals.system_time()},
             {
                 "consumer": self.specification.call_name,

@@ -7,7 +7,7 @@ took a message before they ack or report success; this is the one place that kno
 from __future__ import annotations
 
 import asyncio
-import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import aio_pika
@@ -20,13 +20,14 @@ from aio_pika.exceptions import (
 )
 from pamqp import commands
 
-from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.channels import close_quietly
 from faststream_hare.errors import HareError
 
 if TYPE_CHECKING:
-    from aio_pika.abc import AbstractChannel, AbstractExchange
-    from faststream.rabbit import RabbitBroker
+    from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+
+#: Returns the live connection, or ``None`` while there is none (not started, closed).
+ConnectionSource = Callable[[], "AbstractConnection | None"]
 
 
 class ConfirmError(HareError):
@@ -50,14 +51,19 @@ class ConfirmTimeoutError(ConfirmError):
 
 
 class ConfirmedPublisher:
-    """One confirm channel per broker, opened lazily and reopened when it closes."""
+    """A confirm channel of its own, opened lazily and reopened when it closes.
 
-    def __init__(self, broker: RabbitBroker, *, default_timeout: float = 10.0) -> None:
-        self._broker_ref = weakref.ref(broker)
+    Each use (retry copies, ``publish_message``) gets its own instance, so a channel error on
+    one (a 404 for a deleted exchange closes the channel) never fails the other's confirms.
+    """
+
+    def __init__(self, connection: ConnectionSource, *, default_timeout: float = 10.0) -> None:
+        self._connection = connection
         self.default_timeout = default_timeout
         self._channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
         self._lock = asyncio.Lock()
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def publish(
         self,
@@ -119,8 +125,7 @@ class ConfirmedPublisher:
         async with self._lock:
             if self._channel is not None and not self._channel.is_closed:
                 return self._channel
-            broker = self._broker_ref()
-            connection = _faststream.connection_of(broker) if broker is not None else None
+            connection = self._connection()
             if connection is None or connection.is_closed:
                 msg = "not connected to RabbitMQ (the broker is not started or is reconnecting)"
                 raise NotConnectedError(msg)
@@ -132,28 +137,14 @@ class ConfirmedPublisher:
         channel, self._channel = self._channel, None
         self._exchanges.clear()
         if channel is not None and not channel.is_closed:
-            asyncio.get_running_loop().create_task(close_quietly(channel))
+            task = asyncio.get_running_loop().create_task(close_quietly(channel))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
-        """Close the confirm channel (the broker is stopping)."""
+        """Close the confirm channel (the broker is stopping) and wait for earlier closes."""
         channel, self._channel = self._channel, None
         self._exchanges.clear()
         await close_quietly(channel)
-
-
-_SHARED: weakref.WeakKeyDictionary[RabbitBroker, ConfirmedPublisher] = weakref.WeakKeyDictionary()
-
-
-def confirmed_publisher(broker: RabbitBroker) -> ConfirmedPublisher:
-    """The broker's shared ``ConfirmedPublisher``."""
-    publisher = _SHARED.get(broker)
-    if publisher is None:
-        publisher = _SHARED[broker] = ConfirmedPublisher(broker)
-    return publisher
-
-
-async def close_confirmed_publisher(broker: RabbitBroker) -> None:
-    """Close the broker's confirm channel, if one was opened."""
-    publisher = _SHARED.pop(broker, None)
-    if publisher is not None:
-        await publisher.close()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)

@@ -48,6 +48,23 @@ __all__ = (  # re-exported for the rest of the package
 )
 
 SubscriberT = TypeVar("SubscriberT", bound=RabbitSubscriber)
+
+
+class SubscriberWithOwnMiddlewares(RabbitSubscriber):
+    """A subscriber that runs middlewares of its own inside the broker's.
+
+    FastStream builds each message's middleware stack from ``_broker_middlewares``; adding
+    hare's there (instead of to the broker) keeps every plain endpoint's middlewares exactly
+    the user's, and puts hare inside FastStream's telemetry and metrics middlewares.
+    """
+
+    own_middlewares: tuple[Any, ...] = ()
+
+    @property
+    def _broker_middlewares(self) -> tuple[Any, ...]:
+        return (*self._outer_config.broker_middlewares, *self.own_middlewares)
+
+
 PublisherT = TypeVar("PublisherT", bound=RabbitPublisher)
 
 
@@ -208,3 +225,18 @@ async def publish_command(publisher: RabbitPublisher, cmd: Any, producer: Any) -
 def producer_of(publisher: RabbitPublisher) -> Any:
     """The broker's current producer (FastStream's ``FakeProducer`` under TestRabbitBroker)."""
     return publisher._outer_config.producer
+
+
+async def process_message(subscriber: RabbitSubscriber, message: Any) -> Any:
+    """Hand an incoming message to a subscriber as ``TestRabbitBroker`` does."""
+    return await subscriber.process_message(message)
+
+
+def test_session_of(broker: RabbitBroker) -> object:
+    """What identifies a ``TestRabbitBroker`` session: it installs a new fake producer."""
+    return broker.config.producer
+
+
+def post_start(subscriber: RabbitSubscriber) -> None:
+    """FastStream's bookkeeping after a subscriber started consuming (hare's own consumers)."""
+    subscriber._post_start()

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from faststream_hare.dedup.memory import MemoryDedupStore
-from faststream_hare.dedup.redis import check_redis_url
+from faststream_hare.dedup.redis import RedisDedupStore, check_redis_url
 from faststream_hare.dedup.store import DedupStore
 from faststream_hare.errors import HareConfigError
-
-if TYPE_CHECKING:
-    from faststream_hare.dedup.redis import RedisDedupStore
 
 
 def check_store(store: object) -> None:
@@ -38,8 +33,6 @@ class DedupStores:
         """The broker's store for ``url`` (publishers naming one URL share one client)."""
         store = self._by_url.get(url)
         if store is None:
-            from faststream_hare.dedup.redis import RedisDedupStore
-
             store = self._by_url[url] = RedisDedupStore(check_redis_url(url, option))
         return store
 

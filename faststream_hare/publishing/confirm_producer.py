@@ -13,23 +13,22 @@ from typing import TYPE_CHECKING
 from aio_pika import DeliveryMode, Message
 from faststream.rabbit.parser import AioPikaParser
 
-from faststream_hare._internal.confirm import confirmed_publisher
-
 if TYPE_CHECKING:
-    from faststream.rabbit import RabbitBroker
     from faststream.rabbit.response import RabbitPublishCommand
+
+    from faststream_hare._internal.confirm import ConfirmedPublisher
 
 
 class ConfirmProducer:
     """Turns a ``RabbitPublishCommand`` into an AMQP message and publishes it confirmed."""
 
-    def __init__(self, broker: RabbitBroker, timeout_s: float) -> None:
-        self.broker = broker
+    def __init__(self, publisher: ConfirmedPublisher, timeout_s: float) -> None:
+        self.publisher = publisher
         self.timeout_s = timeout_s
 
     async def publish(self, cmd: RabbitPublishCommand) -> None:
         """Raise a ``ConfirmError`` subclass unless the broker confirmed the message."""
-        await confirmed_publisher(self.broker).publish(
+        await self.publisher.publish(
             await to_message(cmd),
             exchange=cmd.exchange.name,
             routing_key=cmd.destination,

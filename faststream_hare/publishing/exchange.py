@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import aiormq.exceptions
 
 from faststream_hare._internal.channels import scratch_channel
-from faststream_hare.topology.plan import ExchangeDecl, TopologyPlan, declare_plan
+from faststream_hare.topology.declare import declare_plan
+from faststream_hare.topology.plan import ExchangeDecl, TopologyPlan
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractRobustConnection

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from faststream.exceptions import SubscriberNotFound
@@ -22,31 +21,21 @@ from faststream.response.publish_type import PublishType
 
 from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.confirm import ConfirmError, ReturnedError
-from faststream_hare.attachment import hare_broker_of
 from faststream_hare.dedup.keys import destination_namespace, encode_with_key
 from faststream_hare.publishing.confirm_producer import ConfirmProducer
 from faststream_hare.publishing.encoding import EncodedBody, EncodingFailedError, encode_body
 from faststream_hare.publishing.exchange import ensure_exchange
+from faststream_hare.publishing.results import PublishResult
+from faststream_hare.runtime import HareRuntime, runtime_of
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
     from faststream.rabbit.publisher.options import PublishKwargs
 
-    from faststream_hare.broker import HareBroker
     from faststream_hare.dedup.store import DedupStore
     from faststream_hare.options import Unique
 
 logger = logging.getLogger("faststream_hare.publishing")
-
-
-class PublishResult(StrEnum):
-    """What happened to a ``publish_message`` call; it never raises for these outcomes."""
-
-    OK = "ok"
-    DUPLICATE = "duplicate"
-    NOT_CONNECTED = "not_connected"
-    UNROUTABLE = "unroutable"
-    ENCODING_FAILED = "encoding_failed"
 
 
 class HarePublisher(RabbitPublisher):
@@ -61,37 +50,37 @@ class HarePublisher(RabbitPublisher):
     hare_exchange: str | None = None
 
     @property
-    def hare_broker(self) -> HareBroker:
-        """The HareBroker this publisher belongs to; a clear error otherwise."""
-        cached: HareBroker | None = self.__dict__.get("_hare_broker")
+    def hare_runtime(self) -> HareRuntime:
+        """The runtime of the HareBroker this publisher belongs to; a clear error otherwise."""
+        cached: HareRuntime | None = self.__dict__.get("_hare_runtime")
         if cached is not None:
             return cached
-        broker = hare_broker_of(self, kind="Publisher", name=self.specification.name)
-        self.__dict__["_hare_broker"] = broker
-        return broker
+        runtime = runtime_of(self, kind="Publisher", name=self.specification.name)
+        self.__dict__["_hare_runtime"] = runtime
+        return runtime
 
     @property
     def dedup_store(self) -> DedupStore | None:
         """The store this publisher's ``unique=`` uses (``None`` without ``unique``)."""
         if self.unique is None:
             return None
-        broker = self.hare_broker
-        return broker.dedup_stores.resolve(self.unique.store, broker.active_settings.dedup_url)
+        runtime = self.hare_runtime
+        return runtime.dedup.resolve(self.unique.store, runtime.settings.dedup_url)
 
     async def start(self) -> None:
         """Declare ``E`` (type per ``settings.exchange_type``) on a channel of its own,
         unless a subscriber already declared it; then signal ``publisher.connected``."""
-        broker = self.hare_broker
-        if self.hare_exchange and not _faststream.is_in_memory(broker):
-            kind = broker.active_settings.exchange_type
+        runtime = self.hare_runtime
+        if self.hare_exchange and not runtime.in_memory:
+            kind = runtime.settings.exchange_type
             self.exchange = RabbitExchange(
                 self.hare_exchange, type=ExchangeType(kind), declare=False
             )
-            await ensure_exchange(await broker.connect(), self.hare_exchange, kind)
+            await ensure_exchange(await runtime.connect(), self.hare_exchange, kind)
         await super().start()
         signals.emit(
             signals.publisher_connected,
-            broker,
+            runtime.sender,
             {"system_time": signals.system_time()},
             self._metadata(),
         )
@@ -102,22 +91,22 @@ class HarePublisher(RabbitPublisher):
         Raises ``HareDedupError`` (and publishes nothing) when the dedup store cannot be
         reached; every other outcome is a ``PublishResult``.
         """
-        broker = self.hare_broker
+        runtime = self.hare_runtime
         unique = self.unique
         try:
             if unique is None:
-                return await self._send(broker, encode_body(message))
+                return await self._send(runtime, encode_body(message))
             encoded, key = encode_with_key(message, unique.keys, self._namespace())
         except EncodingFailedError as exc:
-            self._encoding_failed(broker, exc)
+            self._encoding_failed(runtime, exc)
             return PublishResult.ENCODING_FAILED
-        store = broker.dedup_stores.resolve(unique.store, broker.active_settings.dedup_url)
+        store = runtime.dedup.resolve(unique.store, runtime.settings.dedup_url)
         claim = await store.claim(key, unique.period_ms)
         if claim is None:
-            self._duplicate(broker, key)
+            self._duplicate(runtime, key)
             return PublishResult.DUPLICATE
         try:
-            result = await self._send(broker, encoded)
+            result = await self._send(runtime, encoded)
         except BaseException:
             # outcome unknown (cancelled, a handler error in memory): a retry must not be a
             # "duplicate"; a failing release must not hide the original exception
@@ -138,22 +127,23 @@ class HarePublisher(RabbitPublisher):
             self.__dict__["_hare_namespace"] = namespace
         return namespace
 
-    def _duplicate(self, broker: HareBroker, key: str) -> None:
+    def _duplicate(self, runtime: HareRuntime, key: str) -> None:
         logger.debug("Duplicate message for '%s' not published (key %s)", self.routing(), key)
         if signals.has_receivers(signals.publisher_message_duplicate):
             signals.emit(
                 signals.publisher_message_duplicate,
-                broker,
+                runtime.sender,
                 {"system_time": signals.system_time()},
                 {**self._metadata(), "dedup_key": key},
             )
 
-    async def _send(self, broker: HareBroker, encoded: EncodedBody) -> PublishResult:
-        in_memory = _faststream.is_in_memory(broker)
-        if in_memory:
+    async def _send(self, runtime: HareRuntime, encoded: EncodedBody) -> PublishResult:
+        if runtime.in_memory:
             producer: Any = _faststream.producer_of(self)
         else:
-            producer = ConfirmProducer(broker, broker.active_settings.confirm_timeout_ms / 1000)
+            producer = ConfirmProducer(
+                runtime.publishes, runtime.settings.confirm_timeout_ms / 1000
+            )
         try:
             await _faststream.publish_command(self, self._command(encoded), producer)
         except (ReturnedError, SubscriberNotFound) as exc:
@@ -168,7 +158,7 @@ class HarePublisher(RabbitPublisher):
             logger.warning("Message to '%s' not published: %s", self.routing(), exc)
             signals.emit(
                 signals.publisher_message_not_connected,
-                broker,
+                runtime.sender,
                 {"system_time": signals.system_time()},
                 {**self._metadata(), "reason": str(exc)},
             )
@@ -176,7 +166,7 @@ class HarePublisher(RabbitPublisher):
         if signals.has_receivers(signals.publisher_message_published):
             signals.emit(
                 signals.publisher_message_published,
-                broker,
+                runtime.sender,
                 {"system_time": signals.system_time()},
                 self._metadata(),
             )
@@ -216,11 +206,11 @@ class HarePublisher(RabbitPublisher):
         self.__dict__["_hare_static_options"] = static
         return static
 
-    def _encoding_failed(self, broker: HareBroker, exc: EncodingFailedError) -> None:
+    def _encoding_failed(self, runtime: HareRuntime, exc: EncodingFailedError) -> None:
         logger.warning("Message to '%s' not published: %s", self.routing(), exc)
         signals.emit(
             signals.publisher_message_encoding_failed,
-            broker,
+            runtime.sender,
             {"system_time": signals.system_time()},
             {**self._metadata(), "reason": str(exc)},
         )

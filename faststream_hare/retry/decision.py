@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from faststream_hare._internal.wire import AmqpLong
-from faststream_hare.topology.plan import dead_queue_name, delay_queue_for_retry
+from faststream_hare.topology.names import dead_queue_name, delay_queue_for_retry
 
 RETRY_COUNT_HEADER = "retry_count"
 EXCEPTION_HEADER = "hare-exception"

@@ -7,17 +7,15 @@ from typing import TYPE_CHECKING
 
 import aiormq.exceptions
 
-from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.channels import scratch_channel
 from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.errors import HareConfigError, HareError
 from faststream_hare.retry.copies import MessageCopy
 from faststream_hare.retry.decision import replay_headers
-from faststream_hare.retry.transport import transport_for
-from faststream_hare.topology.plan import dead_queue_name
+from faststream_hare.topology.names import dead_queue_name
 
 if TYPE_CHECKING:
-    from faststream_hare.broker import HareBroker
+    from faststream_hare.runtime import HareRuntime
 
 logger = logging.getLogger("faststream_hare.retry")
 
@@ -30,7 +28,7 @@ class ReplayError(HareError):
         self.moved = moved
 
 
-async def republish_dead_messages(broker: HareBroker, queue: str, count: int) -> int:
+async def republish_dead_messages(runtime: HareRuntime, queue: str, count: int) -> int:
     """Move up to ``count`` messages from ``queue.dead`` to ``queue`` (FIFO, ``retry_count`` reset).
 
     Each copy goes to ``queue`` through the default exchange and is confirmed by the broker
@@ -43,31 +41,31 @@ async def republish_dead_messages(broker: HareBroker, queue: str, count: int) ->
         raise HareConfigError(msg)
     if count <= 0:
         return 0
-    if _faststream.is_in_memory(broker):
-        return await _replay_in_memory(broker, queue, count)
-    return await _replay_on_broker(broker, queue, count)
+    held = runtime.transport.held(dead_queue_name(queue)) if runtime.in_memory else None
+    if held is not None:
+        return await _replay_in_memory(runtime, held, queue, count)
+    return await _replay_on_broker(runtime, queue, count)
 
 
-async def _replay_in_memory(broker: HareBroker, queue: str, count: int) -> int:
-    from faststream_hare.testing.memory import memory_queue
-
-    dead = memory_queue(broker, dead_queue_name(queue))
+async def _replay_in_memory(
+    runtime: HareRuntime, dead: list[MessageCopy], queue: str, count: int
+) -> int:
     # Take the batch first: in memory a replayed message that fails again is dead-lettered
     # synchronously, and must not be picked up a second time by this same call.
     batch, dead[:count] = dead[:count], []
-    transport = transport_for(broker)
+    transport = runtime.transport
     for copy in batch:
         await transport.send(queue, copy.with_headers(replay_headers(copy.headers)))
     return len(batch)
 
 
-async def _replay_on_broker(broker: HareBroker, queue: str, count: int) -> int:
-    connection = _faststream.connection_of(broker)
+async def _replay_on_broker(runtime: HareRuntime, queue: str, count: int) -> int:
+    connection = runtime.connection
     if connection is None or connection.is_closed:
         msg = "republish_dead_messages needs a connected broker; call it after broker.start()."
         raise HareError(msg)
     dead_name = dead_queue_name(queue)
-    transport = transport_for(broker)
+    transport = runtime.transport
     moved = 0
     async with scratch_channel(connection) as channel:
         try:

@@ -101,6 +101,17 @@ class AutoScaler:
             self.failed_checks += 1
         current = self.pool.size
         wanted = self.policy.decide(current, depth, time.monotonic() * 1000)
+        signals.emit(
+            signals.auto_scaler_checked,
+            self.sender,
+            {
+                "depth": depth,
+                "size": current,
+                "target": wanted,
+                "system_time": signals.system_time(),
+            },
+            {"queue": self.queue},
+        )
         if wanted == current:
             return
         self._resizing = True

@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING
 
 from faststream_hare.scaling.names import worker_name
 from faststream_hare.scaling.policy import initial_size
-from faststream_hare.scaling.pool import ConsumerPool, PoolWorker
+from faststream_hare.scaling.pool import ConsumerPool, PoolSubscriber, PoolWorker
 
 if TYPE_CHECKING:
-    from faststream_hare.broker import HareBroker
-    from faststream_hare.subscriber import HareSubscriber
+    from faststream_hare.runtime import HareRuntime
 
-_POOLS: weakref.WeakKeyDictionary[HareSubscriber, tuple[int, InMemoryPool]] = (
+_POOLS: weakref.WeakKeyDictionary[PoolSubscriber, tuple[object, InMemoryPool]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -42,8 +41,8 @@ class _IdleWorker:
 class InMemoryPool(ConsumerPool):
     """``ConsumerPool`` with idle workers and no auto-scaler; ready as soon as it is built."""
 
-    def __init__(self, subscriber: HareSubscriber, broker: HareBroker) -> None:
-        super().__init__(subscriber, broker)
+    def __init__(self, subscriber: PoolSubscriber, runtime: HareRuntime) -> None:
+        super().__init__(subscriber, runtime)
         count = initial_size(subscriber.hare.consumer_count, self.scaling)
         self.scaling = None
         for number in range(1, count + 1):
@@ -58,12 +57,13 @@ class InMemoryPool(ConsumerPool):
         return _IdleWorker(worker_name(self.queue, number), number)
 
 
-def in_memory_pool(subscriber: HareSubscriber, broker: HareBroker) -> InMemoryPool:
-    """The subscriber's in-memory pool, fresh for each ``TestRabbitBroker`` session."""
-    session = id(broker.config.producer)  # the test broker installs a new fake producer
+def in_memory_pool(
+    subscriber: PoolSubscriber, runtime: HareRuntime, session: object
+) -> InMemoryPool:
+    """The subscriber's in-memory pool, fresh for each ``TestRabbitBroker`` ``session``."""
     cached = _POOLS.get(subscriber)
-    if cached is not None and cached[0] == session:
+    if cached is not None and cached[0] is session:
         return cached[1]
-    pool = InMemoryPool(subscriber, broker)
+    pool = InMemoryPool(subscriber, runtime)
     _POOLS[subscriber] = (session, pool)
     return pool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from faststream.middlewares import AckPolicy
 
@@ -15,16 +15,39 @@ from faststream_hare.scaling.depth import DepthSampler
 from faststream_hare.scaling.names import lock_queue_name, next_free_number, worker_name
 from faststream_hare.scaling.policy import initial_size
 from faststream_hare.scaling.worker import Worker, WorkerConfig
+from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
     from aio_pika import IncomingMessage
     from aio_pika.abc import AbstractIncomingMessage
+    from faststream.rabbit.schemas import Channel
 
-    from faststream_hare.broker import HareBroker
     from faststream_hare.options import ResolvedAutoScaling
-    from faststream_hare.subscriber import HareSubscriber
+    from faststream_hare.runtime import HareRuntime
+    from faststream_hare.subscriber_options import SubscriberOptions
 
 logger = logging.getLogger("faststream_hare.scaling")
+
+
+class PoolSubscriber(Protocol):
+    """What a pool needs of its hare subscriber."""
+
+    @property
+    def hare(self) -> SubscriberOptions: ...
+
+    @property
+    def queue_name(self) -> str: ...
+
+    @property
+    def channel(self) -> Channel | None: ...
+
+    @property
+    def ack_policy(self) -> AckPolicy: ...
+
+    @property
+    def consume_args(self) -> dict[str, Any]: ...
+
+    async def consume(self, msg: IncomingMessage) -> Any: ...
 
 
 class PoolWorker(Protocol):
@@ -48,11 +71,11 @@ class ConsumerPool:
     the numbering stays contiguous and a worker is never removed while it is being added.
     """
 
-    def __init__(self, subscriber: HareSubscriber, broker: HareBroker) -> None:
+    def __init__(self, subscriber: PoolSubscriber, runtime: HareRuntime) -> None:
         self.subscriber = subscriber
-        self.broker = broker
+        self.runtime = runtime
         self.queue = subscriber.queue_name
-        settings = broker.active_settings
+        settings = runtime.settings
         self.drain_timeout_s = settings.shutdown_drain_timeout_ms / 1000
         self.retry_interval_s = settings.reconnect_interval_ms / 1000
         scaling = subscriber.hare.auto_scaling
@@ -102,9 +125,9 @@ class ConsumerPool:
             self._autoscaler = AutoScaler(
                 queue=self.queue,
                 pool=self,
-                sampler=DepthSampler(self.queue, self.broker.connect),
+                sampler=DepthSampler(self.queue, self.runtime.connect),
                 config=self.scaling,
-                sender=self.broker,
+                sender=self.runtime.sender,
             )
             self._autoscaler.start()
 
@@ -151,12 +174,15 @@ class ConsumerPool:
         workers = list(self._workers.values())
         self._workers.clear()
         await asyncio.gather(*(worker.stop() for worker in workers))
+        if workers:
+            self._resized("stopped", None)
 
     async def _add(self) -> PoolWorker:
         number = next_free_number(set(self._workers))
         worker = self._new_worker(number)
         await worker.start()
         self._workers[number] = worker
+        self._resized("added", worker.name)
         return worker
 
     def _new_worker(self, number: int) -> PoolWorker:
@@ -165,7 +191,7 @@ class ConsumerPool:
             number,
             config=self._worker_config(number),
             handle=self._handle,
-            connect=self.broker.connect,
+            connect=self.runtime.connect,
         )
 
     async def _remove_highest(self) -> str | None:
@@ -173,7 +199,17 @@ class ConsumerPool:
             return None
         worker = self._workers.pop(max(self._workers))
         await worker.stop()
+        self._resized("removed", worker.name)
         return worker.name
+
+    def _resized(self, change: str, consumer: str | None) -> None:
+        """Signal the new size (metrics keep ``hare_pool_consumers`` from it)."""
+        signals.emit(
+            signals.consumer_pool_resized,
+            self.runtime.sender,
+            {"size": self.size, "system_time": signals.system_time()},
+            {"queue": self.queue, "consumer": consumer, "change": change},
+        )
 
     def _worker_config(self, number: int) -> WorkerConfig:
         subscriber = self.subscriber

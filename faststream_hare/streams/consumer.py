@@ -18,10 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import time
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from blinker import NamedSignal
 from rstream import (
@@ -31,22 +30,21 @@ from rstream import (
     OnClosedErrorInfo,
 )
 
-from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.masking import mask_text
 from faststream_hare.errors import HareError
+from faststream_hare.streams.connection import close_quietly, new_consumer
 from faststream_hare.streams.endpoint import StreamEndpoint, stream_endpoint
 from faststream_hare.streams.messages import to_incoming_message
+from faststream_hare.streams.offset_store import OffsetStore
 from faststream_hare.streams.offsets import OffsetTracker, starting_specification
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
-    from faststream_hare.broker import HareBroker
-    from faststream_hare.subscriber import HareSubscriber
+    from faststream_hare.runtime import HareRuntime
+    from faststream_hare.subscriber_options import SubscriberOptions
 
 logger = logging.getLogger("faststream_hare.streams")
 
-#: How often a named consumer stores its offset on the server (it also stores on stop).
-STORE_INTERVAL_S = 1.0
 #: Messages decoded ahead of the handler; when full, rstream stops granting credit.
 BUFFER_SIZE = 128
 #: Chunks the server may send ahead (rstream grants one more per chunk it starts reading).
@@ -54,18 +52,37 @@ BUFFER_SIZE = 128
 #: 32 keeps the server busy with the small chunks of a moderately fed stream (see
 #: benchmarks/streams.md) while bounding that memory.
 INITIAL_CREDIT = 32
-_CLOSE_TIMEOUT_S = 10.0
+
+
+class StreamSubscriber(Protocol):
+    """What a stream consumer needs of its hare subscriber."""
+
+    @property
+    def hare(self) -> SubscriberOptions: ...
+
+    @property
+    def queue_name(self) -> str: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    async def consume(self, msg: Any) -> Any: ...
+
+    def emit_connected(self) -> None: ...
 
 
 class StreamConsumer:
     """Consumes one stream queue with rstream and feeds the subscriber's handlers."""
 
-    def __init__(self, subscriber: HareSubscriber, broker: HareBroker) -> None:
+    def __init__(self, subscriber: StreamSubscriber, runtime: HareRuntime) -> None:
         self.subscriber = subscriber
-        self.broker = broker
+        self.runtime = runtime
         self.queue = subscriber.queue_name
         self.consumer_name = subscriber.hare.stream_consumer_name
         self.tracker = OffsetTracker()
+        self._offsets = OffsetStore(
+            self.queue, self.consumer_name, lambda: self.tracker, lambda: self._consumer
+        )
         self._first_subscribed_ms: int | None = None
         self._endpoint: StreamEndpoint | None = None
         self._consumer: Consumer | None = None
@@ -87,15 +104,13 @@ class StreamConsumer:
 
     async def start(self) -> None:
         """Connect, find the starting offset and subscribe; raises if the stream is unreachable."""
-        settings = self.broker.active_settings
-        self._endpoint = stream_endpoint(
-            _faststream.connection_url(self.broker), settings.stream_url
-        )
+        settings = self.runtime.settings
+        self._endpoint = stream_endpoint(self.runtime.connection_url, settings.stream_url)
         await self._connect(first=True)
         self._worker = asyncio.create_task(self._work(), name=f"hare-stream-worker:{self.queue}")
         self._tasks = [self._worker, asyncio.create_task(self._supervise())]
         if self.consumer_name:
-            self._tasks.append(asyncio.create_task(self._store_periodically()))
+            self._tasks.append(asyncio.create_task(self._offsets.run()))
 
     async def stop(self) -> None:
         """Finish the message in flight (up to the drain timeout), store the offset, close."""
@@ -103,7 +118,7 @@ class StreamConsumer:
         worker = self._worker
         in_worker = worker is not None and asyncio.current_task() is worker
         if not in_worker:  # a handler that stops its own subscriber must not wait for itself
-            drain_s = self.broker.active_settings.shutdown_drain_timeout_ms / 1000
+            drain_s = self.runtime.settings.shutdown_drain_timeout_ms / 1000
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), drain_s)
         for task in self._tasks:
@@ -114,7 +129,7 @@ class StreamConsumer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._tasks = []
-        await self._store_offset()
+        await self._offsets.store()
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             self._stale.append(consumer)
@@ -130,15 +145,11 @@ class StreamConsumer:
         def on_close(info: OnClosedErrorInfo) -> None:
             self._on_connection_lost(info, generation)
 
-        consumer = Consumer(
-            endpoint.host,
-            endpoint.port,
-            username=endpoint.username,
-            password=endpoint.password,
-            vhost=endpoint.vhost,
-            ssl_context=_ssl_context(self.broker) if endpoint.tls else None,
+        consumer = new_consumer(
+            endpoint,
             connection_name=self.connection_name,
-            on_close_handler=on_close,
+            ssl_context=self.runtime.ssl_context,
+            on_close=on_close,
         )
         try:
             if first and self.consumer_name:
@@ -170,7 +181,7 @@ class StreamConsumer:
                 initial_credit=INITIAL_CREDIT,
             )
         except BaseException as exc:
-            await _close_quietly(consumer)
+            await close_quietly(consumer)
             if not isinstance(exc, Exception):
                 raise  # cancelled (stop during a reconnect): nothing to report
             reason = mask_text(f"{type(exc).__name__}: {exc}")
@@ -208,7 +219,7 @@ class StreamConsumer:
 
     async def _supervise(self) -> None:
         """Reconnect after a loss, resuming right after the last processed offset."""
-        interval_s = self.broker.active_settings.reconnect_interval_ms / 1000
+        interval_s = self.runtime.settings.reconnect_interval_ms / 1000
         while True:
             await self._lost.wait()
             self._lost.clear()
@@ -230,7 +241,7 @@ class StreamConsumer:
                     logger.warning("%s Retrying in %.1f s.", exc, interval_s)
                     continue
                 logger.info("Stream consumer for queue '%s' reconnected", self.queue)
-                self.subscriber.emit_connected(self.broker)
+                self.subscriber.emit_connected()
                 break
 
     def _emit_connection(
@@ -241,7 +252,7 @@ class StreamConsumer:
             metadata["host"] = self._endpoint.display
         if reason is not None:
             metadata["reason"] = reason
-        signals.emit(signal, self.broker, measurements, metadata)
+        signals.emit(signal, self.runtime.sender, measurements, metadata)
 
     # -- consuming ----------------------------------------------------------------------
 
@@ -286,51 +297,11 @@ class StreamConsumer:
         )
         signals.emit(
             signals.stream_message_failed,
-            self.broker,
+            self.runtime.sender,
             {"system_time": signals.system_time()},
             {"queue": self.queue, "offset": offset, "exception": type(exc).__name__},
         )
 
-    # -- offsets ------------------------------------------------------------------------
-
-    async def _store_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(STORE_INTERVAL_S)
-            await self._store_offset()
-
-    async def _store_offset(self) -> None:
-        """Store the last processed offset under ``stream_consumer_name`` (if it changed)."""
-        offset = self.tracker.to_store()
-        consumer = self._consumer
-        if self.consumer_name is None or offset is None or consumer is None:
-            return
-        try:
-            await asyncio.wait_for(
-                consumer.store_offset(self.queue, self.consumer_name, offset), _CLOSE_TIMEOUT_S
-            )
-        except Exception as exc:
-            logger.warning(
-                "Could not store offset %d of stream queue '%s' for '%s' (%s); will retry",
-                offset,
-                self.queue,
-                self.consumer_name,
-                mask_text(str(exc)),
-            )
-            return
-        self.tracker.stored(offset)
-
     async def _close_stale(self) -> None:
         while self._stale:
-            await _close_quietly(self._stale.pop())
-
-
-def _ssl_context(broker: HareBroker) -> ssl.SSLContext:
-    return _faststream.connection_ssl_context(broker) or ssl.create_default_context()
-
-
-async def _close_quietly(consumer: Consumer) -> None:
-    """Close an rstream consumer; a dead connection must not break stop or reconnect."""
-    try:
-        await asyncio.wait_for(consumer.close(), _CLOSE_TIMEOUT_S)
-    except Exception as exc:
-        logger.debug("Closing an rstream consumer failed: %r", exc)
+            await close_quietly(self._stale.pop())

@@ -38,6 +38,13 @@ retry_publisher_message_dead_lettered = namespace.signal(
 )
 auto_scaler_scaled = namespace.signal("hare_mq.auto_scaler.scaled")
 stream_message_failed = namespace.signal("hare_mq.stream.message.failed")
+# hare's own, for metrics and tracing (DESIGN §13, §17)
+consumer_message_duplicate = namespace.signal("hare_mq.consumer.message.duplicate")
+publisher_message_unroutable = namespace.signal("hare_mq.publisher.message.unroutable")
+dead_letters_replayed = namespace.signal("hare_mq.dead_letters.replayed")
+auto_scaler_checked = namespace.signal("hare_mq.auto_scaler.checked")
+consumer_pool_resized = namespace.signal("hare_mq.consumer_pool.resized")
+stream_message_processed = namespace.signal("hare_mq.stream.message.processed")
 
 #: Every signal hare emits, by name.
 ALL: dict[str, NamedSignal] = {
@@ -59,6 +66,12 @@ ALL: dict[str, NamedSignal] = {
         retry_publisher_message_dead_lettered,
         auto_scaler_scaled,
         stream_message_failed,
+        consumer_message_duplicate,
+        publisher_message_unroutable,
+        dead_letters_replayed,
+        auto_scaler_checked,
+        consumer_pool_resized,
+        stream_message_processed,
     )
 }
 

@@ -1,32 +1,30 @@
-"""In-memory support for ``TestRabbitBroker(HareBroker(...))``.
+"""In-memory copies for ``TestRabbitBroker(HareBroker(...))``.
 
 Under the test broker there is no RabbitMQ, so hare plays its part: a copy sent to a delay
 queue is delivered straight back to its subscriber (the delay is not waited for), a copy sent to
-``Q.dead`` is kept here, and ``dead_letters(broker, queue)`` shows them to the test.
+``Q.dead`` is kept here, and ``dead_letters(broker, queue)`` shows them to the test. The broker
+binds a new ``MemoryTransport`` for each test-broker session, so nothing leaks between tests.
 """
 
 from __future__ import annotations
 
 import json
-import weakref
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from faststream.rabbit.testing import build_message
 
-from faststream_hare.topology.plan import dead_queue_name
+from faststream_hare._internal import faststream as _faststream
+from faststream_hare.topology.names import dead_queue_name
 
 if TYPE_CHECKING:
-    from faststream_hare.broker import HareBroker
     from faststream_hare.retry.copies import MessageCopy
+    from faststream_hare.settings import HareSettings
     from faststream_hare.subscriber import HareSubscriber
 
-__all__ = ("DeadLetter", "MemoryTransport", "dead_letters", "memory_queue")
-
-_QUEUES: weakref.WeakKeyDictionary[HareBroker, defaultdict[str, list[MessageCopy]]] = (
-    weakref.WeakKeyDictionary()
-)
+__all__ = ("DeadLetter", "MemoryTransport", "dead_letters")
 
 
 @dataclass(frozen=True)
@@ -44,13 +42,10 @@ class DeadLetter:
         return json.loads(self.body)
 
 
-def memory_queue(broker: HareBroker, queue: str) -> list[MessageCopy]:
-    """The in-memory contents of a queue nobody consumes (``Q.dead`` and the like)."""
-    return _QUEUES.setdefault(broker, defaultdict(list))[queue]
-
-
-def dead_letters(broker: HareBroker, queue: str) -> list[DeadLetter]:
-    """The dead copies of ``queue`` (its ``Q.dead``), oldest first."""
+def dead_letters(broker: Any, queue: str) -> list[DeadLetter]:
+    """The dead copies of ``queue`` (its ``Q.dead``) kept by ``broker``, oldest first."""
+    runtime = getattr(broker, "hare_runtime", None)
+    held = runtime.transport.held(dead_queue_name(queue)) if runtime and runtime.in_memory else None
     return [
         DeadLetter(
             body=copy.body,
@@ -59,20 +54,31 @@ def dead_letters(broker: HareBroker, queue: str) -> list[DeadLetter]:
             message_id=copy.message_id,
             correlation_id=copy.correlation_id,
         )
-        for copy in memory_queue(broker, dead_queue_name(queue))
+        for copy in held or ()
     ]
 
 
 class MemoryTransport:
     """Delivers delay-queue copies back to their subscriber at once; keeps the rest."""
 
-    def __init__(self, broker: HareBroker) -> None:
-        self.broker = broker
+    def __init__(
+        self,
+        subscribers: Callable[[], Iterable[HareSubscriber]],
+        settings: Callable[[], HareSettings],
+    ) -> None:
+        self._subscribers = subscribers
+        self._settings = settings
+        self._queues: defaultdict[str, list[MessageCopy]] = defaultdict(list)
+
+    def held(self, queue: str) -> list[MessageCopy]:
+        """The copies kept for ``queue`` (``Q.dead`` and the like), oldest first."""
+        return self._queues[queue]
 
     async def send(self, queue: str, copy: MessageCopy) -> None:
+        """Deliver to the queue's subscriber at once, or keep the copy."""
         target = self._consumer_of(queue)
         if target is None:
-            memory_queue(self.broker, queue).append(copy)
+            self._queues[queue].append(copy)
             return
         subscriber, exchange, routing_key = target
         incoming = await build_message(
@@ -88,12 +94,12 @@ class MemoryTransport:
             reply_to=copy.reply_to,
             persist=True,
         )
-        await subscriber.process_message(incoming)
+        await _faststream.process_message(subscriber, incoming)
 
     def _consumer_of(self, queue: str) -> tuple[HareSubscriber, str, str] | None:
         """Who receives a copy sent to ``queue``: its delay queue's owner, or its consumer."""
-        settings = self.broker.active_settings
-        for subscriber in self.broker.hare_subscribers():
+        settings = self._settings()
+        for subscriber in self._subscribers():
             if subscriber.hare.stream:
                 continue
             if queue in subscriber.plan(settings).delay_queues:

@@ -1,53 +1,15 @@
-"""Names and the declaration plan of a hare subscriber's topology (DESIGN §2).
+"""The declaration plan of a hare subscriber's topology (DESIGN §2): pure data.
 
-The plan is pure data so it can be tested without a broker; ``declare_plan`` sends it.
-Everything is declared on a channel of its own, so a 406 from the broker closes only that
-channel and is reported as a ``HareTopologyError`` instead of a bare channel error.
+Tested without a broker; ``topology.declare`` sends it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import aiormq.exceptions
-
-from faststream_hare._internal.channels import scratch_channel
-from faststream_hare.errors import HareTopologyError
-
-if TYPE_CHECKING:
-    from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
-
-
-def delay_queue_name(queue: str) -> str:
-    """The single delay queue used when no cascade is configured."""
-    return f"{queue}.delay"
-
-
-def cascade_queue_name(queue: str, delay_ms: int) -> str:
-    """One delay queue per cascade value, e.g. ``orders.delay.5000``."""
-    return f"{queue}.delay.{delay_ms}"
-
-
-def dead_queue_name(queue: str) -> str:
-    """The terminal dead-letter queue."""
-    return f"{queue}.dead"
-
-
-def delay_for_retry(cascade: Sequence[int], delay_in_ms: int, retry_number: int) -> int:
-    """Delay of retry ``retry_number`` (1-based): ``cascade[min(i-1, len-1)]`` in given order."""
-    if not cascade:
-        return delay_in_ms
-    return cascade[min(max(retry_number, 1) - 1, len(cascade) - 1)]
-
-
-def delay_queue_for_retry(queue: str, cascade: Sequence[int], retry_number: int) -> str:
-    """The delay queue a message waits in before retry ``retry_number``."""
-    if not cascade:
-        return delay_queue_name(queue)
-    return cascade_queue_name(queue, delay_for_retry(cascade, 0, retry_number))
+from faststream_hare.topology.names import cascade_queue_name, dead_queue_name, delay_queue_name
 
 
 @dataclass(frozen=True)
@@ -100,18 +62,15 @@ def plan_topology(
     """Plan a classic/quorum subscriber: E, exchange Q, Q, delay queue(s), Q.dead, bindings."""
     exchanges = [ExchangeDecl(exchange, exchange_type)] if exchange else []
     exchanges.append(ExchangeDecl(queue, exchange_type))
-    main_args: dict[str, Any] = {"x-queue-type": "quorum"} if queue_type == "quorum" else {}
-    queues = [QueueDecl(queue, main_args)]
+    quorum = queue_type == "quorum"
+    kind: dict[str, Any] = {"x-queue-type": "quorum"} if quorum else {}
+    queues = [QueueDecl(queue, dict(kind))]
     delays: list[str] = []
-    if delay_cascade_in_ms:
-        for delay in dict.fromkeys(delay_cascade_in_ms):
-            delays.append(cascade_queue_name(queue, delay))
-            queues.append(QueueDecl(delays[-1], _delay_args(queue, routing_key, delay)))
-    else:
-        delays.append(delay_queue_name(queue))
-        queues.append(QueueDecl(delays[-1], _delay_args(queue, routing_key, delay_in_ms)))
+    for name, delay in _delay_queues(queue, delay_in_ms, delay_cascade_in_ms):
+        delays.append(name)
+        queues.append(QueueDecl(name, {**kind, **_delay_args(queue, routing_key, delay, quorum)}))
     dead = dead_queue_name(queue)
-    queues.append(QueueDecl(dead, {"x-message-ttl": message_ttl_ms}))
+    queues.append(QueueDecl(dead, {**kind, "x-message-ttl": message_ttl_ms}))
     bindings = [BindingDecl(exchange, queue, routing_key, to_exchange=True)] if exchange else []
     bindings.append(BindingDecl(queue, queue, routing_key))
     return TopologyPlan(
@@ -141,88 +100,22 @@ def plan_dead_queue_only(*, queue: str, message_ttl_ms: int) -> QueueDecl:
     return QueueDecl(dead_queue_name(queue), {"x-message-ttl": message_ttl_ms})
 
 
-def _delay_args(queue: str, routing_key: str, ttl_ms: int) -> dict[str, Any]:
-    return {
+def _delay_queues(queue: str, delay_in_ms: int, cascade: Sequence[int]) -> list[tuple[str, int]]:
+    """(name, delay) of each delay queue: one per distinct cascade value, or ``Q.delay``."""
+    if cascade:
+        return [(cascade_queue_name(queue, delay), delay) for delay in dict.fromkeys(cascade)]
+    return [(delay_queue_name(queue), delay_in_ms)]
+
+
+def _delay_args(queue: str, routing_key: str, ttl_ms: int, quorum: bool) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
         "x-message-ttl": ttl_ms,
         "x-dead-letter-exchange": queue,
         "x-dead-letter-routing-key": routing_key,
     }
-
-
-async def declare_plan(connection: AbstractRobustConnection, plan: TopologyPlan) -> None:
-    """Declare ``plan`` on a channel of its own; a 406 becomes ``HareTopologyError``."""
-    async with scratch_channel(connection) as channel:
-        await _declare_on(channel, plan)
-
-
-async def declare_queue(connection: AbstractRobustConnection, decl: QueueDecl) -> None:
-    """Declare one queue (used for a stream's opt-in ``Q.dead``)."""
-    await declare_plan(
-        connection, TopologyPlan(queue=decl.name, exchanges=(), queues=(decl,), bindings=())
-    )
-
-
-async def _declare_on(channel: AbstractRobustChannel, plan: TopologyPlan) -> None:
-    for ex in plan.exchanges:
-        with _translate_406("exchange", ex.name, {"type": ex.type, "durable": ex.durable}):
-            await channel.declare_exchange(ex.name, ex.type, durable=ex.durable, robust=False)
-    for q in plan.queues:
-        with _translate_406("queue", q.name, q.arguments):
-            await channel.declare_queue(
-                q.name, durable=q.durable, arguments=q.arguments or None, robust=False
-            )
-    for b in plan.bindings:
-        with _translate_406("binding", f"{b.source} -> {b.destination}", {}):
-            if b.to_exchange:
-                destination = await channel.get_exchange(b.destination, ensure=False)
-                await destination.bind(b.source, routing_key=b.routing_key)
-            else:
-                target = await channel.get_queue(b.destination, ensure=False)
-                await target.bind(b.source, routing_key=b.routing_key)
-
-
-_INEQUIVALENT = re.compile(
-    r"inequivalent arg '(?P<arg>[^']+)' for (?P<kind>queue|exchange) '(?P<name>[^']*)'"
-    r".*?received (?P<received>.+?) but current is (?P<current>.+?)\s*$",
-    re.DOTALL,
-)
-_VALUE = re.compile(r"(?:the value )?'(?P<value>[^']*)'")
-
-
-class _translate_406:  # noqa: N801 - used as a context manager, reads like a statement
-    """Turn a broker 406 into ``HareTopologyError`` naming entity, argument and both values."""
-
-    def __init__(self, kind: str, name: str, wanted: dict[str, Any]) -> None:
-        self.kind, self.name, self.wanted = kind, name, wanted
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        if not isinstance(exc, aiormq.exceptions.ChannelPreconditionFailed):
-            return
-        text = " ".join(str(a) for a in exc.args)
-        found_match = _INEQUIVALENT.search(text)
-        if found_match is None:
-            message = (
-                f"RabbitMQ refused to declare {self.kind} '{self.name}' as hare wants it "
-                f"({self.wanted}): {text}; delete it or change the hare options to match."
-            )
-            raise HareTopologyError(message, entity=self.name) from exc
-        argument = found_match["arg"]
-        found = _clean(found_match["current"])
-        wanted = self.wanted.get(argument, _clean(found_match["received"]))
-        message = (
-            f"{self.kind.capitalize()} '{self.name}' already exists with {argument}={found!r}, "
-            f"but hare declares {argument}={wanted!r}; delete the {self.kind} or change the "
-            "hare option to match it."
-        )
-        raise HareTopologyError(
-            message, entity=self.name, argument=argument, found=found, wanted=wanted
-        ) from exc
-
-
-def _clean(raw: str) -> str:
-    """``the value '10000' of type 'long'`` → ``10000``; ``none`` stays ``none``."""
-    match = _VALUE.search(raw)
-    return match["value"] if match else raw.strip()
+    if quorum:
+        # an expiring copy is re-published with confirms, so a node failure cannot lose it
+        # on its way back to Q (at-least-once needs reject-publish overflow)
+        arguments["x-dead-letter-strategy"] = "at-least-once"
+        arguments["x-overflow"] = "reject-publish"
+    return arguments

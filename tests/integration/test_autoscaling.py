@@ -10,7 +10,7 @@ import aio_pika
 import pytest
 
 from faststream_hare import AutoScaling, signals
-from faststream_hare.topology.plan import declare_plan
+from faststream_hare.topology.declare import declare_plan
 from tests.support.pools import make_broker, running, wait_state
 from tests.support.rabbit_admin import AMQP_URL
 from tests.support.waiting import eventually

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -98,11 +97,3 @@ class RabbitAdmin:
             self._call("DELETE", f"connections/{urllib.parse.quote(c['name'], safe='')}")
             closed += 1
         return closed
-
-    def close_all_connections(self) -> None:
-        subprocess.run(
-            ["rabbitmqctl", "close_all_connections", "hare test"],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )

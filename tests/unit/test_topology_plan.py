@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from faststream_hare.topology.names import delay_for_retry, delay_queue_for_retry
 from faststream_hare.topology.plan import (
     BindingDecl,
     ExchangeDecl,
     QueueDecl,
-    delay_for_retry,
-    delay_queue_for_retry,
     plan_stream_topology,
     plan_topology,
 )

@@ -1,0 +1,186 @@
+"""HareRuntime: what hare's capabilities may use of the broker they serve.
+
+The broker is the composition root: it builds one runtime and binds it at ``connect()`` —
+the settings in force, the connection, a confirm channel for retry/dead-letter/replay copies
+and another for ``publish_message``, the transport of copies (the real broker, or memory under
+``TestRabbitBroker``, chosen once there), the dedup stores and the sender of signals.
+Subscribers, publishers, pools and streams receive the runtime instead of the broker, so no
+capability imports ``broker.py`` and the dependencies of each one are written down here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
+
+from faststream_hare._internal import faststream as _faststream
+from faststream_hare._internal.confirm import ConfirmedPublisher
+from faststream_hare.dedup.registry import DedupStores
+from faststream_hare.errors import HareConfigError, HareError
+from faststream_hare.settings import HareSettings
+
+if TYPE_CHECKING:
+    import ssl
+
+    from aio_pika.abc import AbstractRobustConnection
+
+    from faststream_hare.retry.copies import MessageCopy
+
+
+class CopyTransport(Protocol):
+    """Where hare's copies go: ``send`` raises a ``ConfirmError`` when the copy was not taken."""
+
+    async def send(self, queue: str, copy: MessageCopy) -> None:
+        """Send ``copy`` to ``queue`` through the default exchange."""
+
+    def held(self, queue: str) -> list[MessageCopy] | None:
+        """Copies kept for a queue nobody consumes (memory only; ``None`` on a real broker)."""
+
+
+class HareRuntime:
+    """One per broker; see the module docstring. ``sender`` is what signals report as sender."""
+
+    def __init__(
+        self,
+        *,
+        sender: object,
+        settings: HareSettings | None,
+        connect: Callable[[], Awaitable[Any]],
+    ) -> None:
+        self.sender = sender
+        self._settings_given = settings
+        self._settings: HareSettings | None = None
+        self._connect = connect
+        self.connection: AbstractRobustConnection | None = None
+        #: The URL connected to (holds credentials: mask it before showing it anywhere).
+        self.connection_url = ""
+        self.ssl_context: ssl.SSLContext | None = None
+        self.in_memory = False
+        #: Retry, dead-letter and replay copies.
+        self.copies = ConfirmedPublisher(self._live_connection)
+        #: ``publish_message`` (a channel error here never fails a retry copy's confirm).
+        self.publishes = ConfirmedPublisher(self._live_connection)
+        self.dedup = DedupStores()
+        self._transport: CopyTransport | None = None
+        self._memory_session: object = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- settings ------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> HareSettings:
+        """The settings in force (the environment is read lazily when not given)."""
+        if self._settings is None:
+            self._settings = self._settings_given or HareSettings()
+        return self._settings
+
+    def use_settings(self, settings: HareSettings | None) -> None:
+        """Replace the given settings (``None``: read the environment again at the next use)."""
+        if settings is not None and not isinstance(settings, HareSettings):
+            msg = f"settings must be a HareSettings, got {type(settings).__name__}."
+            raise HareConfigError(msg)
+        self._settings_given = settings
+        self._settings = None
+
+    @property
+    def settings_given(self) -> HareSettings | None:
+        """The settings object the app gave, if any."""
+        return self._settings_given
+
+    def reload_settings(self) -> HareSettings:
+        """Resolve the settings for a new run (``start()`` reads the environment again)."""
+        self._settings = None
+        return self.settings
+
+    # -- the connection --------------------------------------------------------------------
+
+    async def connect(self) -> AbstractRobustConnection:
+        """The broker's connection (connecting first when needed)."""
+        connection: AbstractRobustConnection = await self._connect()
+        return connection
+
+    def bind_broker(
+        self,
+        connection: AbstractRobustConnection,
+        *,
+        url: str,
+        ssl_context: ssl.SSLContext | None,
+        transport: CopyTransport,
+    ) -> None:
+        """The broker connected for real: copies go through ``transport`` (confirmed)."""
+        self.connection = connection
+        self.connection_url = url
+        self.ssl_context = ssl_context
+        self.in_memory = False
+        self._memory_session = None
+        self._transport = transport
+
+    def bind_memory(self, session: object, transport: Callable[[], CopyTransport]) -> bool:
+        """``TestRabbitBroker`` connected: copies stay in memory.
+
+        ``session`` identifies the test broker's session; a new session starts with a new
+        transport, so dead letters do not leak from one test into the next. Returns whether
+        this is a new session.
+        """
+        self.connection = None
+        self.in_memory = True
+        if session is self._memory_session and self._transport is not None:
+            return False
+        self._memory_session = session
+        self._transport = transport()
+        self.dedup.memory.clear()
+        return True
+
+    @property
+    def transport(self) -> CopyTransport:
+        """Where copies go; bound at ``connect()``."""
+        if self._transport is None:
+            msg = "hare is not connected yet; start the broker (or enter TestRabbitBroker) first."
+            raise HareError(msg)
+        return self._transport
+
+    def _live_connection(self) -> AbstractRobustConnection | None:
+        connection = self.connection
+        if connection is None or connection.is_closed:
+            return None
+        return connection
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+        """Start a background task that ``close()`` cancels and awaits."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def close(self) -> None:
+        """Close what hare opened (confirm channels, dedup stores, its tasks); never raises."""
+        try:
+            for task in list(self._tasks):
+                task.cancel()
+            for task in list(self._tasks):
+                with contextlib.suppress(BaseException):
+                    await task
+        finally:
+            try:
+                await self.copies.close()
+                await self.publishes.close()
+            finally:
+                await self.dedup.aclose()
+                self.connection = None
+
+
+def runtime_of(endpoint: Any, *, kind: str, name: str) -> HareRuntime:
+    """The runtime of the broker an endpoint hangs off; one sentence when it is not hare's."""
+    broker = _faststream.broker_of(endpoint)
+    runtime = getattr(broker, "hare_runtime", None)
+    if not isinstance(runtime, HareRuntime):
+        msg = (
+            f"{kind} '{name}' has hare options but is not attached to a HareBroker; "
+            "include its HareRouter in a HareBroker."
+        )
+        raise HareConfigError(msg)
+    return runtime

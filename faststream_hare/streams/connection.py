@@ -1,0 +1,52 @@
+"""Opening and closing rstream consumers for hare's stream subscribers.
+
+A closed or half-dead connection must never break a stop or a reconnect, so closing is
+bounded in time and quiet; a connection that cannot subscribe becomes one ``HareError``
+sentence naming the masked endpoint and the fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rstream import Consumer, OnClosedErrorInfo
+
+if TYPE_CHECKING:
+    from faststream_hare.streams.endpoint import StreamEndpoint
+
+logger = logging.getLogger("faststream_hare.streams")
+
+#: Cap for closing a consumer or storing an offset, so a dead link cannot hang a stop.
+CLOSE_TIMEOUT_S = 10.0
+
+
+def new_consumer(
+    endpoint: StreamEndpoint,
+    *,
+    connection_name: str,
+    ssl_context: ssl.SSLContext | None,
+    on_close: Callable[[OnClosedErrorInfo], None],
+) -> Consumer:
+    """An rstream ``Consumer`` for ``endpoint`` (not connected yet)."""
+    return Consumer(
+        endpoint.host,
+        endpoint.port,
+        username=endpoint.username,
+        password=endpoint.password,
+        vhost=endpoint.vhost,
+        ssl_context=(ssl_context or ssl.create_default_context()) if endpoint.tls else None,
+        connection_name=connection_name,
+        on_close_handler=on_close,
+    )
+
+
+async def close_quietly(consumer: Consumer) -> None:
+    """Close an rstream consumer; a dead connection must not break stop or reconnect."""
+    try:
+        await asyncio.wait_for(consumer.close(), CLOSE_TIMEOUT_S)
+    except Exception as exc:
+        logger.debug("Closing an rstream consumer failed: %r", exc)
