@@ -23,6 +23,7 @@ from faststream.rabbit.publisher.config import (
 )
 from faststream.rabbit.publisher.specification import RabbitPublisherSpecification
 from faststream.rabbit.publisher.usecase import RabbitPublisher
+from faststream.rabbit.response import RabbitPublishCommand
 from faststream.rabbit.schemas.queue import RABBIT_ADDRESS_SYNTAX
 from faststream.rabbit.subscriber.config import (
     RabbitSubscriberConfig,
@@ -30,6 +31,7 @@ from faststream.rabbit.subscriber.config import (
 )
 from faststream.rabbit.subscriber.specification import RabbitSubscriberSpecification
 from faststream.rabbit.subscriber.usecase import RabbitSubscriber
+from faststream.response.publish_type import PublishType
 
 if TYPE_CHECKING:
     from aio_pika import RobustConnection
@@ -44,6 +46,7 @@ __all__ = (  # re-exported for the rest of the package
     "CodecProto",
     "ContextRepo",
     "CustomCallable",
+    "RabbitPublishCommand",
     "SubscriberUsecase",
 )
 
@@ -240,3 +243,16 @@ def test_session_of(broker: RabbitBroker) -> object:
 def post_start(subscriber: RabbitSubscriber) -> None:
     """FastStream's bookkeeping after a subscriber started consuming (hare's own consumers)."""
     subscriber._post_start()
+
+
+def publish_command_of(
+    body: bytes, *, routing_key: str, exchange: RabbitExchange, **kwargs: Any
+) -> RabbitPublishCommand:
+    """A plain publish command, as ``RabbitPublisher.publish`` builds one."""
+    return RabbitPublishCommand(
+        body,
+        routing_key=routing_key,
+        exchange=exchange,
+        _publish_type=PublishType.PUBLISH,
+        **kwargs,
+    )

@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING, Any
 from faststream.exceptions import SubscriberNotFound
 from faststream.rabbit import RabbitExchange
 from faststream.rabbit.publisher.usecase import RabbitPublisher
-from faststream.rabbit.response import RabbitPublishCommand
 from faststream.rabbit.schemas import ExchangeType
-from faststream.response.publish_type import PublishType
 
 from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.confirm import ConfirmError, ReturnedError
@@ -172,7 +170,7 @@ class HarePublisher(RabbitPublisher):
             )
         return PublishResult.OK
 
-    def _command(self, encoded: EncodedBody) -> RabbitPublishCommand:
+    def _command(self, encoded: EncodedBody) -> _faststream.RabbitPublishCommand:
         message_id = uuid.uuid4().hex  # FastStream sets none; dedup and idempotency need one
         static = self._static_options()
         kwargs: PublishKwargs = {
@@ -182,12 +180,8 @@ class HarePublisher(RabbitPublisher):
             "content_type": encoded.content_type or static.get("content_type"),
             "headers": dict(self.headers),  # middlewares may add headers in place
         }
-        return RabbitPublishCommand(
-            encoded.body,
-            routing_key=self.routing(),
-            exchange=self.exchange,
-            _publish_type=PublishType.PUBLISH,
-            **kwargs,
+        return _faststream.publish_command_of(
+            encoded.body, routing_key=self.routing(), exchange=self.exchange, **kwargs
         )
 
     def _static_options(self) -> PublishKwargs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -161,3 +162,41 @@ async def test_changed_exchange_type_names_the_argument(prefix: str, broker_url:
     async with second:
         with pytest.raises(HareTopologyError, match=r"type='topic'.*type='direct'"):
             await second.start()
+
+
+async def test_dead_queue_with_haremqs_ttl_is_used_as_it_is_with_one_warning(
+    prefix: str, broker_url: str, admin: RabbitAdmin, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = f"{prefix}.elixir"
+    first = HareBroker(broker_url, settings=HareSettings(message_ttl_ms=31_449_600))
+
+    @first.subscriber(queue, delay_in_ms=1_000)
+    async def one(body: str) -> None:
+        return None
+
+    async with first:
+        await first.start()
+
+    second = HareBroker(broker_url)  # default: 31 449 600 000 ms
+    handled: list[str] = []
+
+    @second.subscriber(queue, delay_in_ms=1_000, retry_limit=0)
+    async def two(body: str) -> None:
+        handled.append(body)
+        raise ValueError(body)
+
+    with caplog.at_level(logging.WARNING, logger="faststream_hare"):
+        async with second:
+            await second.start()
+            await second.publish("dead", queue=queue)
+            await eventually(lambda: (admin.queue(f"{queue}.dead") or {}).get("messages") == 1)
+    warnings = [r for r in caplog.records if "x-message-ttl" in r.getMessage()]
+    assert len(warnings) == 1
+    text = warnings[0].getMessage()
+    assert "31449600 ms" in text
+    assert "31449600000 ms" in text
+    assert "HARE_MQ_MESSAGE_TTL_MS=31449600" in text
+    assert handled == ["dead"]
+    info = admin.queue(f"{queue}.dead")
+    assert info is not None
+    assert info["arguments"]["x-message-ttl"] == 31_449_600

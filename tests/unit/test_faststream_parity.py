@@ -129,3 +129,12 @@ def test_endpoint_attributes_hare_reads() -> None:
 @pytest.mark.parametrize("name", ["EMPTY", "ContextRepo", "CustomCallable", "CodecProto"])
 def test_reexported_internal_names_exist(name: str) -> None:
     assert getattr(_faststream, name) is not None
+
+
+def test_publish_command_keywords_hare_passes() -> None:
+    parameters = inspect.signature(_faststream.RabbitPublishCommand.__init__).parameters
+    assert {"routing_key", "exchange", "_publish_type"} <= set(parameters)
+    command = _faststream.publish_command_of(
+        b"x", routing_key="r", exchange=RabbitExchange("e"), message_id="m"
+    )
+    assert (command.body, command.destination, command.exchange.name) == (b"x", "r", "e")

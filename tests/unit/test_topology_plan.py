@@ -96,3 +96,31 @@ def test_cascade_choice_in_given_order_last_repeats() -> None:
     assert delay_for_retry([], 2_000, 7) == 2_000
     assert delay_queue_for_retry("q", [], 3) == "q.delay"
     assert delay_queue_for_retry("q", cascade, 2) == "q.delay.5000"
+
+
+def test_quorum_makes_delay_and_dead_queues_quorum_with_at_least_once_dead_lettering() -> None:
+    plan = plan_topology(
+        queue="q",
+        routing_key="rk",
+        exchange=None,
+        exchange_type="topic",
+        queue_type="quorum",
+        delay_cascade_in_ms=[100, 200],
+        message_ttl_ms=5_000,
+    )
+    by_name = {q.name: q.arguments for q in plan.queues}
+    for delay_queue in ("q.delay.100", "q.delay.200"):
+        assert by_name[delay_queue]["x-queue-type"] == "quorum"
+        assert by_name[delay_queue]["x-dead-letter-strategy"] == "at-least-once"
+        assert by_name[delay_queue]["x-overflow"] == "reject-publish"
+    assert by_name["q.dead"] == {"x-queue-type": "quorum", "x-message-ttl": 5_000}
+
+
+def test_classic_delay_queues_keep_haremqs_arguments() -> None:
+    plan = plan_topology(queue="q", routing_key="rk", exchange=None, exchange_type="topic")
+    by_name = {q.name: q.arguments for q in plan.queues}
+    assert by_name["q.delay"] == {
+        "x-message-ttl": 10_000,
+        "x-dead-letter-exchange": "q",
+        "x-dead-letter-routing-key": "rk",
+    }
