@@ -1,14 +1,22 @@
-"""Publishing throughput: plain FastStream ``broker.publish`` vs hare's ``publish_message``.
+"""Publishing throughput: plain FastStream and raw aio-pika vs hare's publishers.
 
-All four runs publish with publisher confirms, one message after the other (each call waits
-for its confirm), to a queue bound to a topic exchange, in one process against local RabbitMQ:
+Every run publishes with publisher confirms to a queue bound to a topic exchange, in one
+process against local RabbitMQ. One after the other (each call waits for its confirm):
 
 * plain: ``broker.publish(dict, exchange=E, routing_key=R, persist=True)`` (FastStream);
 * hare: ``publish_message`` without dedup, with the in-memory store, with the Redis store.
 
-Then the in-memory dedup check alone (claims/s) and the memory 1 000 000 entries take.
+Pipelined (up to 256 confirms pending on one channel, batches of ``--batch`` messages):
 
-Run: ``.venv/bin/python benchmarks/bench_publish.py [--messages 20000]``
+* raw aio-pika: the ceiling — JSON-encode, ``exchange.publish(mandatory=True)`` per message
+  on a confirm channel, the same worker pattern as hare;
+* hare: ``publish_many`` without dedup, with the in-memory store, with the Redis store.
+
+Then one Redis claim alone (its round trip), the in-memory dedup check alone (claims/s) and
+the memory 1 000 000 entries take. The load average is printed before and after: on a shared
+machine, read the ratios, not the rates.
+
+Run: ``.venv/bin/python benchmarks/bench_publish.py [--messages 20000] [--batch 500]``
 (needs RabbitMQ on 127.0.0.1:5672 and, for the Redis run, Redis on 127.0.0.1:6379).
 """
 
@@ -17,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import os
 import time
 import tracemalloc
@@ -34,15 +43,21 @@ REDIS_URL = os.environ.get("HARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 async def timed(
-    count: int, rounds: int, runs: dict[str, Callable[[int], Awaitable[object]]]
+    count: int,
+    rounds: int,
+    runs: dict[str, Callable[[int], Awaitable[object]]],
+    *,
+    warmup: int = 300,
+    offset: int = 0,
 ) -> dict[str, tuple[float, float]]:
-    """(messages/s, client CPU µs per message) of each run: ``count`` sequential publishes,
-    interleaved in ``rounds`` so that drift on a shared machine hits every run alike."""
+    """(calls/s, client CPU µs per call) of each run: ``count`` sequential calls, interleaved
+    in ``rounds`` so that drift on a shared machine hits every run alike."""
     elapsed = dict.fromkeys(runs, 0.0)
     cpu = dict.fromkeys(runs, 0.0)
     for publish in runs.values():
-        for i in range(300):  # warm up channels and caches
-            await publish(-i - 1)
+        for i in range(warmup):  # warm up channels and caches
+            await publish(-i - 1 - offset)
+    rounds = min(rounds, count)
     per_round = count // rounds
     names = list(runs)
     for r in range(rounds):
@@ -50,19 +65,22 @@ async def timed(
             publish = runs[name]
             started, cpu_started = time.perf_counter(), time.process_time()
             for i in range(r * per_round, (r + 1) * per_round):
-                await publish(i)
+                await publish(i + offset)
             elapsed[name] += time.perf_counter() - started
             cpu[name] += time.process_time() - cpu_started
     total = per_round * rounds
     return {name: (total / elapsed[name], cpu[name] / total * 1e6) for name in runs}
 
 
-async def publishing(count: int, rounds: int) -> dict[str, tuple[float, float]]:
+Runs = dict[str, Callable[[int], Awaitable[object]]]
+
+
+async def publishing(count: int, rounds: int, batch: int) -> dict[str, tuple[float, float]]:
     prefix = f"hare_bench_{uuid.uuid4().hex[:6]}"
     exchange, routing_key, queue = f"{prefix}_ex", "bench.order", f"{prefix}_q"
     broker = HareBroker(AMQP_URL, settings=HareSettings(url=AMQP_URL))
     run = uuid.uuid4().hex  # fresh dedup keys in Redis for every run
-    plain_pub = broker.publisher(exchange=exchange, routing_key=routing_key)
+    plain_pub = broker.publisher(exchange=exchange, routing_key=routing_key, hare=True)
     memory_pub = broker.publisher(
         exchange=exchange, routing_key=routing_key, unique=Unique(period_ms=600_000)
     )
@@ -77,24 +95,59 @@ async def publishing(count: int, rounds: int) -> dict[str, tuple[float, float]]:
     channel = await connection.channel()
     bench_queue = await channel.declare_queue(queue, arguments={"x-max-length": 1000})
     await bench_queue.bind(exchange, routing_key)
+    raw_channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    raw_exchange = await raw_channel.get_exchange(exchange, ensure=False)
 
     def order(i: int) -> dict[str, object]:
         return {"order_id": i, "run": run, "customer": "c-42", "total": 99.5, "items": [1, 2, 3]}
 
+    def orders(first: int) -> list[dict[str, object]]:
+        return [order(first * batch + i) for i in range(batch)]
+
+    async def raw_pipelined(first: int) -> None:
+        pending = iter(orders(first))
+
+        async def worker() -> None:
+            for message in pending:
+                body = json.dumps(message, separators=(",", ":")).encode()
+                await raw_exchange.publish(
+                    aio_pika.Message(
+                        body,
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        message_id=uuid.uuid4().hex,
+                    ),
+                    routing_key=routing_key,
+                    mandatory=True,
+                )
+
+        await asyncio.gather(*(worker() for _ in range(256)))
+
+    sequential: Runs = {
+        "plain broker.publish": lambda i: broker.publish(
+            order(i), exchange=exchange, routing_key=routing_key, persist=True
+        ),
+        "publish_message, no dedup": lambda i: _ok(plain_pub.publish_message(order(i))),
+        "publish_message, memory dedup": lambda i: _ok(memory_pub.publish_message(order(i))),
+        "publish_message, redis dedup": lambda i: _ok(redis_pub.publish_message(order(i))),
+    }
+    pipelined: Runs = {
+        "raw aio-pika, pipelined": raw_pipelined,
+        "publish_many, no dedup": lambda i: _all_ok(plain_pub.publish_many(orders(i))),
+        "publish_many, memory dedup": lambda i: _all_ok(memory_pub.publish_many(orders(i))),
+        "publish_many, redis dedup": lambda i: _all_ok(redis_pub.publish_many(orders(i))),
+    }
     try:
-        results = await timed(
-            count,
-            rounds,
-            {
-                "plain broker.publish": lambda i: broker.publish(
-                    order(i), exchange=exchange, routing_key=routing_key, persist=True
-                ),
-                "publish_message, no dedup": lambda i: _ok(plain_pub.publish_message(order(i))),
-                "publish_message, memory dedup": lambda i: _ok(
-                    memory_pub.publish_message(order(i))
-                ),
-                "publish_message, redis dedup": lambda i: _ok(redis_pub.publish_message(order(i))),
-            },
+        results = await timed(count, rounds, sequential)
+        # a "message" of ``timed`` is one batch here; offsets keep the dedup keys fresh
+        batches = await timed(max(count // batch, 1), rounds, pipelined, warmup=3, offset=10**6)
+        results.update({name: (rate * batch, cpu / batch) for name, (rate, cpu) in batches.items()})
+        results.update(
+            await timed(
+                count // 4,
+                rounds,
+                {"redis claim alone": lambda i: redis_store.claim(f"claim-{i}", 600_000)},
+            )
         )
     finally:
         await bench_queue.delete(if_unused=False, if_empty=False)
@@ -111,6 +164,12 @@ async def _ok(call: Awaitable[PublishResult]) -> None:
     result = await call
     if result is not PublishResult.OK:
         raise RuntimeError(f"publish_message returned {result}")
+
+
+async def _all_ok(call: Awaitable[list[PublishResult]]) -> None:
+    results = set(await call)
+    if results != {PublishResult.OK}:
+        raise RuntimeError(f"publish_many returned {sorted(results)}")
 
 
 def dedup_check(count: int) -> tuple[float, float]:
@@ -147,21 +206,49 @@ def memory_of_entries(count: int) -> float:
     return used / 2**20
 
 
+def _load() -> str:
+    try:
+        return " ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--entries", type=int, default=1_000_000)
     args = parser.parse_args()
 
-    results = asyncio.run(publishing(args.messages, args.rounds))
-    plain, plain_cpu = results["plain broker.publish"]
-    print(f"{args.messages} messages each, sequential, publisher confirms")
-    for name, (rate, cpu_us) in results.items():
-        print(
-            f"  {name:30} {rate:7.0f} msgs/s  ratio {rate / plain:4.2f}   "
-            f"client CPU {cpu_us:5.1f} µs/msg  ratio {plain_cpu / cpu_us:4.2f}"
-        )
+    print(f"load average before: {_load()}")
+    results = asyncio.run(publishing(args.messages, args.rounds, args.batch))
+    print(f"load average after:  {_load()}")
+    print(f"{args.messages} messages each, publisher confirms; ratio to the first of each group")
+    groups = (
+        ("sequential", "plain broker.publish", list(results)[:4]),
+        (f"pipelined, batches of {args.batch}", "raw aio-pika, pipelined", list(results)[4:8]),
+    )
+    for title, base, names in groups:
+        print(f" {title}")
+        rate0, cpu0 = results[base]
+        for name in names:
+            rate, cpu_us = results[name]
+            print(
+                f"  {name:30} {rate:7.0f} msgs/s  ratio {rate / rate0:4.2f}   "
+                f"client CPU {cpu_us:5.1f} µs/msg  ratio {cpu0 / cpu_us:4.2f}"
+            )
+    rate, cpu_us = results["redis claim alone"]
+    print(f" one Redis claim (SET NX PX), alone: {1e6 / rate:5.1f} µs, client CPU {cpu_us:5.1f} µs")
+    print(" the goals")
+    goals = (
+        ("publish_message, redis dedup", "publish_message, no dedup", "cost <= 1.5x"),
+        ("publish_many, no dedup", "raw aio-pika, pipelined", ">= 0.80"),
+        ("publish_many, redis dedup", "publish_many, no dedup", ">= 0.75"),
+    )
+    for name, base, goal in goals:
+        ratio = results[name][0] / results[base][0]
+        print(f"  {name} / {base}: {ratio:4.2f} (cost {1 / ratio:4.2f}x; goal {goal})")
     with_key, claim_only = dedup_check(200_000)
     print(
         f"in-memory dedup check: key+claim {with_key:,.0f} ops/s, "

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from faststream.rabbit import RabbitBroker, RabbitRouter
+from faststream.rabbit import RabbitRouter
 from faststream.rabbit.utils import build_url
 
 from faststream_hare._internal import faststream as _faststream
+from faststream_hare.asyncapi.factory import adopt_app
+from faststream_hare.asyncapi.server import server_from_url
 from faststream_hare.dedup.registry import DedupStores
 from faststream_hare.errors import HareConfigError
 from faststream_hare.registrator import HareRegistrator
@@ -20,6 +22,7 @@ from faststream_hare.retry.transport import BrokerTransport
 from faststream_hare.runtime import HareRuntime
 from faststream_hare.scaling.memory import in_memory_pool
 from faststream_hare.settings import HareSettings
+from faststream_hare.startup import connect_patiently
 from faststream_hare.subscriber import HareSubscriber
 from faststream_hare.telemetry.connection_events import ConnectionEvents
 from faststream_hare.testing.memory import MemoryTransport
@@ -28,12 +31,13 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from aio_pika import RobustConnection
+    from faststream.specification.schema import BrokerSpec
 
     from faststream_hare.dedup.store import DedupStore
     from faststream_hare.scaling.pool import ConsumerPool
 
 
-class HareBroker(HareRegistrator, RabbitBroker):
+class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
     """A ``RabbitBroker`` whose subscribers and publishers accept hare options.
 
     ``url=None`` takes the URL from ``HareSettings`` (``HARE_MQ_URL``, then ``RABBITMQ_URL``)
@@ -56,6 +60,9 @@ class HareBroker(HareRegistrator, RabbitBroker):
         self._url_overrides = {
             key: rabbit_broker_kwargs.get(key) for key in ("host", "port", "virtualhost")
         }
+        # the AsyncAPI server follows settings.url unless the app fixed the URL itself
+        self._server_fixed = url is not None or rabbit_broker_kwargs.get("specification_url")
+        self._protocol_given = rabbit_broker_kwargs.get("protocol") is not None
         super().__init__(url if url is not None else "amqp://localhost/", **rabbit_broker_kwargs)
         self._connection_events: ConnectionEvents | None = None
 
@@ -70,6 +77,30 @@ class HareBroker(HareRegistrator, RabbitBroker):
             msg = f"settings must be a HareSettings, got {type(value).__name__}."
             raise HareConfigError(msg)
         self.hare_runtime.use_settings(value)
+
+    @property
+    def specification(self) -> BrokerSpec:
+        """FastStream's broker specification; the server is ``settings.url`` (no credentials)
+        when no URL was given, resolved without connecting (``faststream docs gen``)."""
+        spec = self._hare_specification
+        if self._server_fixed:
+            return spec
+        spec, virtual_host = server_from_url(
+            spec,
+            self.settings.url,
+            overrides=self._url_overrides,
+            keep_protocol=self._protocol_given,
+        )
+        _faststream.set_virtual_host(self, virtual_host)
+        return spec
+
+    @specification.setter
+    def specification(self, value: BrokerSpec) -> None:
+        self._hare_specification = value
+
+    def joined_app(self, app: object) -> None:
+        """An app (or FastAPI router) adopted the broker: its AsyncAPI gets ``x-hare``."""
+        adopt_app(app)
 
     @property
     def active_settings(self) -> HareSettings:
@@ -96,7 +127,13 @@ class HareBroker(HareRegistrator, RabbitBroker):
             url = build_url(settings.url, **self._url_overrides)
             _faststream.set_connection_url(self, str(url))
         _faststream.set_reconnect_interval(self, settings.reconnect_interval_ms / 1000)
-        connection = await super().connect()
+        connection = await connect_patiently(
+            super().connect,
+            url=_faststream.connection_url(self),
+            settings=settings,
+            sender=self,
+            name=self._connection_name,
+        )
         if connection is None or _faststream.is_in_memory(self):  # TestRabbitBroker
             runtime.bind_memory(
                 _faststream.test_session_of(self),
@@ -111,12 +148,17 @@ class HareBroker(HareRegistrator, RabbitBroker):
         )
         self._connection_events = ConnectionEvents(
             self,
-            name=f"{type(self).__name__}@{id(self):x}",
+            name=self._connection_name,
             url=_faststream.connection_url(self),
             reconnect_interval_ms=settings.reconnect_interval_ms,
+            on_reconnected=runtime.notify_reconnected,
         )
         self._connection_events.attach(connection)
         return connection
+
+    @property
+    def _connection_name(self) -> str:
+        return f"{type(self).__name__}@{id(self):x}"
 
     async def stop(
         self,
@@ -125,12 +167,12 @@ class HareBroker(HareRegistrator, RabbitBroker):
         exc_tb: TracebackType | None = None,
     ) -> None:
         """Stop subscribers (pools drain, streams store offsets), then close the connection."""
-        if self._connection_events is not None:
-            self._connection_events.closing = True
+        events, self._connection_events = self._connection_events, None
         try:
+            if events is not None:
+                await events.aclose()
             await super().stop(exc_type, exc_val, exc_tb)
         finally:
-            self._connection_events = None
             await self.hare_runtime.close()
 
     def hare_subscribers(self) -> list[HareSubscriber]:

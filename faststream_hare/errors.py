@@ -32,3 +32,7 @@ class HareTopologyError(HareError):
 
 class HareDedupError(HareError):
     """The deduplication store cannot be reached, so nothing was published."""
+
+
+class HareConnectionError(HareError):
+    """A service hare needs (RabbitMQ, its stream port, Redis) could not be reached in time."""

@@ -18,7 +18,7 @@ from faststream_hare.errors import HareConfigError
 from faststream_hare.options import AutoScaling, Unique
 from faststream_hare.publishing.publisher import HarePublisher
 from faststream_hare.subscriber import HareSubscriber
-from faststream_hare.subscriber_validation import build_subscriber_options
+from faststream_hare.subscriber_validation import build_subscriber_options, check_ack_policy
 
 if TYPE_CHECKING:
     from aio_pika.abc import DateType, HeadersType, TimeoutType
@@ -123,6 +123,11 @@ class HareRegistrator(RabbitRegistrator):
         )
         if options.stream and ack_policy is EMPTY:
             ack_policy = AckPolicy.ACK  # streams must never nack (the broker closes the link)
+        if not options.stream:
+            given = (
+                ack_policy if ack_policy is not EMPTY else _faststream.inherited_ack_policy(self)
+            )
+            check_ack_policy(given, options.queue)
         subscriber = _faststream.build_subscriber(
             HareSubscriber,
             self,
@@ -154,6 +159,7 @@ class HareRegistrator(RabbitRegistrator):
         *,
         routing_key: str = "",
         unique: Unique | None = None,
+        hare: bool = False,
         mandatory: bool = True,
         immediate: bool = False,
         timeout: TimeoutType = None,
@@ -172,7 +178,13 @@ class HareRegistrator(RabbitRegistrator):
         message_type: str | None = None,
         user_id: str | None = None,
     ) -> HarePublisher:
-        """A FastStream publisher that also has ``await publish_message(message)``."""
+        """A FastStream publisher that also has ``await publish_message(message)``.
+
+        Without hare options it declares and documents its exchange as FastStream does (a
+        name is a ``direct`` exchange). ``unique=`` or ``hare=True`` make it a hare publisher:
+        an exchange given by name is declared on start with ``settings.exchange_type``,
+        only when it does not exist yet.
+        """
         if unique is not None and not isinstance(unique, Unique):
             msg = (
                 f"unique must be a Unique(...) object, got {unique!r}; "
@@ -181,8 +193,10 @@ class HareRegistrator(RabbitRegistrator):
             raise HareConfigError(msg)
         if unique is not None:
             check_store(unique.store)
-        # E given by name is hare's: declared on start (settings.exchange_type) if missing
-        hare_exchange = exchange if isinstance(exchange, str) and exchange else None
+        # a hare publisher's E given by name: declared on start (settings.exchange_type)
+        # if missing; a plain publisher's exchange is FastStream's business
+        is_hare = hare or unique is not None
+        hare_exchange = exchange if is_hare and isinstance(exchange, str) and exchange else None
         message_kwargs = PublishKwargs(
             mandatory=mandatory,
             immediate=immediate,

@@ -66,6 +66,7 @@ class HareRuntime:
         self._transport: CopyTransport | None = None
         self._memory_session: object = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._reconnected: asyncio.Event | None = None
 
     # -- settings ------------------------------------------------------------------------
 
@@ -141,9 +142,23 @@ class HareRuntime:
             raise HareError(msg)
         return self._transport
 
+    def notify_reconnected(self) -> None:
+        """The connection is back: wake everything waiting to re-attach (workers, streams)."""
+        event, self._reconnected = self._reconnected, None
+        if event is not None:
+            event.set()
+
+    async def wait_reconnected(self, timeout_s: float) -> None:
+        """Wait until the connection comes back, or ``timeout_s`` at most."""
+        if self._reconnected is None:
+            self._reconnected = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._reconnected.wait(), timeout_s)
+
     def _live_connection(self) -> AbstractRobustConnection | None:
+        """The connection, also while it reconnects; ``None`` once it was closed for good."""
         connection = self.connection
-        if connection is None or connection.is_closed:
+        if connection is None or connection.close_called:
             return None
         return connection
 

@@ -59,6 +59,7 @@ class HareSettings(BaseSettings):
     reconnect_interval_ms: int = Field(default=10_000, gt=0)
     shutdown_drain_timeout_ms: int = Field(default=5_000, ge=0)
     confirm_timeout_ms: int = Field(default=10_000, gt=0)
+    startup_timeout_ms: int = Field(default=30_000, ge=0)
     exchange_type: ExchangeTypeName = "topic"
     auto_scaler: AutoScalerSettings = Field(default_factory=AutoScalerSettings)
 

@@ -15,12 +15,16 @@ import aiormq.exceptions
 
 from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.faststream import SubscriberUsecase, SubscriberWithOwnMiddlewares
+from faststream_hare.asyncapi.channels import hare_channels
+from faststream_hare.asyncapi.extension import hare_extension
 from faststream_hare.errors import HareError
 from faststream_hare.retry.middleware import RetryMiddleware
+from faststream_hare.retry.requeue_backoff import RequeueBackoff
 from faststream_hare.runtime import HareRuntime, runtime_of
 from faststream_hare.scaling.pool import ConsumerPool
 from faststream_hare.streams.consumer import StreamConsumer
 from faststream_hare.subscriber_options import SubscriberOptions
+from faststream_hare.subscriber_validation import check_ack_policy
 from faststream_hare.telemetry import signals
 from faststream_hare.topology.declare import declare_plan, declare_queue
 from faststream_hare.topology.plan import (
@@ -33,6 +37,8 @@ from faststream_hare.topology.plan import (
 logger = logging.getLogger("faststream_hare.subscriber")
 
 if TYPE_CHECKING:
+    from faststream.specification.schema import SubscriberSpec
+
     from faststream_hare.settings import HareSettings
 
 
@@ -50,6 +56,8 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
         self._hare_pool = None
         self._hare_stream = None
         self._hare_runtime: HareRuntime | None = None
+        #: Pauses before handing back a message whose copy was not confirmed.
+        self.requeue_backoff = RequeueBackoff()
 
     @property
     def queue_name(self) -> str:
@@ -89,9 +97,26 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
             message_ttl_ms=settings.message_ttl_ms,
         )
 
+    def schema(self) -> dict[str, SubscriberSpec]:
+        """AsyncAPI channels: FastStream's, with the bindings hare declares, and ``Q.dead``."""
+        return hare_channels(
+            super().schema(),
+            options=self.hare,
+            queue=self.queue_name,
+            exchange_type=self.hare_runtime.settings.exchange_type,
+            call_name=self.specification.call_name,
+        )
+
+    def asyncapi_extensions(self) -> dict[str, dict[str, Any]]:
+        """The ``x-hare`` extension of this subscriber's channel, by channel key."""
+        settings = self.hare_runtime.settings
+        return {self.specification.name: hare_extension(self.hare, self.plan(settings), settings)}
+
     async def start(self) -> None:
         """Declare the topology, then consume (AMQP, a worker pool, or rstream)."""
         runtime = self.hare_runtime
+        if not self.hare.stream:  # a router's policy is known only once it is included
+            check_ack_policy(self.ack_policy, self.queue_name)
         settings = runtime.settings
         connection = await runtime.connect()
         await declare_plan(connection, self.plan(settings))

@@ -178,3 +178,14 @@ def _reject_stream_conflicts(**given: object) -> None:
                 f"{option} does not apply to a stream subscriber (streams are never retried "
                 "or pooled); drop it or use a classic queue."
             )
+
+
+def check_ack_policy(policy: object, queue: str) -> None:
+    """A retrying hare subscriber settles messages itself: no ACK_FIRST, no MANUAL."""
+    name = getattr(policy, "name", None)
+    if name in ("ACK_FIRST", "MANUAL"):
+        _fail(
+            f"ack_policy={name} cannot be used on hare subscriber '{queue}': hare acks a "
+            "failed message only after its retry copy is confirmed; drop ack_policy (on the "
+            "subscriber, router or broker) or make this a plain subscriber."
+        )

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-services.sh
+bash scripts/setup-browser.sh          # Debian's Chromium for tests/browser (console)
+bash scripts/setup-elixir.sh >/dev/null  # the real Elixir HareMq for tests/interop
 bash scripts/venv.sh
 echo "[test] ruff";   .venv/bin/ruff check faststream_hare tests examples benchmarks
 echo "[test] ruff format"; .venv/bin/ruff format --check faststream_hare tests examples benchmarks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Iterator
@@ -45,3 +46,30 @@ def _clean_hare_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def broker_url(prefix: str) -> str:
     """The test broker URL; the connection is named after the test's prefix."""
     return f"{AMQP_URL.rstrip('/')}/?name={prefix}"
+
+
+class _AsyncioLeaks(logging.Handler):
+    """Collects asyncio's "Task was destroyed but it is pending" reports about hare's tasks."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if "was destroyed but it is pending" in text and (
+            "faststream_hare" in text or "hare-" in text
+        ):
+            self.leaks.append(text[:500])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_leaked_hare_tasks() -> Iterator[None]:
+    """The run fails when a task hare started was left pending (DESIGN §11)."""
+    handler = _AsyncioLeaks()
+    logging.getLogger("asyncio").addHandler(handler)
+    try:
+        yield
+    finally:
+        logging.getLogger("asyncio").removeHandler(handler)
+    assert handler.leaks == [], "hare left tasks pending:\n" + "\n".join(handler.leaks)

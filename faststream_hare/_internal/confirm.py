@@ -99,14 +99,25 @@ class ConfirmedPublisher:
             AMQPConnectionError,
             aiormq.exceptions.AMQPError,
             ConnectionError,
-            RuntimeError,
         ) as exc:
             self._forget_channel()
             msg = f"not connected to RabbitMQ ({type(exc).__name__})"
             raise NotConnectedError(msg) from exc
+        except RuntimeError as exc:
+            if not self._link_is_down():
+                raise  # a real bug: it must surface, not pass for an outage
+            self._forget_channel()
+            msg = f"not connected to RabbitMQ ({exc})"
+            raise NotConnectedError(msg) from exc
         if isinstance(confirmation, commands.Basic.Nack):
             msg = f"RabbitMQ refused (nacked) the message for routing key '{routing_key}'"
             raise NackedError(msg)
+
+    def _link_is_down(self) -> bool:
+        """aiormq reports some losses as ``RuntimeError`` ("Connection was not opened")."""
+        connection = self._connection()
+        channel = self._channel
+        return connection is None or connection.is_closed or channel is None or channel.is_closed
 
     async def _exchange(self, name: str) -> AbstractExchange:
         channel = await self._open_channel()
@@ -126,6 +137,10 @@ class ConfirmedPublisher:
             if self._channel is not None and not self._channel.is_closed:
                 return self._channel
             connection = self._connection()
+            if connection is not None and not getattr(connection, "close_called", True):
+                # reconnecting: wait (within the caller's timeout) instead of failing at once,
+                # so a short blip costs a pause, and a retry loop cannot spin without yielding
+                await connection.ready()
             if connection is None or connection.is_closed:
                 msg = "not connected to RabbitMQ (the broker is not started or is reconnecting)"
                 raise NotConnectedError(msg)

@@ -17,6 +17,7 @@ from faststream._internal.endpoint.subscriber.call_item import CallsCollection
 from faststream._internal.parser import CodecProto
 from faststream._internal.types import CustomCallable
 from faststream._internal.utils.path import Address
+from faststream.rabbit import RabbitBroker
 from faststream.rabbit.publisher.config import (
     RabbitPublisherConfig,
     RabbitPublisherSpecificationConfig,
@@ -32,11 +33,11 @@ from faststream.rabbit.subscriber.config import (
 from faststream.rabbit.subscriber.specification import RabbitSubscriberSpecification
 from faststream.rabbit.subscriber.usecase import RabbitSubscriber
 from faststream.response.publish_type import PublishType
+from faststream.specification.asyncapi.utils import clear_key
 
 if TYPE_CHECKING:
     from aio_pika import RobustConnection
     from faststream.middlewares import AckPolicy
-    from faststream.rabbit import RabbitBroker
     from faststream.rabbit.configs import RabbitBrokerConfig
     from faststream.rabbit.publisher.options import PublishKwargs
     from faststream.rabbit.schemas import Channel, RabbitExchange, RabbitQueue
@@ -48,6 +49,7 @@ __all__ = (  # re-exported for the rest of the package
     "CustomCallable",
     "RabbitPublishCommand",
     "SubscriberUsecase",
+    "clear_key",
 )
 
 SubscriberT = TypeVar("SubscriberT", bound=RabbitSubscriber)
@@ -256,3 +258,41 @@ def publish_command_of(
         _publish_type=PublishType.PUBLISH,
         **kwargs,
     )
+
+
+def inherited_ack_policy(registrator: Any) -> AckPolicy | None:
+    """The ack policy a broker or router hands down to its subscribers (``None``: unset)."""
+    policy = getattr(registrator.config, "ack_policy", EMPTY)
+    return None if policy is EMPTY else cast("AckPolicy", policy)
+
+
+# -- AsyncAPI: what FastStream's generator reads, and the app that generates it -------------
+
+
+class BrokerJoiningApps(RabbitBroker):
+    """A broker told about the app (``FastStream`` or a FastAPI router) that adopts it.
+
+    FastStream offers no public hook there; the app hands its config to every broker it
+    adds (``_update_fd_config``), with the app itself in the config's context as ``"app"``.
+    """
+
+    def _update_fd_config(self, config: Any) -> None:
+        super()._update_fd_config(config)
+        app = config.context.get("app")
+        if app is not None:
+            self.joined_app(app)
+
+    def joined_app(self, app: Any) -> None:
+        """Called with each app that adds this broker."""
+
+
+def set_virtual_host(broker: RabbitBroker, virtual_host: str) -> None:
+    """The vhost AsyncAPI bindings show (FastStream takes it from the URL at ``__init__``)."""
+    broker.config.broker_config.virtual_host = virtual_host
+
+
+def middlewares_of(endpoint: RabbitSubscriber | RabbitPublisher) -> tuple[Any, ...]:
+    """The broker middlewares FastStream wraps an endpoint's messages in (outermost first)."""
+    if isinstance(endpoint, SubscriberUsecase):
+        return tuple(endpoint._broker_middlewares)
+    return tuple(endpoint._outer_config.broker_middlewares)

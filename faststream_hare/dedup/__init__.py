@@ -2,6 +2,6 @@
 
 from faststream_hare.dedup.memory import MemoryDedupStore
 from faststream_hare.dedup.redis import RedisDedupStore
-from faststream_hare.dedup.store import Claim, DedupStore
+from faststream_hare.dedup.store import BatchDedupStore, Claim, DedupStore
 
-__all__ = ("Claim", "DedupStore", "MemoryDedupStore", "RedisDedupStore")
+__all__ = ("BatchDedupStore", "Claim", "DedupStore", "MemoryDedupStore", "RedisDedupStore")

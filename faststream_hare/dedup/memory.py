@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from faststream_hare.dedup.store import Claim
@@ -91,8 +91,21 @@ class MemoryDedupStore:
             self._ensure_sweeper()
         return Claim(key, (period_s, now))
 
+    async def claim_many(self, keys: Sequence[str], period_ms: int | None) -> list[Claim | None]:
+        """``claim`` for each key in one step (no await: the batch is atomic too)."""
+        return [self.claim_now(key, period_ms) for key in keys]
+
     async def release(self, claim: Claim) -> None:
         """Drop ``claim`` if it is still the entry for its key."""
+        self.release_now(claim)
+
+    async def release_many(self, claims: Sequence[Claim]) -> None:
+        """``release`` for each claim."""
+        for claim in claims:
+            self.release_now(claim)
+
+    def release_now(self, claim: Claim) -> None:
+        """The synchronous release behind ``release``."""
         period_s, claimed_at = cast("tuple[float | None, float]", claim.token)
         bucket = self._buckets.get(period_s)
         if bucket is not None and bucket.get(claim.key) == claimed_at:

@@ -1,81 +1,122 @@
-"""The ``hare`` command: look at an app's planned topology and replay dead letters.
+"""The ``hare`` command: status, dead letters, doctor, console, topology (DESIGN §14).
 
-``hare topology examples.quickstart:app`` prints what each hare subscriber declares;
-``hare replay orders --count 100`` moves dead messages of ``orders`` back to it.
+Every command takes an ``APP`` (``module:attr``, as ``faststream run``) or ``--url`` (and
+``--queue``); ``--json`` prints machine-readable output. Exit codes: 0 ok, 1 problems found
+(doctor findings, a replay that stopped), 2 usage or connection errors.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import importlib
+import logging
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from faststream_hare._internal.masking import mask_text
-from faststream_hare.broker import HareBroker
 from faststream_hare.errors import HareError
+from faststream_hare.ops import commands
+from faststream_hare.ops.selection import GROUP_BY_CHOICES
+from faststream_hare.ops.target import load_broker
+from faststream_hare.ops.topology_text import describe_topology
+
+__all__ = ("build_parser", "describe_topology", "load_broker", "main")
+
+_APP_HELP = "MODULE:ATTRIBUTE of a FastStream app or a HareBroker (as `faststream run`)"
+_URL_HELP = "AMQP URL (default: the APP's, else HARE_MQ_URL / RABBITMQ_URL)"
+
+
+def _common(parser: argparse.ArgumentParser, *, app: bool = True) -> None:
+    if app:
+        parser.add_argument("--app", dest="app_option", default=None, help=_APP_HELP)
+    parser.add_argument("--url", default=None, help=_URL_HELP)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("queue", help="the work queue Q (messages are read from Q.dead)")
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="COND",
+        help="exception=TYPE, error~TEXT, message_id=ID or fingerprint=ID (repeat = all must hold)",
+    )
+    parser.add_argument("--count", type=int, default=None, help="at most this many (default all)")
+    parser.add_argument("--dry-run", action="store_true", help="count only, change nothing")
+    parser.add_argument("--sample", type=int, default=None, help="read at most N messages")
+    _common(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of every ``hare`` command."""
+    parser = argparse.ArgumentParser(prog="hare", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("status", help="depths, consumers, pools and stream offsets")
+    p.add_argument("app", nargs="?", default=None, help=_APP_HELP)
+    p.add_argument("--queue", action="append", default=[], help="only this queue (repeatable)")
+    p.add_argument("--mgmt-url", default=None, help="management API (default http://HOST:15672)")
+    _common(p, app=False)
+
+    dead = sub.add_parser("dead", help="look at, replay, purge or export Q.dead")
+    dead_sub = dead.add_subparsers(dest="dead_command", required=True)
+    p = dead_sub.add_parser("list", help="show dead letters without removing them")
+    p.add_argument("queue", help="the work queue Q (messages are read from Q.dead)")
+    p.add_argument("--limit", type=int, default=100, help="at most N messages (default 100)")
+    p.add_argument("--group-by", choices=GROUP_BY_CHOICES, default="none")
+    _common(p)
+    p = dead_sub.add_parser("replay", help="move dead letters back to Q, each copy confirmed")
+    _selection(p)
+    p.add_argument("--rate", default=None, help="at most this rate, e.g. 20/s or 600/m")
+    p = dead_sub.add_parser("purge", help="delete dead letters (needs --yes)")
+    _selection(p)
+    p.add_argument("--yes", action="store_true", help="really delete them")
+    p = dead_sub.add_parser("export", help="write Q.dead as JSON lines (nothing removed)")
+    p.add_argument("queue", help="the work queue Q (messages are read from Q.dead)")
+    p.add_argument("--limit", type=int, default=None, help="at most N messages")
+    p.add_argument("--output", "-o", default=None, help="a file (default: standard output)")
+    _common(p)
+
+    p = sub.add_parser("doctor", help="check an app's setup against the broker")
+    p.add_argument("app", help=_APP_HELP)
+    p.add_argument("--mgmt-url", default=None, help="management API (default http://HOST:15672)")
+    p.add_argument("--deep", type=int, default=1000, help="backlog size that counts as deep")
+    _common(p, app=False)
+
+    p = sub.add_parser("console", help="the dead-letter web console")
+    p.add_argument("app", nargs="?", default=None, help=_APP_HELP)
+    p.add_argument("--queue", action="append", default=[], help="with --url: a queue to show")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8088)
+    p.add_argument("--token", default=os.environ.get("HARE_CONSOLE_TOKEN"), help="access token")
+    p.add_argument("--sample", type=int, default=10_000, help="read at most N dead letters")
+    p.add_argument("--mgmt-url", default=None, help="management API (default http://HOST:15672)")
+    p.add_argument("--url", default=None, help=_URL_HELP)
+
+    p = sub.add_parser("topology", help="print the topology hare declares for an app")
+    p.add_argument("app", help=_APP_HELP)
+    p = sub.add_parser("replay", help="(short form) move up to --count dead messages back")
+    p.add_argument("queue", help="the work queue Q (messages come from Q.dead)")
+    p.add_argument("--count", type=int, default=100, help="at most this many (default 100)")
+    p.add_argument("--url", default=None, help="AMQP URL (default: HARE_MQ_URL/RABBITMQ_URL)")
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``hare`` console script."""
-    parser = argparse.ArgumentParser(prog="hare", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    topology = commands.add_parser("topology", help="print the topology hare declares for an app")
-    topology.add_argument("app", help="MODULE:ATTRIBUTE of a FastStream app or a HareBroker")
-    replay = commands.add_parser("replay", help="move dead messages back to their queue")
-    replay.add_argument("queue", help="the work queue Q (messages come from Q.dead)")
-    replay.add_argument("--count", type=int, default=100, help="at most this many (default 100)")
-    replay.add_argument("--url", default=None, help="AMQP URL (default: HARE_MQ_URL/RABBITMQ_URL)")
-    args = parser.parse_args(argv)
+    """Entry point of the ``hare`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    for noisy in ("aiormq", "aio_pika"):  # their connect retries would print half-sentences
+        logging.getLogger(noisy).addHandler(logging.NullHandler())
     try:
-        if args.command == "topology":
-            print(describe_topology(load_broker(args.app)))
-            return 0
-        moved = asyncio.run(_replay(args.queue, args.count, args.url))
-    except (HareError, ImportError, AttributeError) as exc:
+        return commands.run(args)
+    except HareError as exc:
         print(f"hare: {mask_text(str(exc))}", file=sys.stderr)
         return 2
-    print(f"moved {moved} message(s) from {args.queue}.dead to {args.queue}")
-    return 0
+    except KeyboardInterrupt:
+        print("hare: interrupted; messages not yet taken stay in Q.dead", file=sys.stderr)
+        return 2
 
 
-def load_broker(path: str) -> HareBroker:
-    """Import ``module:attribute`` and return its HareBroker (or the app's)."""
-    module_name, _, attribute = path.partition(":")
-    target: Any = getattr(importlib.import_module(module_name), attribute or "app")
-    brokers = [target] if isinstance(target, HareBroker) else list(getattr(target, "brokers", []))
-    broker = getattr(target, "broker", None)
-    if broker is not None:
-        brokers.append(broker)
-    for candidate in brokers:
-        if isinstance(candidate, HareBroker):
-            return candidate
-    msg = f"{path} is neither a HareBroker nor a FastStream app with one"
-    raise HareError(msg)
-
-
-def describe_topology(broker: HareBroker) -> str:
-    """One block per hare subscriber: exchanges, queues with arguments, bindings."""
-    settings = broker.active_settings
-    blocks = []
-    for subscriber in sorted(broker.hare_subscribers(), key=lambda s: s.queue_name):
-        plan = subscriber.plan(settings)
-        lines = [f"{subscriber.queue_name}:"]
-        lines += [f"  exchange {e.name} ({e.type}, durable)" for e in plan.exchanges]
-        lines += [f"  queue {q.name} {q.arguments or ''}".rstrip() for q in plan.queues]
-        lines += [
-            f"  bind {b.source} -> {'exchange' if b.to_exchange else 'queue'} {b.destination} "
-            f"({b.routing_key})"
-            for b in plan.bindings
-        ]
-        blocks.append("\n".join(lines))
-    return "\n".join(blocks) if blocks else "no hare subscribers"
-
-
-async def _replay(queue: str, count: int, url: str | None) -> int:
-    broker = HareBroker(url, logger=None)
-    async with broker:
-        await broker.connect()
-        return await broker.republish_dead_messages(queue, count)
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

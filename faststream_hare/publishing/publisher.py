@@ -8,8 +8,10 @@ after a failure is published instead of being reported as a duplicate.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from faststream.exceptions import SubscriberNotFound
@@ -19,21 +21,34 @@ from faststream.rabbit.schemas import ExchangeType
 
 from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.confirm import ConfirmError, ReturnedError
+from faststream_hare._internal.log_throttle import LogThrottle
+from faststream_hare.asyncapi.channels import hare_exchange, with_exchange
 from faststream_hare.dedup.keys import destination_namespace, encode_with_key
+from faststream_hare.publishing.batch import (
+    DEFAULT_MAX_IN_FLIGHT,
+    BatchDedup,
+    BatchHooks,
+    batch_encoder,
+    check_batch,
+    publish_batch,
+)
 from faststream_hare.publishing.confirm_producer import ConfirmProducer
 from faststream_hare.publishing.encoding import EncodedBody, EncodingFailedError, encode_body
-from faststream_hare.publishing.exchange import ensure_exchange
+from faststream_hare.publishing.exchange import ensure_exchange, explain_exchange_clash
 from faststream_hare.publishing.results import PublishResult
 from faststream_hare.runtime import HareRuntime, runtime_of
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
     from faststream.rabbit.publisher.options import PublishKwargs
+    from faststream.specification.schema import PublisherSpec
 
     from faststream_hare.dedup.store import DedupStore
     from faststream_hare.options import Unique
 
 logger = logging.getLogger("faststream_hare.publishing")
+#: During an outage every publish fails alike: one line per destination and interval.
+_throttled = LogThrottle(logger)
 
 
 class HarePublisher(RabbitPublisher):
@@ -75,13 +90,23 @@ class HarePublisher(RabbitPublisher):
                 self.hare_exchange, type=ExchangeType(kind), declare=False
             )
             await ensure_exchange(await runtime.connect(), self.hare_exchange, kind)
-        await super().start()
+        with explain_exchange_clash(self.exchange):  # a plain one: FastStream declares it
+            await super().start()
         signals.emit(
             signals.publisher_connected,
             runtime.sender,
             {"system_time": signals.system_time()},
             self._metadata(),
         )
+
+    def schema(self) -> dict[str, PublisherSpec]:
+        """AsyncAPI: a hare publisher's ``E`` as ``start()`` declares it (settings' type)."""
+        channels = super().schema()
+        if not self.hare_exchange:
+            return channels
+        kind = self.hare_runtime.settings.exchange_type
+        exchange = hare_exchange(self.hare_exchange, kind)
+        return {key: with_exchange(spec, exchange) for key, spec in channels.items()}
 
     async def publish_message(self, message: Any) -> PublishResult:
         """Encode, deduplicate, publish with confirms and report the outcome.
@@ -117,6 +142,30 @@ class HarePublisher(RabbitPublisher):
             await store.release(claim)
         return result
 
+    async def publish_many(
+        self, messages: Iterable[Any], *, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    ) -> list[PublishResult]:
+        """``publish_message`` for many messages, with up to ``max_in_flight`` confirms
+        pending at once and the dedup claims of the batch made in one step.
+
+        Returns one ``PublishResult`` per message, in input order. Raises ``HareDedupError``
+        (and publishes nothing) when the dedup store cannot be reached.
+        """
+        batch = check_batch(messages, max_in_flight)
+        runtime = self.hare_runtime
+        unique = self.unique
+        dedup = None
+        if unique is not None:
+            store = runtime.dedup.resolve(unique.store, runtime.settings.dedup_url)
+            dedup = BatchDedup(store, unique.period_ms)
+        hooks = BatchHooks(
+            encode=batch_encoder(None if unique is None else unique.keys, self._namespace()),
+            send=functools.partial(self._send, runtime),
+            encoding_failed=functools.partial(self._encoding_failed, runtime),
+            duplicate=functools.partial(self._duplicate, runtime),
+        )
+        return await publish_batch(batch, max_in_flight=max_in_flight, hooks=hooks, dedup=dedup)
+
     def _namespace(self) -> bytes:
         """Dedup keys are per destination (exchange, routing key); computed once."""
         namespace: bytes | None = self.__dict__.get("_hare_namespace")
@@ -151,9 +200,21 @@ class HarePublisher(RabbitPublisher):
                 self.routing(),
                 exc if isinstance(exc, ReturnedError) else "no subscriber in memory",
             )
+            signals.emit(
+                signals.publisher_message_unroutable,
+                runtime.sender,
+                {"system_time": signals.system_time()},
+                {**self._metadata(), "reason": str(exc)},
+            )
             return PublishResult.UNROUTABLE
         except ConfirmError as exc:
-            logger.warning("Message to '%s' not published: %s", self.routing(), exc)
+            _throttled.log(
+                logging.WARNING,
+                f"{self.routing()}:{type(exc).__name__}",
+                "Message to '%s' not published: %s",
+                self.routing(),
+                exc,
+            )
             signals.emit(
                 signals.publisher_message_not_connected,
                 runtime.sender,

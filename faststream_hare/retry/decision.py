@@ -7,11 +7,20 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from faststream_hare._internal.wire import AmqpLong
-from faststream_hare.topology.names import dead_queue_name, delay_queue_for_retry
+from faststream_hare.topology.names import (
+    dead_queue_name,
+    delay_for_retry,
+    delay_queue_for_retry,
+)
 
 RETRY_COUNT_HEADER = "retry_count"
 EXCEPTION_HEADER = "hare-exception"
 ERROR_HEADER = "hare-error"
+REASON_HEADER = "hare-reason"
+#: W3C traceparent of a message's first attempt, on its retry copies (span links; DESIGN §13).
+FIRST_TRACEPARENT_HEADER = "hare-first-traceparent"
+#: Why a message is dead: the ``hare-reason`` header and the metrics' ``reason`` label.
+DeadReason = Literal["retries_exhausted", "poison", "no_handler", "unrecoverable"]
 #: ``hare-error`` is cut to this many bytes of UTF-8 so a huge message cannot bloat headers.
 MAX_ERROR_BYTES = 1024
 
@@ -35,17 +44,38 @@ class RetryDecision:
     queue: str
     retry_count: int
     arrived_with: int
+    #: Why it is dead (``None`` for a retry).
+    reason: DeadReason | None = None
+    #: How long the retry waits in its delay queue (``None`` when dead).
+    delay_ms: int | None = None
 
 
 def decide(
-    *, queue: str, arrived_with: int, retry_limit: int, cascade: Sequence[int], poison: bool = False
+    *,
+    queue: str,
+    arrived_with: int,
+    retry_limit: int,
+    cascade: Sequence[int],
+    delay_in_ms: int = 0,
+    poison: bool = False,
+    dead_reason: DeadReason | None = None,
 ) -> RetryDecision:
-    """HareMq's rule: below the limit go to the delay queue of retry ``n+1``, else ``Q.dead``."""
+    """HareMq's rule: below the limit go to the delay queue of retry ``n+1``, else ``Q.dead``.
+
+    ``poison`` (or any ``dead_reason``) dead-letters at once, whatever the count.
+    """
     next_count = arrived_with + 1
-    if poison or arrived_with >= retry_limit:
-        return RetryDecision("dead", dead_queue_name(queue), next_count, arrived_with)
+    reason: DeadReason | None = dead_reason or ("poison" if poison else None)
+    if reason is None and arrived_with >= retry_limit:
+        reason = "retries_exhausted"
+    if reason is not None:
+        return RetryDecision("dead", dead_queue_name(queue), next_count, arrived_with, reason)
     return RetryDecision(
-        "retry", delay_queue_for_retry(queue, cascade, next_count), next_count, arrived_with
+        "retry",
+        delay_queue_for_retry(queue, cascade, next_count),
+        next_count,
+        arrived_with,
+        delay_ms=delay_for_retry(cascade, delay_in_ms, next_count),
     )
 
 
@@ -55,8 +85,11 @@ def copy_headers(
     """``retry_count`` first (as an AMQP long), then every other header; reasons when dead."""
     result: dict[str, Any] = {RETRY_COUNT_HEADER: AmqpLong(decision.retry_count)}
     result.update((k, v) for k, v in headers.items() if k != RETRY_COUNT_HEADER)
-    if decision.action == "dead" and error is not None:
-        result.update(error_headers(error))
+    if decision.action == "dead":
+        if error is not None:
+            result.update(error_headers(error))
+        if decision.reason is not None:
+            result[REASON_HEADER] = decision.reason
     return result
 
 
@@ -75,5 +108,19 @@ def truncate_utf8(text: str, limit: int = MAX_ERROR_BYTES) -> str:
 
 def replay_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
     """Headers of a replayed dead message: retry state and failure reasons removed."""
-    dropped = {RETRY_COUNT_HEADER, EXCEPTION_HEADER, ERROR_HEADER}
+    dropped = {
+        RETRY_COUNT_HEADER,
+        EXCEPTION_HEADER,
+        ERROR_HEADER,
+        REASON_HEADER,
+        FIRST_TRACEPARENT_HEADER,  # a replay is a new first attempt
+    }
     return {k: v for k, v in headers.items() if k not in dropped}
+
+
+def header_text(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    """A header as text (``str``, or ASCII ``bytes``); ``None`` when missing or of another type."""
+    value = (headers or {}).get(name)
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    return value if isinstance(value, str) else None

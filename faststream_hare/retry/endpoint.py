@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from faststream_hare.subscriber_options import SubscriberOptions
 
 if TYPE_CHECKING:
+    from faststream_hare.retry.requeue_backoff import RequeueBackoff
     from faststream_hare.runtime import HareRuntime
 
 
@@ -18,6 +19,7 @@ class HareEndpoint(Protocol):
     """A hare subscriber as the retry path sees it."""
 
     hare: SubscriberOptions
+    requeue_backoff: RequeueBackoff
 
     @property
     def hare_runtime(self) -> HareRuntime:

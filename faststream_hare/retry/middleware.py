@@ -1,26 +1,40 @@
 """The retry middleware: hare's part of consuming, on hare subscribers only.
 
 ``RetryMiddleware`` is the factory a hare subscriber adds to its own middlewares (plain
-subscribers never see it); per message it hands a classic/quorum delivery to ``Attempt`` and a
-stream delivery to ``StreamFailures``.
+subscribers never see it). Per message, a classic/quorum delivery goes to ``Attempt`` and a
+stream delivery to ``StreamFailures``. A message FastStream could not hand to any handler —
+its parser or decoder raised, or every ``filter=`` said no — never reaches ``consume_scope``:
+``__aexit__`` sees the error and sends it to ``Q.dead`` as poison (DESIGN §11) instead of
+letting FastStream reject it into nowhere.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from faststream import BaseMiddleware
+from faststream.exceptions import HandlerException, SubscriberNotFound
 
 from faststream_hare.retry.attempt import Attempt
 from faststream_hare.retry.endpoint import as_hare_endpoint
+from faststream_hare.retry.handoff import Handoff
+from faststream_hare.retry.poison import NoHandler
 from faststream_hare.retry.stream_failures import StreamFailures
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
+    from aio_pika.abc import AbstractIncomingMessage
     from faststream.message import StreamMessage
     from faststream.rabbit.message import RabbitMessage
 
     from faststream_hare._internal.faststream import ContextRepo
+    from faststream_hare.retry.endpoint import HareEndpoint
+
+_hare_logger = logging.getLogger("faststream_hare.retry")
 
 
 class RetryMiddleware:
@@ -31,12 +45,52 @@ class RetryMiddleware:
 
 
 class _RetryScope(BaseMiddleware):
+    _reached_handler = False
+
+    def _log(self) -> logging.Logger:
+        """FastStream's logger (so ``logger=`` and ``log_level`` apply), else hare's."""
+        found = self.context.get_local("logger")
+        return found if isinstance(found, logging.Logger) else _hare_logger
+
     async def consume_scope(
         self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
     ) -> Any:
+        self._reached_handler = True
         subscriber = as_hare_endpoint(self.context.get_local("handler_"))
         if subscriber is None:
             return await call_next(msg)
         if subscriber.hare.stream:
             return await StreamFailures(subscriber).run(call_next, msg)
-        return await Attempt(subscriber, cast("RabbitMessage", msg)).run(call_next)
+        attempt = Attempt(subscriber, cast("RabbitMessage", msg), self._log())
+        return await attempt.run(call_next)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> bool | None:
+        if (
+            self._reached_handler
+            or not isinstance(exc_val, Exception)
+            or isinstance(exc_val, HandlerException | asyncio.CancelledError)
+        ):
+            return await super().__aexit__(exc_type, exc_val, exc_tb)
+        subscriber = as_hare_endpoint(self.context.get_local("handler_"))
+        if subscriber is None or subscriber.hare.stream:
+            return await super().__aexit__(exc_type, exc_val, exc_tb)
+        await self._dead_letter_unhandled(subscriber, exc_val)
+        return True  # settled here (dead-lettered, or back in Q)
+
+    async def _dead_letter_unhandled(self, subscriber: HareEndpoint, exc: Exception) -> None:
+        """Parser/decoder failure or no handler: poison, straight to ``Q.dead``."""
+        raw = cast("AbstractIncomingMessage", self.msg)
+        if isinstance(exc, SubscriberNotFound):
+            error: Exception = NoHandler("no handler of this subscriber accepts the message")
+            reason = "no_handler"
+        else:
+            error, reason = exc, "poison"
+        handoff = Handoff(subscriber, raw, raw, self._log())
+        decision = handoff.decide(dead_reason="no_handler" if reason == "no_handler" else "poison")
+        if await handoff.send(decision, error):
+            handoff.report(decision, error)

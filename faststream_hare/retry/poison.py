@@ -26,3 +26,7 @@ def is_poison(exc: Exception, subscriber: Any) -> bool:
             return False
         traceback = traceback.tb_next
     return True
+
+
+class NoHandler(Exception):  # noqa: N818 - the name is the ``hare-exception`` header's value
+    """No handler of the subscriber accepts the message (every ``filter=`` said no)."""

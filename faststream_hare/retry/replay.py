@@ -12,6 +12,7 @@ from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.errors import HareConfigError, HareError
 from faststream_hare.retry.copies import MessageCopy
 from faststream_hare.retry.decision import replay_headers
+from faststream_hare.telemetry import signals
 from faststream_hare.topology.names import dead_queue_name
 
 if TYPE_CHECKING:
@@ -42,9 +43,26 @@ async def republish_dead_messages(runtime: HareRuntime, queue: str, count: int) 
     if count <= 0:
         return 0
     held = runtime.transport.held(dead_queue_name(queue)) if runtime.in_memory else None
-    if held is not None:
-        return await _replay_in_memory(runtime, held, queue, count)
-    return await _replay_on_broker(runtime, queue, count)
+    try:
+        if held is not None:
+            moved = await _replay_in_memory(runtime, held, queue, count)
+        else:
+            moved = await _replay_on_broker(runtime, queue, count)
+    except ReplayError as exc:
+        _replayed(runtime, queue, exc.moved)
+        raise
+    _replayed(runtime, queue, moved)
+    return moved
+
+
+def _replayed(runtime: HareRuntime, queue: str, moved: int) -> None:
+    """Signal ``dead_letters.replayed`` (metric ``hare_dead_letters_replayed_total``)."""
+    signals.emit(
+        signals.dead_letters_replayed,
+        runtime.sender,
+        {"count": moved, "system_time": signals.system_time()},
+        {"queue": queue, "dead_queue": dead_queue_name(queue)},
+    )
 
 
 async def _replay_in_memory(

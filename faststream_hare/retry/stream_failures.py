@@ -89,14 +89,17 @@ class StreamFailures:
 
 async def _send_with_retries(
     runtime: HareRuntime, queue: str, copy: MessageCopy, pauses: tuple[float, ...]
-) -> ConfirmError | None:
+) -> Exception | None:
     """Send ``copy``, trying again after each pause; the last failure, or ``None`` if sent."""
-    failure: ConfirmError | None = None
+    failure: Exception | None = None
     for pause in (0.0, *pauses):
         await asyncio.sleep(pause)
         try:
             await runtime.transport.send(queue, copy)
         except ConfirmError as exc:
+            failure = exc
+        except Exception as exc:  # a bug of hare's must not stop the stream either
+            logger.exception("hare failed to copy a stream message to '%s'", queue)
             failure = exc
         else:
             return None

@@ -192,6 +192,8 @@ class ConsumerPool:
             config=self._worker_config(number),
             handle=self._handle,
             connect=self.runtime.connect,
+            wait_link=self.runtime.wait_reconnected,
+            current_connection=lambda: self.runtime.connection,
         )
 
     async def _remove_highest(self) -> str | None:

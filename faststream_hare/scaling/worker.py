@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("faststream_hare.scaling")
 
+#: First pause before re-attaching after a loss (doubles up to ``retry_interval_s``).
+RETRY_FIRST_PAUSE_S = 0.5
+
 
 class WorkerState(enum.Enum):
     """Where a worker is in its life."""
@@ -71,6 +74,8 @@ class Worker:
         config: WorkerConfig,
         handle: Callable[[AbstractIncomingMessage], Awaitable[Any]],
         connect: Callable[[], Awaitable[AbstractConnection]],
+        wait_link: Callable[[float], Awaitable[None]] | None = None,
+        current_connection: Callable[[], AbstractConnection | None] | None = None,
     ) -> None:
         self.name = name
         self.number = number
@@ -78,6 +83,8 @@ class Worker:
         self.state = WorkerState.STARTING
         self._handle = handle
         self._connect = connect
+        self._wait_link = wait_link or asyncio.sleep
+        self._current_connection = current_connection or (lambda: None)
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
@@ -117,8 +124,11 @@ class Worker:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(queue.cancel(tag), OPERATION_TIMEOUT_S)
         await self._drain(self.config.drain_timeout_s)
-        if channel is not None and self.config.lock_name is not None:
-            await locks.release(channel, self.config.lock_name)
+        if self.config.lock_name is not None:
+            if channel is not None and not channel.is_closed:
+                await locks.release(channel, self.config.lock_name)
+            else:  # the worker lost its channel first: the connection still holds the lock
+                await self._release_lock()
         await close_quietly(channel)
         self.state = WorkerState.STOPPED
 
@@ -136,25 +146,29 @@ class Worker:
             )
 
     async def _supervise(self, attached: bool) -> None:
-        """Wait for a loss, then retry every ``retry_interval_s`` until attached again."""
+        """Wait for a loss, then re-attach: at once when the connection comes back, else
+        after a pause growing from 0.5 s to ``retry_interval_s``."""
+        pause = RETRY_FIRST_PAUSE_S
         while True:
             if attached:
                 await self._wait_lost()
                 await self._detach()
-            await asyncio.sleep(self.config.retry_interval_s)
+                pause = RETRY_FIRST_PAUSE_S
+            await self._wait_link(pause)
+            pause = min(pause * 2, max(self.config.retry_interval_s, RETRY_FIRST_PAUSE_S))
             try:
                 attached = await self._attach()
             except Exception as exc:
                 # Warn once per streak of failures; the retries after it go to debug.
-                level = logging.DEBUG if self._failures else logging.WARNING
+                # (INFO: a lost connection already has its one WARNING)
+                level = logging.DEBUG if self._failures else logging.INFO
                 self._failures += 1
                 logger.log(
                     level,
-                    "Worker %s cannot attach to queue '%s' (%s); retrying every %.1f s",
+                    "Worker %s cannot attach to queue '%s' yet (%s); trying again",
                     self.name,
                     self.config.queue,
                     mask_text(repr(exc)),
-                    self.config.retry_interval_s,
                 )
                 attached = False
 
@@ -186,6 +200,8 @@ class Worker:
             )
         except BaseException:
             await close_quietly(channel)
+            if self.config.lock_name is not None:  # we may hold it without consuming
+                await self._release_lock()
             raise
         if self.state is WorkerState.STANDBY:
             logger.info("Worker %s took over queue '%s'", self.name, self.config.queue)
@@ -211,11 +227,8 @@ class Worker:
                 waiter.cancel()
 
     async def _detach(self) -> None:
-        logger.warning(
-            "Worker %s lost its consumer on queue '%s'; re-attaching in %.1f s",
-            self.name,
-            self.config.queue,
-            self.config.retry_interval_s,
+        logger.info(
+            "Worker %s lost its consumer on queue '%s'; re-attaching", self.name, self.config.queue
         )
         self.state = WorkerState.RECONNECTING
         channel = self._channel
@@ -227,6 +240,12 @@ class Worker:
                 await self._drain(self.config.drain_timeout_s)
         finally:
             await close_quietly(channel)
+
+    async def _release_lock(self) -> None:
+        assert self.config.lock_name is not None
+        connection = self._current_connection()  # never a new one: we may be stopping
+        if connection is not None:
+            await locks.release_on(connection, self.config.lock_name)
 
     def _on_broker_cancel(self, frame: Basic.Cancel) -> None:
         """The broker cancelled our consumer (queue deleted): re-attach later."""

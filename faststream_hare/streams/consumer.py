@@ -31,6 +31,7 @@ from rstream import (
 )
 
 from faststream_hare._internal.masking import mask_text
+from faststream_hare._internal.patience import keep_trying
 from faststream_hare.errors import HareError
 from faststream_hare.streams.connection import close_quietly, new_consumer
 from faststream_hare.streams.endpoint import StreamEndpoint, stream_endpoint
@@ -52,6 +53,12 @@ BUFFER_SIZE = 128
 #: 32 keeps the server busy with the small chunks of a moderately fed stream (see
 #: benchmarks/streams.md) while bounding that memory.
 INITIAL_CREDIT = 32
+#: First pause before reconnecting a lost stream connection (doubles up to the interval).
+RECONNECT_FIRST_PAUSE_S = 0.5
+
+
+class StreamUnreachableError(HareError):
+    """The stream port did not answer (not a refusal of the subscription itself)."""
 
 
 class StreamSubscriber(Protocol):
@@ -95,6 +102,7 @@ class StreamConsumer:
         self._idle.set()
         self._tasks: list[asyncio.Task[None]] = []
         self._worker: asyncio.Task[None] | None = None
+        self._warned_unreachable = False
 
     @property
     def connection_name(self) -> str:
@@ -106,11 +114,25 @@ class StreamConsumer:
         """Connect, find the starting offset and subscribe; raises if the stream is unreachable."""
         settings = self.runtime.settings
         self._endpoint = stream_endpoint(self.runtime.connection_url, settings.stream_url)
-        await self._connect(first=True)
+        await keep_trying(
+            lambda: self._connect(first=True),
+            timeout_s=settings.startup_timeout_ms / 1000,
+            max_pause_s=settings.reconnect_interval_ms / 1000,
+            retryable=(StreamUnreachableError,),
+            on_failure=self._not_yet_reachable,
+        )
         self._worker = asyncio.create_task(self._work(), name=f"hare-stream-worker:{self.queue}")
         self._tasks = [self._worker, asyncio.create_task(self._supervise())]
         if self.consumer_name:
             self._tasks.append(asyncio.create_task(self._offsets.run()))
+
+    def _not_yet_reachable(self, exc: BaseException, pause_s: float) -> None:
+        if not self._warned_unreachable:
+            self._warned_unreachable = True
+            logger.warning("%s Trying again for up to the startup timeout.", exc)
+        self._emit_connection(
+            signals.connection_reconnecting, {"retry_delay_ms": pause_s * 1000}, str(exc)
+        )
 
     async def stop(self) -> None:
         """Finish the message in flight (up to the drain timeout), store the offset, close."""
@@ -190,7 +212,8 @@ class StreamConsumer:
                 f"{endpoint.display} ({reason}); check that the rabbitmq_stream plugin is "
                 "enabled and reachable, or set HareSettings.stream_url."
             )
-            raise HareError(msg) from None
+            unreachable = isinstance(exc, OSError | TimeoutError | ConnectionError)
+            raise (StreamUnreachableError if unreachable else HareError)(msg) from None
         self._consumer = consumer
         self._emit_connection(signals.connection_connected, {"system_time": signals.system_time()})
 
@@ -218,7 +241,11 @@ class StreamConsumer:
         )
 
     async def _supervise(self) -> None:
-        """Reconnect after a loss, resuming right after the last processed offset."""
+        """Reconnect after a loss, resuming right after the last processed offset.
+
+        Tries again after a pause growing from 0.5 s to ``reconnect_interval_ms``, and at once
+        when the broker's AMQP connection comes back (a restarted broker is back for both).
+        """
         interval_s = self.runtime.settings.reconnect_interval_ms / 1000
         while True:
             await self._lost.wait()
@@ -227,18 +254,22 @@ class StreamConsumer:
                 self._stale.append(self._consumer)
                 self._consumer = None
             await self._idle.wait()  # the message in flight counts before we pick the offset
+            await self._close_stale()
+            pause, failures = RECONNECT_FIRST_PAUSE_S, 0
             while not self._closing:
                 self._emit_connection(
                     signals.connection_reconnecting,
-                    {"retry_delay_ms": interval_s * 1000},
+                    {"retry_delay_ms": pause * 1000},
                     "stream connection lost",
                 )
-                await asyncio.sleep(interval_s)
-                await self._close_stale()
+                await self.runtime.wait_reconnected(pause)
+                pause = min(pause * 2, max(interval_s, RECONNECT_FIRST_PAUSE_S))
                 try:
                     await self._connect(first=False)
                 except HareError as exc:
-                    logger.warning("%s Retrying in %.1f s.", exc, interval_s)
+                    failures += 1
+                    level = logging.WARNING if failures == 1 else logging.DEBUG
+                    logger.log(level, "%s Trying again.", exc)
                     continue
                 logger.info("Stream consumer for queue '%s' reconnected", self.queue)
                 self.subscriber.emit_connected()
@@ -272,6 +303,13 @@ class StreamConsumer:
             try:
                 await self._handle(offset, raw)
                 self.tracker.processed(offset)  # handled or failed: the subscriber moves on
+                if signals.has_receivers(signals.stream_message_processed):
+                    signals.emit(
+                        signals.stream_message_processed,
+                        self.runtime.sender,
+                        {"offset": offset, "system_time": signals.system_time()},
+                        {"queue": self.queue},
+                    )
             finally:  # cancelled (stop after the drain timeout): not processed
                 self._idle.set()
 

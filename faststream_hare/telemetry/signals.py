@@ -45,6 +45,9 @@ dead_letters_replayed = namespace.signal("hare_mq.dead_letters.replayed")
 auto_scaler_checked = namespace.signal("hare_mq.auto_scaler.checked")
 consumer_pool_resized = namespace.signal("hare_mq.consumer_pool.resized")
 stream_message_processed = namespace.signal("hare_mq.stream.message.processed")
+retry_publisher_message_requeued = namespace.signal("hare_mq.retry_publisher.message.requeued")
+#: Before a retry/dead copy is sent; receivers may add to ``metadata["headers"]`` (tracing).
+retry_publisher_message_copying = namespace.signal("hare_mq.retry_publisher.message.copying")
 
 #: Every signal hare emits, by name.
 ALL: dict[str, NamedSignal] = {
@@ -68,6 +71,8 @@ ALL: dict[str, NamedSignal] = {
         stream_message_failed,
         consumer_message_duplicate,
         publisher_message_unroutable,
+        retry_publisher_message_requeued,
+        retry_publisher_message_copying,
         dead_letters_replayed,
         auto_scaler_checked,
         consumer_pool_resized,

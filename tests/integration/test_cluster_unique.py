@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import aio_pika
+import aiormq.exceptions
 import pytest
 
 from faststream_hare import AutoScaling, HareBroker
@@ -18,7 +20,7 @@ from tests.support.pools import (
     running,
     wait_state,
 )
-from tests.support.rabbit_admin import RabbitAdmin
+from tests.support.rabbit_admin import AMQP_URL, RabbitAdmin
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.rabbit
@@ -90,7 +92,8 @@ async def test_a_lone_holder_takes_its_lock_back_after_a_reconnect(
     async with running(broker):
         pool = broker.consumer_pool(queue)
         await close_connections(admin, f"{prefix}-a")
-        await eventually(lambda: pool.active_consumers() == [])
+        # (re-attaching on the reconnect event is now faster than a poll could see W1 gone)
+        await wait_state(queue, lambda s: s.consumers == 1)
         await eventually(lambda: pool.active_consumers() == [f"{queue}.W1"], timeout=15)
         await broker.publish({"n": 1}, queue)
         await eventually(lambda: seen == [("a", 1)])
@@ -128,3 +131,38 @@ async def test_auto_scaled_unique_pools_never_double_a_worker(prefix: str) -> No
     assert most == 3
     assert sorted(seen) == list(range(120))
     assert set(seen.values()) == {1}
+
+
+async def test_a_lock_is_released_when_the_worker_stops_after_losing_its_channel(
+    prefix: str,
+) -> None:
+    queue = f"{prefix}.jobs"
+    seen: list[tuple[str, int]] = []
+    # "a" keeps its connection: only the worker's channel dies, so only a release frees W1.
+    first = unique_app(prefix, "a", seen, reconnect_interval_ms=30_000)
+    second = unique_app(prefix, "b", seen, reconnect_interval_ms=200)
+    async with running(first), running(second):
+        pool_a, pool_b = first.consumer_pool(queue), second.consumer_pool(queue)
+        assert pool_a.active_consumers() == [f"{queue}.W1"]
+        channel = pool_a._workers[1]._channel  # type: ignore[attr-defined]
+        assert channel is not None
+        await channel.close()  # the worker loses its channel; the connection lives on
+        await pool_a.remove_consumer()  # ... and then stops
+        # released by the time stop returns (not when the connection closes, much later)
+        assert not await lock_exists(f"hare.lock.{queue}.W1")
+        await eventually(lambda: pool_b.active_consumers() == [f"{queue}.W1"], timeout=10)
+        await second.publish({"n": 1}, queue)
+        await eventually(lambda: seen == [("b", 1)])
+
+
+async def lock_exists(name: str) -> bool:
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        try:
+            await channel.declare_queue(name, passive=True)
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            return False
+        return True
+    finally:
+        await connection.close()

@@ -108,9 +108,9 @@ async def test_start_declares_the_exchange_and_signals_connected(
         connected.append(metadata)
 
     topic = make_broker(prefix)
-    topic.publisher(exchange=f"{prefix}.topic", routing_key="a")
+    topic.publisher(exchange=f"{prefix}.topic", routing_key="a", hare=True)
     direct = make_broker(prefix, exchange_type="direct")
-    direct.publisher(exchange=f"{prefix}.direct", routing_key="b")
+    direct.publisher(exchange=f"{prefix}.direct", routing_key="b", hare=True)
     signals.publisher_connected.connect(on_connected)
     try:
         async with running(topic), running(direct):

@@ -248,7 +248,7 @@ async def test_retry_signals_on_the_real_broker(prefix: str, broker_url: str) ->
     }
     [(retried_m, retried_md)] = by_name["hare_mq.retry_publisher.message.retried"]
     assert retried_m["retry_count"] == 1
-    assert retried_md == {"queue": queue, "delay_queue": f"{queue}.delay"}
+    assert retried_md == {"queue": queue, "delay_queue": f"{queue}.delay", "delay_ms": 100}
     [(dead_m, dead_md)] = by_name["hare_mq.retry_publisher.message.dead_lettered"]
     assert dead_m["retry_count"] == 1
     assert dead_md["dead_queue"] == f"{queue}.dead"

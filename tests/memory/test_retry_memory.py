@@ -176,7 +176,7 @@ async def test_signals_fire_in_memory() -> None:
     assert names.count("hare_mq.consumer.message.exception") == 2
     retried = next(e for e in events if e[0] == "hare_mq.retry_publisher.message.retried")
     assert retried[1]["retry_count"] == 1
-    assert retried[2] == {"queue": "sig", "delay_queue": "sig.delay.1000"}
+    assert retried[2] == {"queue": "sig", "delay_queue": "sig.delay.1000", "delay_ms": 1000}
     dead = next(e for e in events if e[0] == "hare_mq.retry_publisher.message.dead_lettered")
     assert dead[1]["retry_count"] == 1  # the count it arrived with, as HareMq
     assert dead[2]["dead_queue"] == "sig.dead"

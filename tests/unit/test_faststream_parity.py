@@ -11,10 +11,11 @@ import inspect
 from typing import Any
 
 import pytest
+from faststream import BaseMiddleware, FastStream
 from faststream._internal.endpoint.publisher.usecase import PublisherUsecase
 from faststream._internal.endpoint.subscriber import SubscriberUsecase
 from faststream.middlewares import AckPolicy
-from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitQueue, RabbitRouter
 from faststream.rabbit.publisher.factory import create_publisher
 from faststream.rabbit.publisher.options import PublishKwargs
 from faststream.rabbit.publisher.usecase import RabbitPublisher
@@ -138,3 +139,49 @@ def test_publish_command_keywords_hare_passes() -> None:
         b"x", routing_key="r", exchange=RabbitExchange("e"), message_id="m"
     )
     assert (command.body, command.destination, command.exchange.name) == (b"x", "r", "e")
+
+
+# -- AsyncAPI and drop-in (faststream_hare.asyncapi, tests/integration/test_drop_in.py) ----
+
+
+def test_an_app_hands_itself_to_each_broker_it_adds() -> None:
+    joined: list[object] = []
+
+    class Spy(_faststream.BrokerJoiningApps):
+        def joined_app(self, app: object) -> None:
+            joined.append(app)
+
+    app = FastStream(Spy())
+    assert joined == [app]
+
+
+def test_the_virtual_host_hare_sets_is_what_the_bindings_show() -> None:
+    broker = RabbitBroker("amqp://localhost/")
+    _faststream.set_virtual_host(broker, "/shop")
+    sub = broker.subscriber("parity")
+
+    @sub
+    async def handler(body: str) -> None: ...
+
+    [spec] = sub.schema().values()
+    assert spec.bindings is not None
+    assert spec.bindings.amqp is not None
+    assert spec.bindings.amqp.virtual_host == "/shop"
+
+
+def test_middlewares_of_is_what_faststream_wraps_messages_in() -> None:
+    class Outer(BaseMiddleware): ...
+
+    class Inner(BaseMiddleware): ...
+
+    broker = RabbitBroker(middlewares=[Outer])
+    router = RabbitRouter()
+    sub = router.subscriber("parity")
+    pub = router.publisher("parity")
+    broker.include_router(router, middlewares=[Inner])
+    assert _faststream.middlewares_of(sub) == (Outer, Inner) == _faststream.middlewares_of(pub)
+    assert tuple(sub._broker_middlewares) == (Outer, Inner)
+
+
+def test_channel_keys_are_cleared_as_the_generator_clears_them() -> None:
+    assert _faststream.clear_key("a/b:c") == "a.b:c"

@@ -65,7 +65,7 @@ def test_publish_result_values_are_stable_strings() -> None:
 
 def test_publisher_is_a_hare_publisher_with_its_exchange_as_topic() -> None:
     broker = HareBroker()
-    publisher = broker.publisher(exchange="orders_ex", routing_key="order.created")
+    publisher = broker.publisher(exchange="orders_ex", routing_key="order.created", hare=True)
     assert isinstance(publisher, HarePublisher)
     assert publisher.hare_exchange == "orders_ex"
     assert publisher.exchange.type.value == "topic"

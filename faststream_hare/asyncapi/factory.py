@@ -1,0 +1,52 @@
+"""``HareAsyncAPI``: FastStream's ``AsyncAPI`` factory, plus each hare channel's ``x-hare``.
+
+FastStream's generator builds every channel from fixed fields, so an extension can only be
+added to the finished document. A ``FastStream`` app (or FastAPI router) that adopts a
+``HareBroker`` gets this factory in place of its default one: ``faststream docs gen app:app``
+needs no change. An app with a factory of its own may pass ``HareAsyncAPI(...)`` instead.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from faststream.specification import AsyncAPI
+
+from faststream_hare._internal.faststream import clear_key
+from faststream_hare.asyncapi.extension import EXTENSION
+
+if TYPE_CHECKING:
+    from faststream.specification.base import Specification
+
+
+class HareAsyncAPI(AsyncAPI):
+    """``AsyncAPI(...)`` (same arguments, 3.0 and 2.6) that adds ``x-hare`` to hare channels."""
+
+    def to_specification(self) -> Specification:
+        """FastStream's document, with the ``x-hare`` extension of every hare subscriber."""
+        document = super().to_specification()
+        add_extensions(document, self.brokers)
+        return document
+
+
+def add_extensions(document: Specification, brokers: list[Any]) -> None:
+    """Set ``x-hare`` on the channel of each subscriber that describes one."""
+    channels: dict[str, Any] = getattr(document, "channels", None) or {}
+    for broker in brokers:
+        for subscriber in broker.subscribers:
+            describe = getattr(subscriber, "asyncapi_extensions", None)
+            if describe is None or not subscriber.specification.include_in_schema:
+                continue
+            for key, extension in describe().items():
+                channel = channels.get(clear_key(key), channels.get(key))
+                if channel is not None:
+                    setattr(channel, EXTENSION, extension)
+
+
+def adopt_app(app: Any) -> None:
+    """Give ``app`` a ``HareAsyncAPI`` when it has FastStream's default factory."""
+    factory = getattr(app, "schema", None)
+    if type(factory) is AsyncAPI:  # exactly FastStream's: a user's own factory is kept
+        hare = HareAsyncAPI.__new__(HareAsyncAPI)
+        hare.__dict__.update(vars(factory))
+        app.schema = hare

@@ -1,0 +1,201 @@
+"""What each ``hare`` command does with its parsed arguments (parsing lives in ``cli.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from faststream_hare.errors import HareConfigError
+from faststream_hare.ops import dead_letters, render
+from faststream_hare.ops.dead_letters import Progress as ProgressCallback
+from faststream_hare.ops.dead_letters import ReplayStoppedError
+from faststream_hare.ops.doctor import diagnose
+from faststream_hare.ops.doctor_facts import gather_facts
+from faststream_hare.ops.selection import group_dead
+from faststream_hare.ops.status import gather_status
+from faststream_hare.ops.target import load_broker, resolve_target
+from faststream_hare.ops.topology_text import describe_topology
+
+#: Replays and purges that read at least this many messages show a progress bar on a terminal.
+PROGRESS_FROM = 100
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command; returns the exit code."""
+    if args.command == "topology":
+        print(describe_topology(load_broker(args.app)))
+        return 0
+    if args.command == "replay":
+        url = resolve_target(None, args.url).url
+        report = asyncio.run(dead_letters.replay_dead(url, args.queue, count=max(args.count, 0)))
+        print(f"moved {report.moved} message(s) from {args.queue}.dead to {args.queue}")
+        return 0
+    if args.command == "status":
+        return _status(args)
+    if args.command == "doctor":
+        return _doctor(args)
+    if args.command == "console":
+        return _console(args)
+    return _dead(args)
+
+
+def _emit(args: argparse.Namespace, data: Any, table: Any) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        _console_out().print(table)
+
+
+def _console_out() -> Console:
+    """The terminal's width on a terminal; wide enough for long queue names in a pipe."""
+    return Console() if sys.stdout.isatty() else Console(width=240)
+
+
+def _status(args: argparse.Namespace) -> int:
+    if args.app is None and not args.queue:
+        msg = "hare status needs an APP (module:attr) or --url with --queue Q."
+        raise HareConfigError(msg)
+    target = resolve_target(args.app, args.url)
+    statuses = asyncio.run(gather_status(target, queues=tuple(args.queue), mgmt_url=args.mgmt_url))
+    _emit(args, render.status_json(statuses), render.status_table(statuses))
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    target = resolve_target(args.app, args.url)
+    assert target.broker is not None
+    facts, notes = asyncio.run(gather_facts(target.broker, target.url, mgmt_url=args.mgmt_url))
+    findings = notes + diagnose(facts, deep_queue=args.deep)
+    if args.json:
+        print(json.dumps(render.findings_json(findings), indent=2))
+    else:
+        render.findings_output(_console_out(), findings)
+    return 1 if any(f.level == "fail" for f in findings) else 0
+
+
+def _dead(args: argparse.Namespace) -> int:
+    url = resolve_target(args.app_option, args.url).url
+    if args.dead_command == "list":
+        letters = asyncio.run(dead_letters.list_dead(url, args.queue, limit=args.limit))
+        if args.group_by == "none":
+            _emit(args, render.letters_json(letters), render.letters_table(args.queue, letters))
+        else:
+            groups = group_dead(letters, args.group_by)
+            _emit(
+                args,
+                render.groups_json(groups),
+                render.groups_table(args.queue, groups, args.group_by),
+            )
+        return 0
+    if args.dead_command == "export":
+        return _export(args, url)
+    if args.dead_command == "purge" and not (args.yes or args.dry_run):
+        msg = "hare dead purge deletes messages for good; add --yes (or try --dry-run first)."
+        raise HareConfigError(msg)
+    return _move(args, url)
+
+
+def _export(args: argparse.Namespace, url: str) -> int:
+    if args.output is None:
+        count = asyncio.run(dead_letters.export_dead(url, args.queue, sys.stdout, limit=args.limit))
+    else:
+        with open(args.output, "w", encoding="utf-8") as out:
+            count = asyncio.run(dead_letters.export_dead(url, args.queue, out, limit=args.limit))
+    print(f"exported {count} message(s) from {args.queue}.dead", file=sys.stderr)
+    return 0
+
+
+def _move(args: argparse.Namespace, url: str) -> int:
+    replay = args.dead_command == "replay"
+    options: dict[str, Any] = {
+        "where": args.where,
+        "count": args.count,
+        "dry_run": args.dry_run,
+        "sample": args.sample,
+    }
+    if replay:
+        options["rate"] = args.rate
+    with _progress(enabled=not args.json) as on_progress:
+        options["on_progress"] = on_progress
+        try:
+            if replay:
+                report = asyncio.run(dead_letters.replay_dead(url, args.queue, **options))
+            else:
+                report = asyncio.run(dead_letters.purge_dead(url, args.queue, **options))
+        except ReplayStoppedError as stopped:
+            _print_report(args, stopped.report, "moved")
+            print(f"hare: {stopped}", file=sys.stderr)
+            return 1
+    _print_report(args, report, "moved" if replay else "purged")
+    return 0
+
+
+def _print_report(args: argparse.Namespace, report: dead_letters.OpsReport, verb: str) -> None:
+    if args.json:
+        print(json.dumps(render.report_json(report), indent=2))
+    else:
+        print(render.report_line(report, verb))
+
+
+@contextlib.contextmanager
+def _progress(*, enabled: bool) -> Iterator[ProgressCallback | None]:
+    """A rich progress bar on stderr for long runs on a terminal; ``None`` otherwise."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    bar = Progress(
+        TextColumn("reading Q.dead"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("scan", total=None)
+
+    def update(done: int, total: int) -> None:
+        if total >= PROGRESS_FROM:
+            bar.update(task, completed=done, total=total)
+            if not bar.live.is_started:
+                bar.start()
+
+    try:
+        yield update
+    finally:
+        bar.stop()
+
+
+def _console(args: argparse.Namespace) -> int:
+    # The console's dependencies are an optional extra (faststream-hare[console]).
+    try:
+        import uvicorn
+
+        from faststream_hare.ops.console import create_console
+    except ImportError as exc:
+        msg = (
+            f"hare console needs the console extra ({exc.name} is missing); "
+            "pip install 'faststream-hare[console]'."
+        )
+        raise HareConfigError(msg) from None
+    if args.app is None and not args.queue:
+        msg = "hare console needs an APP (module:attr) or --url with --queue Q."
+        raise HareConfigError(msg)
+    target = resolve_target(args.app, args.url)
+    app = create_console(
+        target,
+        queues=tuple(args.queue),
+        token=args.token,
+        sample=args.sample,
+        mgmt_url=args.mgmt_url,
+    )
+    print(f"hare console on http://{args.host}:{args.port}/", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

@@ -1,0 +1,64 @@
+"""The dead-letter console: a small server-rendered web app (Starlette + Jinja2, no JS).
+
+``create_app(broker)`` mounts in an existing ASGI app; ``hare console APP`` serves it alone.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from faststream_hare.broker import HareBroker
+from faststream_hare.errors import HareConfigError
+from faststream_hare.ops.console.auth import TokenGuard
+from faststream_hare.ops.console.views import (
+    Console,
+    confirm_page,
+    do_action,
+    message_page,
+    overview,
+    queue_page,
+)
+from faststream_hare.ops.target import Target, broker_url
+
+__all__ = ("create_app", "create_console")
+
+DEFAULT_SAMPLE = 10_000
+
+
+def create_console(
+    target: Target,
+    *,
+    queues: tuple[str, ...] = (),
+    token: str | None = None,
+    sample: int = DEFAULT_SAMPLE,
+    mgmt_url: str | None = None,
+) -> Starlette:
+    """The console for an APP's broker (``target.broker``) or for ``queues`` at ``target.url``."""
+    if sample <= 0:
+        msg = f"--sample must be a positive number of messages, got {sample}."
+        raise HareConfigError(msg)
+    routes = [
+        Route("/", overview, name="overview"),
+        Route("/queues/{queue}", queue_page, name="queue"),
+        Route("/queues/{queue}/messages/{fingerprint}", message_page, name="message"),
+        Route("/queues/{queue}/confirm", confirm_page, name="confirm"),
+        Route("/queues/{queue}/action", do_action, methods=["POST"], name="action"),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(TokenGuard, token=token or None)])
+    app.state.console = Console(target=target, queues=queues, sample=sample, mgmt_url=mgmt_url)
+    return app
+
+
+def create_app(
+    broker: HareBroker,
+    *,
+    token: str | None = None,
+    sample: int = DEFAULT_SAMPLE,
+    mgmt_url: str | None = None,
+) -> Starlette:
+    """The console for ``broker``'s hare queues, to mount in an ASGI app (e.g. ``/hare``)."""
+    return create_console(
+        Target(url=broker_url(broker), broker=broker), token=token, sample=sample, mgmt_url=mgmt_url
+    )

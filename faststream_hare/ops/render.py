@@ -1,0 +1,135 @@
+"""How ops results look: rich tables for people, plain dicts for ``--json``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from faststream_hare.ops.dead_letters import OpsReport
+from faststream_hare.ops.doctor import CHECKS, Finding
+from faststream_hare.ops.records import group_record, letter_record, preview
+from faststream_hare.ops.selection import DeadGroup, DeadLetter
+from faststream_hare.ops.status import QueueStatus
+
+
+def _n(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def status_table(statuses: Sequence[QueueStatus]) -> Table:
+    """One row per queue (Q, its delay queues, Q.dead), grouped by hare queue."""
+    table = Table(title="hare queues", show_lines=False)
+    for column in ("queue", "role", "ready", "unacked", "consumers", "pool", "stream offset"):
+        left = column in ("queue", "role")
+        table.add_column(column, justify="left" if left else "right", no_wrap=column == "queue")
+    for status in statuses:
+        pool = (
+            f"{_n(status.pool_size)} / {_n(status.pool_target)}"
+            if status.pool_target is not None
+            else ""
+        )
+        for i, row in enumerate(status.rows):
+            offset = ""
+            if i == 0 and status.stream_consumer:
+                offset = f"{status.stream_consumer}: {_n(status.stream_offset)}"
+            if not row.exists:
+                table.add_row(row.name, row.role, "missing", "", "", "", "")
+                continue
+            table.add_row(
+                row.name,
+                row.role,
+                _n(row.ready),
+                _n(row.unacked),
+                _n(row.consumers),
+                pool if i == 0 else "",
+                offset,
+            )
+        for note in status.notes:
+            table.add_row("", "note", note, "", "", "", "")
+    return table
+
+
+def status_json(statuses: Sequence[QueueStatus]) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(s) | {"dead": s.dead} for s in statuses]
+
+
+def letters_table(queue: str, letters: Sequence[DeadLetter]) -> Table:
+    table = Table(title=f"{queue}.dead ({len(letters)} shown, head first)")
+    for column in ("#", "exception", "error", "retries", "message id", "body"):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(
+            str(letter.position),
+            letter.exception or "",
+            (letter.error or "")[:60],
+            str(letter.retry_count),
+            letter.message_id or "",
+            preview(letter, 40),
+        )
+    return table
+
+
+def groups_table(queue: str, groups: Sequence[DeadGroup], by: str) -> Table:
+    table = Table(title=f"{queue}.dead grouped by {by}")
+    for column in ("group", "count", "first #", "last #", "first seen", "last seen", "sample"):
+        table.add_column(column)
+    for g in groups:
+        table.add_row(
+            g.key,
+            str(g.count),
+            str(g.first_position),
+            str(g.last_position),
+            g.first_seen.isoformat(timespec="seconds") if g.first_seen else "",
+            g.last_seen.isoformat(timespec="seconds") if g.last_seen else "",
+            (g.sample_error or "")[:60],
+        )
+    return table
+
+
+def letters_json(letters: Sequence[DeadLetter]) -> list[dict[str, Any]]:
+    return [letter_record(letter) for letter in letters]
+
+
+def groups_json(groups: Sequence[DeadGroup]) -> list[dict[str, Any]]:
+    return [group_record(g) for g in groups]
+
+
+def report_line(report: OpsReport, verb: str = "moved") -> str:
+    """``moved 3, skipped 2, failed 0`` (``would move`` on a dry run)."""
+    if report.dry_run:
+        return (
+            f"dry run on {report.queue}.dead: would {verb.removesuffix('d')} "
+            f"{report.moved}, skipped {report.skipped}; nothing changed"
+        )
+    target = f" to {report.queue}" if verb == "moved" else ""
+    return (
+        f"{verb} {report.moved}, skipped {report.skipped}, failed {report.failed} "
+        f"({report.queue}.dead{target})"
+    )
+
+
+def report_json(report: OpsReport) -> dict[str, Any]:
+    return dataclasses.asdict(report)
+
+
+def findings_output(console: Console, findings: Sequence[Finding]) -> None:
+    """Each finding on one line with its fix under it; a summary line at the end."""
+    for f in findings:
+        style = "red" if f.level == "fail" else "yellow"
+        console.print(f"[{style}]{f.level.upper()}[/] {f.check} {f.queue}: {f.problem}")
+        console.print(f"     fix: {f.fix}", highlight=False)
+    failed = sum(1 for f in findings if f.level == "fail")
+    summary = f"{len(CHECKS)} checks, {failed} failed, {len(findings) - failed} warnings"
+    console.print(summary if findings else f"{len(CHECKS)} checks, all passed")
+
+
+def findings_json(findings: Sequence[Finding]) -> dict[str, Any]:
+    return {
+        "checks": list(CHECKS),
+        "findings": [dataclasses.asdict(f) for f in findings],
+        "failed": sum(1 for f in findings if f.level == "fail"),
+    }

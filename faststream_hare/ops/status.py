@@ -1,0 +1,187 @@
+"""``hare status`` and the console's overview: depths, consumers, pools and stream offsets.
+
+Ready counts and consumers come from passive declares (exact and immediate); unacked counts
+from the management API (``None`` when it cannot be reached). Pool size is the live pool of
+this process when the broker runs here (the console mounted in the app), else the number of
+consumers RabbitMQ sees on ``Q``; the target is what the auto-scaler would aim for now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from rstream import Consumer
+from rstream.exceptions import OffsetNotFound
+
+from faststream_hare.errors import HareError
+from faststream_hare.ops.link import connect, queue_depth
+from faststream_hare.ops.management import Management, ManagementUnavailableError
+from faststream_hare.streams.endpoint import stream_endpoint
+from faststream_hare.topology.names import dead_queue_name, delay_queue_name
+
+if TYPE_CHECKING:
+    from aio_pika.abc import AbstractConnection
+
+    from faststream_hare.ops.target import Target
+    from faststream_hare.settings import HareSettings
+    from faststream_hare.subscriber import HareSubscriber
+
+Role = Literal["queue", "delay", "dead", "stream"]
+STREAM_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One queue's numbers; ``None`` = unknown (missing queue, or no management API)."""
+
+    name: str
+    role: Role
+    exists: bool
+    ready: int | None = None
+    unacked: int | None = None
+    consumers: int | None = None
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """A hare queue ``Q`` with its delay and dead queues, pool and stream offset."""
+
+    queue: str
+    kind: str
+    rows: tuple[QueueRow, ...]
+    pool_size: int | None = None
+    pool_target: int | None = None
+    stream_consumer: str | None = None
+    stream_offset: int | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def dead(self) -> int | None:
+        """Messages ready in ``Q.dead`` (``None`` when there is no dead queue)."""
+        rows = [r for r in self.rows if r.role == "dead" and r.exists]
+        return rows[0].ready if rows else None
+
+    def row(self, role: Role) -> QueueRow | None:
+        return next((r for r in self.rows if r.role == role), None)
+
+
+async def gather_status(
+    target: Target, *, queues: tuple[str, ...] = (), mgmt_url: str | None = None
+) -> list[QueueStatus]:
+    """Status of every hare queue of the APP, or of ``queues`` when only a URL is given."""
+    management = Management.for_url(target.url, mgmt_url)
+    records = await _records(management)
+    async with connect(target.url) as connection:
+        if target.broker is not None:
+            settings = target.broker.settings
+            subs = sorted(target.broker.hare_subscribers(), key=lambda s: s.queue_name)
+            if queues:
+                subs = [s for s in subs if s.queue_name in queues]
+            return [
+                await _of_subscriber(connection, s, settings, records, target.url) for s in subs
+            ]
+        return [await _of_queue(connection, q, records) for q in queues]
+
+
+async def _records(management: Management) -> dict[str, dict[str, Any]] | None:
+    try:
+        return {q["name"]: q for q in await management.queues()}
+    except ManagementUnavailableError:
+        return None
+
+
+async def _row(
+    connection: AbstractConnection, name: str, role: Role, records: dict[str, Any] | None
+) -> QueueRow:
+    depth = await queue_depth(connection, name)
+    if depth is None:
+        return QueueRow(name, role, exists=False)
+    record = (records or {}).get(name) or {}
+    unacked = record.get("messages_unacknowledged")
+    return QueueRow(
+        name, role, True, depth[0], unacked if isinstance(unacked, int) else None, depth[1]
+    )
+
+
+async def _of_subscriber(
+    connection: AbstractConnection,
+    sub: HareSubscriber,
+    settings: HareSettings,
+    records: dict[str, Any] | None,
+    url: str,
+) -> QueueStatus:
+    plan = sub.plan(settings)
+    if sub.hare.stream:
+        rows = [await _row(connection, sub.queue_name, "stream", records)]
+        if sub.hare.stream_dead_letter:
+            rows.append(await _row(connection, dead_queue_name(sub.queue_name), "dead", records))
+        name = sub.hare.stream_consumer_name
+        offset, notes = (None, ()) if name is None else await _stream_offset(url, settings, sub)
+        return QueueStatus(sub.queue_name, "stream", tuple(rows), None, None, name, offset, notes)
+    rows = [await _row(connection, sub.queue_name, "queue", records)]
+    rows += [await _row(connection, d, "delay", records) for d in plan.delay_queues]
+    rows.append(await _row(connection, dead_queue_name(sub.queue_name), "dead", records))
+    main = rows[0]
+    size, target = _pool(sub, settings, main)
+    return QueueStatus(sub.queue_name, sub.hare.queue_type, tuple(rows), size, target)
+
+
+def _pool(sub: HareSubscriber, settings: HareSettings, main: QueueRow) -> tuple[int | None, int]:
+    """(size, target): the live pool when it runs here, else the consumers the broker sees."""
+    size = main.consumers
+    with contextlib.suppress(HareError):
+        if sub.hare.uses_pool:
+            size = sub.pool.size
+    if sub.hare.auto_scaling is not None:
+        policy = sub.hare.auto_scaling.resolve(settings.auto_scaler)
+        return size, policy.target(main.ready or 0)
+    return size, sub.hare.consumer_count
+
+
+async def _stream_offset(
+    url: str, settings: HareSettings, sub: HareSubscriber
+) -> tuple[int | None, tuple[str, ...]]:
+    """The offset stored on the server under ``stream_consumer_name`` (rstream)."""
+    assert sub.hare.stream_consumer_name is not None
+    endpoint = stream_endpoint(url, settings.stream_url)
+    consumer = Consumer(
+        endpoint.host,
+        endpoint.port,
+        username=endpoint.username,
+        password=endpoint.password,
+        vhost=endpoint.vhost,
+        connection_name=f"{endpoint.connection_name}-ops",
+    )
+    try:
+        async with asyncio.timeout(STREAM_TIMEOUT_S):
+            await consumer.start()
+            offset = await consumer.query_offset(sub.queue_name, sub.hare.stream_consumer_name)
+            return offset, ()
+    except OffsetNotFound:
+        return None, ("no offset stored yet",)
+    except Exception as exc:  # the stream port is optional for the rest of the status
+        return None, (f"stream offset unknown: {endpoint.display} ({type(exc).__name__})",)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(consumer.close(), STREAM_TIMEOUT_S)
+
+
+async def _of_queue(
+    connection: AbstractConnection, queue: str, records: dict[str, Any] | None
+) -> QueueStatus:
+    """Without an APP: ``Q``, its delay queue(s) as the management API lists them, ``Q.dead``."""
+    delays = sorted(
+        n
+        for n in (records or {})
+        if n == delay_queue_name(queue) or n.startswith(f"{queue}.delay.")
+    ) or [delay_queue_name(queue)]
+    rows = [await _row(connection, queue, "queue", records)]
+    rows += [await _row(connection, d, "delay", records) for d in delays]
+    rows.append(await _row(connection, dead_queue_name(queue), "dead", records))
+    if not rows[0].exists:
+        msg = f"Queue '{queue}' does not exist; check --queue (the work queue Q)."
+        raise HareError(msg)
+    return QueueStatus(queue, "classic", tuple(rows), rows[0].consumers, None)

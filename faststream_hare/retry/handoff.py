@@ -1,0 +1,168 @@
+"""Handing a failed delivery onwards: a confirmed copy first, then the original is settled.
+
+Shared by handler failures (``attempt.py``) and by messages FastStream could not hand to a
+handler at all (parser, decoder or filter; ``middleware.py``). Whatever fails on the way — the
+confirm, or any bug in hare's own code — the original goes back to ``Q`` after the
+subscriber's back-off pause: it is never acked without a confirmed copy, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from faststream_hare._internal.confirm import ConfirmError
+from faststream_hare.retry.copies import MessageCopy
+from faststream_hare.retry.decision import RetryDecision, copy_headers, decide, read_retry_count
+from faststream_hare.telemetry import signals
+
+if TYPE_CHECKING:
+    from aio_pika.abc import AbstractIncomingMessage
+
+    from faststream_hare.retry.decision import DeadReason
+    from faststream_hare.retry.endpoint import HareEndpoint
+
+logger = logging.getLogger("faststream_hare.retry")
+
+
+class Settleable(Protocol):
+    """FastStream's ``RabbitMessage`` or aio-pika's incoming message: both settle the same way."""
+
+    async def ack(self, multiple: bool = False) -> None: ...
+
+    async def nack(self, multiple: bool = False, requeue: bool = True) -> None: ...
+
+
+class Handoff:
+    """Sends one failed delivery of ``subscriber`` onwards and settles ``original``."""
+
+    def __init__(
+        self,
+        subscriber: HareEndpoint,
+        raw: AbstractIncomingMessage,
+        original: Settleable,
+        log: logging.Logger,
+    ) -> None:
+        self.subscriber = subscriber
+        self.runtime = subscriber.hare_runtime
+        self.raw = raw
+        self.original = original
+        self.log = log
+
+    def decide(self, *, dead_reason: DeadReason | None = None) -> RetryDecision:
+        """Where this delivery goes next (pure; see ``decision.py``)."""
+        hare = self.subscriber.hare
+        settings = self.runtime.settings
+        return decide(
+            queue=self.subscriber.queue_name,
+            arrived_with=read_retry_count(self.raw.headers),
+            retry_limit=settings.retry_limit if hare.retry_limit is None else hare.retry_limit,
+            cascade=hare.delay_cascade_in_ms,
+            delay_in_ms=settings.delay_in_ms if hare.delay_in_ms is None else hare.delay_in_ms,
+            dead_reason=dead_reason,
+        )
+
+    async def send(self, decision: RetryDecision, exc: BaseException) -> bool:
+        """Copy, wait for the confirm, ack; ``False`` when the original went back to ``Q``."""
+        try:
+            copy = MessageCopy.of(self.raw)
+            if copy.message_id is None:  # keep the id hare logs and signals (HareMq sets none)
+                copy = replace(copy, message_id=getattr(self.original, "message_id", None))
+            headers = copy_headers(copy.headers, decision, exc)
+            if signals.has_receivers(signals.retry_publisher_message_copying):
+                signals.emit(
+                    signals.retry_publisher_message_copying,
+                    self.runtime.sender,
+                    {"system_time": signals.system_time()},
+                    {
+                        "queue": self.subscriber.queue_name,
+                        "target": decision.queue,
+                        "headers": headers,
+                    },
+                )
+            copy = copy.with_headers(headers)
+            await self.runtime.transport.send(decision.queue, copy)
+        except ConfirmError as failure:
+            await self._requeue(decision.queue, str(failure))
+            return False
+        except Exception as failure:  # a bug of hare's: the message must survive it too
+            logger.exception("hare failed to copy a message to '%s'", decision.queue)
+            await self._requeue(decision.queue, f"{type(failure).__name__}: {failure}")
+            return False
+        self.subscriber.requeue_backoff.reset()
+        await self.original.ack()
+        return True
+
+    async def _requeue(self, target: str, reason: str) -> None:
+        queue = self.subscriber.queue_name
+        pause = self.subscriber.requeue_backoff.next_pause()
+        logger.error(
+            "Could not hand message %s from queue '%s' to '%s' (%s); it goes back to '%s' "
+            "in %.1f s and will be delivered again",
+            self.raw.message_id,
+            queue,
+            target,
+            reason,
+            queue,
+            pause,
+        )
+        signals.emit(
+            signals.retry_publisher_message_requeued,
+            self.runtime.sender,
+            {"pause_ms": int(pause * 1000), "system_time": signals.system_time()},
+            {"queue": queue, "target": target, "reason": reason},
+        )
+        try:
+            await asyncio.sleep(pause)
+        finally:  # also when cancelled (a stop during the pause): give the message back
+            try:
+                await self.original.nack(requeue=True)
+            except Exception as exc:  # the channel is gone: the broker requeues it anyway
+                logger.debug("nack of message %s failed: %r", self.raw.message_id, exc)
+
+    def report(self, decision: RetryDecision, exc: BaseException) -> None:
+        """The log line and the signal of a confirmed copy."""
+        queue = self.subscriber.queue_name
+        if decision.action == "retry":
+            self.log.warning(
+                "retry %d/%d in %s ms via %s (%s: %s)",
+                decision.retry_count,
+                self._retry_limit(),
+                decision.delay_ms,
+                decision.queue,
+                type(exc).__name__,
+                exc,
+            )
+            signals.emit(
+                signals.retry_publisher_message_retried,
+                self.runtime.sender,
+                {"retry_count": decision.retry_count, "system_time": signals.system_time()},
+                {"queue": queue, "delay_queue": decision.queue, "delay_ms": decision.delay_ms},
+            )
+            return
+        self.log.error(
+            "dead-lettered to %s after %d retries, reason %s (%s: %s)",
+            decision.queue,
+            decision.arrived_with,
+            decision.reason,
+            type(exc).__name__,
+            exc,
+            exc_info=exc if decision.reason != "no_handler" else None,
+        )
+        signals.emit(
+            signals.retry_publisher_message_dead_lettered,
+            self.runtime.sender,
+            {"retry_count": decision.arrived_with, "system_time": signals.system_time()},
+            {
+                "queue": queue,
+                "dead_queue": decision.queue,
+                "exception": type(exc).__name__,
+                "reason": decision.reason,
+            },
+        )
+
+    def _retry_limit(self) -> Any:
+        limit = self.subscriber.hare.retry_limit
+        return self.runtime.settings.retry_limit if limit is None else limit

@@ -1,0 +1,147 @@
+"""The dead-letter console in a real browser, against the real broker.
+
+Set ``HARE_SCREENSHOTS=docs/img`` to (re)take the documentation's screenshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from faststream_hare import HareBroker
+from faststream_hare.ops.console import create_app
+from tests.browser.server import serve
+from tests.integration.test_ops_seed import MIXED, message_ids, seed_dead
+from tests.support.amqp import wait_depth
+
+pytestmark = [pytest.mark.rabbit, pytest.mark.browser]
+SHOTS = os.environ.get("HARE_SCREENSHOTS")
+
+
+async def shot(page: Any, name: str) -> None:
+    if SHOTS:
+        await asyncio.to_thread(Path(SHOTS).mkdir, parents=True, exist_ok=True)
+        await page.screenshot(path=str(Path(SHOTS) / f"console-{name}.png"), full_page=True)
+
+
+def app_broker(prefix: str, url: str) -> HareBroker:
+    broker = HareBroker(url)
+
+    @broker.subscriber(prefix, retry_limit=3, delay_cascade_in_ms=[1000, 5000])
+    async def orders(body: dict[str, Any]) -> None: ...
+
+    return broker
+
+
+async def test_overview_group_replay(prefix: str, broker_url: str, browser: Any) -> None:
+    await seed_dead(prefix)
+    page = await (await browser.new_context(viewport={"width": 1200, "height": 800})).new_page()
+    with serve(create_app(app_broker(prefix, broker_url))) as base:
+        await page.goto(f"{base}/")
+        row = page.locator(f'tr[data-queue="{prefix}"]')
+        assert await row.locator("td.dead").get_attribute("data-dead") == "6"
+        await shot(page, "overview")
+
+        await row.locator("td a").first.click()
+        groups = page.locator("#groups tbody tr")
+        assert await groups.count() == 3
+        assert await page.locator('tr[data-group="ValueError"] td').nth(1).inner_text() == "3"
+        await shot(page, "queue")
+
+        await page.locator('tr[data-group="TimeoutError"] td a').first.click()
+        assert await page.locator("#messages tbody tr").count() == 2
+        await page.locator("#messages tbody tr td a").first.click()
+        assert "payment gateway timed out" in await page.locator("#summary").inner_text()
+        assert '"id": "m1"' in await page.locator("#body").inner_text()
+        await shot(page, "message")
+
+        await page.go_back()
+        await page.go_back()
+        await page.locator('tr[data-group="ValueError"] a', has_text="Replay group").click()
+        assert "3 message(s) match now" in await page.locator("#matching").inner_text()
+        await shot(page, "confirm")
+        assert await message_ids(f"{prefix}.dead") == [m[0] for m in MIXED]  # not yet
+
+        await page.locator("#confirm").click()
+        result = await page.locator("#result").inner_text()
+        assert result == f"Moved 3 message(s) from {prefix}.dead to {prefix}."
+        await shot(page, "done")
+        assert await message_ids(prefix) == ["m0", "m2", "m5"]
+        assert await message_ids(f"{prefix}.dead") == ["m1", "m3", "m4"]
+
+        await page.goto(f"{base}/")
+        assert await row.locator("td.dead").get_attribute("data-dead") == "3"
+
+
+async def test_token_is_required(prefix: str, broker_url: str, browser: Any) -> None:
+    await seed_dead(prefix)
+    with serve(create_app(app_broker(prefix, broker_url), token="s3cr3t")) as base:
+        context = await browser.new_context()
+        page = await context.new_page()
+        response = await page.goto(f"{base}/")
+        assert response.status == 401
+        assert "a token is required" in await page.inner_text("body")
+
+        response = await page.goto(f"{base}/?token=s3cr3t")
+        assert response.status == 200
+        assert page.url == f"{base}/"  # the token left the address bar
+        await page.locator(f'tr[data-queue="{prefix}"] td a').first.click()
+        assert await page.locator("#groups tbody tr").count() == 3  # the cookie carries on
+
+        stranger = await (await browser.new_context()).new_page()
+        response = await stranger.goto(f"{base}/queues/{prefix}")
+        assert response.status == 401
+
+
+@pytest.mark.skipif(not SHOTS, reason="set HARE_SCREENSHOTS=docs/img to retake the screenshots")
+async def test_docs_screenshots(admin: Any, browser: Any) -> None:
+    """The screenshots of docs/operations.md, from a small running shop app."""
+    admin.delete_prefix("hare_demo.")
+    broker = HareBroker()
+    state = {"gateway_up": False}
+
+    @broker.subscriber("hare_demo.orders", retry_limit=0, delay_cascade_in_ms=[1000, 5000])
+    async def orders(order: dict[str, Any]) -> None:
+        if "sku" not in order:
+            msg = f"order {order['id']} has no sku"
+            raise KeyError(msg)
+        if not state["gateway_up"]:
+            msg = "payment gateway timed out after 5.0 s"
+            raise TimeoutError(msg)
+
+    @broker.subscriber("hare_demo.emails", consumer_count=2)
+    async def emails(email: dict[str, Any]) -> None: ...
+
+    try:
+        async with broker:
+            await broker.start()
+            for i in range(1, 9):
+                order = {"id": i, "sku": f"SKU-{i:03}", "qty": i % 3 + 1}
+                if i in (3, 7):
+                    del order["sku"]
+                await broker.publish(order, queue="hare_demo.orders", message_id=f"order-{i}")
+            await wait_depth("hare_demo.orders.dead", 8)
+            page = await (
+                await browser.new_context(viewport={"width": 1100, "height": 640})
+            ).new_page()
+            with serve(create_app(broker)) as base:
+                await page.goto(f"{base}/")
+                await shot(page, "overview")
+                await page.locator('tr[data-queue="hare_demo.orders"] td a').first.click()
+                await shot(page, "queue")
+                await page.locator("#messages tbody tr td a").nth(2).click()
+                await shot(page, "message")
+                await page.go_back()
+                state["gateway_up"] = True
+                await page.locator(
+                    'tr[data-group="TimeoutError"] a', has_text="Replay group"
+                ).click()
+                await shot(page, "confirm")
+                await page.locator("#confirm").click()
+                await shot(page, "done")
+    finally:
+        admin.delete_prefix("hare_demo.")

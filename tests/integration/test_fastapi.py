@@ -1,0 +1,98 @@
+"""``faststream_hare.fastapi.HareRouter`` in a FastAPI app, against the real RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from faststream.rabbit.fastapi import RabbitRouter
+
+from faststream_hare import HareBroker, HareConfigError, HarePublisher, HareSettings
+from faststream_hare.fastapi import HareRouter
+from tests.support.pools import queue_state
+from tests.support.rabbit_admin import AMQP_URL
+
+pytestmark = pytest.mark.rabbit
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Poll from the test thread while the app's loop runs in TestClient's thread."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.05)
+
+
+def ten() -> int:
+    return 10
+
+
+def make_app(prefix: str) -> tuple[FastAPI, HareRouter, dict[str, Any]]:
+    router = HareRouter(
+        f"{AMQP_URL.rstrip('/')}/?name={prefix}",
+        settings=HareSettings(reconnect_interval_ms=200),
+        logger=None,
+    )
+    state: dict[str, Any] = {"done": [], "attempts": 0}
+
+    @router.subscriber(f"{prefix}.orders", exchange=f"{prefix}.ex", retry_limit=1, delay_in_ms=50)
+    async def handle(order: dict[str, Any], factor: int = Depends(ten)) -> None:
+        state["attempts"] += 1
+        if order.get("broken"):
+            msg = "broken order"
+            raise ValueError(msg)
+        state["done"].append(order["n"] * factor)
+
+    orders = router.publisher(exchange=f"{prefix}.ex", routing_key=f"{prefix}.orders", hare=True)
+    app = FastAPI()
+
+    @app.post("/orders")
+    async def place(order: dict[str, Any]) -> dict[str, str]:
+        return {"result": (await orders.publish_message(order)).value}
+
+    app.include_router(router)
+    return app, router, state
+
+
+def test_lifespan_runs_the_broker_depends_resolve_and_failures_reach_the_dead_queue(
+    prefix: str,
+) -> None:
+    app, router, state = make_app(prefix)
+    assert isinstance(router.broker, HareBroker)
+    with TestClient(app) as client:
+        assert asyncio.run(queue_state(f"{prefix}.orders")).consumers == 1  # started
+        assert client.post("/orders", json={"n": 1}).json() == {"result": "ok"}
+        assert client.post("/orders", json={"n": 2, "broken": True}).json() == {"result": "ok"}
+        wait_until(lambda: asyncio.run(queue_state(f"{prefix}.orders.dead")).ready == 1)
+        assert state["done"] == [10]  # Depends(ten) resolved in a message handler
+        assert state["attempts"] == 3  # n=1 once; n=2 first try + 1 retry
+        channels = client.get("/asyncapi.json").json()["channels"]
+        assert channels[f"{prefix}.orders:{prefix}.ex:Handle"]["x-hare"]["retry_limit"] == 1
+        assert f"{prefix}.orders.dead:_:Handle" in channels
+    # the lifespan stopped the broker: the consumer is gone, the dead letter stays
+    assert asyncio.run(queue_state(f"{prefix}.orders")).consumers == 0
+    assert asyncio.run(queue_state(f"{prefix}.orders.dead")).ready == 1
+
+
+def test_plain_endpoints_and_publishers_are_rabbit_routers() -> None:
+    router = HareRouter()
+    plain = router.subscriber("plain_q")
+    theirs = RabbitRouter().subscriber("plain_q")
+    assert not hasattr(plain, "hare")
+    assert (plain.queue, plain.exchange) == (theirs.queue, theirs.exchange)
+    publisher = router.publisher(exchange="plain_ex")
+    assert isinstance(publisher, HarePublisher)
+    assert publisher.exchange.type.value == "direct"  # as FastStream declares a name
+    assert publisher.hare_exchange is None
+    assert router.publisher(exchange="hare_ex", hare=True).hare_exchange == "hare_ex"
+
+
+def test_settings_must_be_hare_settings() -> None:
+    with pytest.raises(HareConfigError, match="settings must be a HareSettings"):
+        HareRouter(settings={"retry_limit": 1})  # type: ignore[arg-type]

@@ -1,0 +1,130 @@
+"""The console's HTTP contract on the real broker: pages, token, CSRF, actions, sampling."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from faststream_hare import HareBroker
+from faststream_hare.ops.console import create_app
+from tests.integration.test_ops_seed import MIXED, message_ids, seed_dead
+
+pytestmark = pytest.mark.rabbit
+
+
+def console_for(prefix: str, url: str, **options: object) -> HareBroker:
+    broker = HareBroker(url)
+
+    @broker.subscriber(prefix, retry_limit=0)
+    async def handle(body: str) -> None: ...
+
+    return broker
+
+
+def client_for(app: Starlette) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver", follow_redirects=True
+    )
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match is not None
+    return match.group(1)
+
+
+async def test_pages_and_a_confirmed_group_replay(prefix: str, broker_url: str) -> None:
+    await seed_dead(prefix)
+    broker = console_for(prefix, broker_url)
+    async with client_for(create_app(broker)) as client:
+        page = await client.get("/")
+        assert page.status_code == 200
+        assert f'data-queue="{prefix}"' in page.text
+        assert 'data-dead="6"' in page.text
+        assert "guest:***@" in page.text
+        assert "guest:guest" not in page.text
+        page = await client.get(f"/queues/{prefix}")
+        assert 'data-group="ValueError"' in page.text
+        assert "bad order 0" in page.text
+        page = await client.get(f"/queues/{prefix}", params={"group": "TimeoutError"})
+        assert page.text.count("payment gateway timed out") == 3  # group row + its 2 messages
+        confirm = await client.get(
+            f"/queues/{prefix}/confirm", params={"action": "replay", "group": "ValueError"}
+        )
+        assert "3 message(s) match now" in confirm.text
+        assert await message_ids(f"{prefix}.dead") == [m[0] for m in MIXED]  # nothing moved yet
+        done = await client.post(
+            f"/queues/{prefix}/action",
+            data={"csrf": csrf_of(confirm.text), "action": "replay", "group": "ValueError"},
+        )
+        assert done.status_code == 200
+        assert f"Moved 3 message(s) from {prefix}.dead to {prefix}." in done.text
+    assert await message_ids(prefix) == ["m0", "m2", "m5"]
+    assert await message_ids(f"{prefix}.dead") == ["m1", "m3", "m4"]
+
+
+async def test_message_page_and_single_purge(prefix: str, broker_url: str) -> None:
+    await seed_dead(prefix)
+    async with client_for(create_app(console_for(prefix, broker_url))) as client:
+        queue_page = await client.get(f"/queues/{prefix}")
+        links = re.findall(rf'href="[^"]*/queues/{prefix}/messages/([0-9a-f]+)"', queue_page.text)
+        fingerprint = links[2]  # message #1 (two links per row)
+        page = await client.get(f"/queues/{prefix}/messages/{fingerprint}")
+        assert "payment gateway timed out" in page.text
+        assert "&#34;id&#34;: &#34;m1&#34;" in page.text  # the body, pretty-printed and escaped
+        assert "x-tenant" in page.text
+        confirm = await client.get(
+            f"/queues/{prefix}/confirm", params={"action": "purge", "fingerprint": fingerprint}
+        )
+        assert "1 message(s) match now" in confirm.text
+        done = await client.post(
+            f"/queues/{prefix}/action",
+            data={"csrf": csrf_of(confirm.text), "action": "purge", "fingerprint": fingerprint},
+        )
+        assert f"Purged 1 message(s) from {prefix}.dead." in done.text
+        assert (await client.get(f"/queues/{prefix}/messages/{fingerprint}")).status_code == 404
+    assert await message_ids(f"{prefix}.dead") == ["m0", "m2", "m3", "m4", "m5"]
+
+
+async def test_post_without_csrf_is_refused(prefix: str, broker_url: str) -> None:
+    await seed_dead(prefix)
+    async with client_for(create_app(console_for(prefix, broker_url))) as client:
+        await client.get(f"/queues/{prefix}")
+        form = {"action": "purge", "group": "ValueError"}
+        assert (await client.post(f"/queues/{prefix}/action", data=form)).status_code == 403
+        form["csrf"] = "forged"
+        assert (await client.post(f"/queues/{prefix}/action", data=form)).status_code == 403
+        assert (await client.get("/queues/not-a-hare-queue")).status_code == 404
+    assert await message_ids(f"{prefix}.dead") == [m[0] for m in MIXED]
+
+
+async def test_token_header_query_and_cookie(prefix: str, broker_url: str) -> None:
+    await seed_dead(prefix)
+    app = create_app(console_for(prefix, broker_url), token="t0ken")
+    async with client_for(app) as client:
+        assert (await client.get("/")).status_code == 401
+        assert (await client.get("/", params={"token": "wrong"})).status_code == 401
+        assert (await client.get("/", headers={"Authorization": "Bearer t0ken"})).status_code == 200
+        first = await client.get("/", params={"token": "t0ken"}, follow_redirects=False)
+        assert first.status_code == 303
+        assert "token" not in first.headers["location"]
+        assert "t0ken" not in first.headers["set-cookie"]
+        assert (await client.get("/")).status_code == 200  # the session cookie does it now
+    async with client_for(app) as stranger:
+        assert (await stranger.post(f"/queues/{prefix}/action", data={})).status_code == 401
+
+
+async def test_mounted_and_sampled(prefix: str, broker_url: str) -> None:
+    await seed_dead(prefix)
+    outer = Starlette(
+        routes=[Mount("/hare", app=create_app(console_for(prefix, broker_url), sample=4))]
+    )
+    async with client_for(outer) as client:
+        page = await client.get(f"/hare/queues/{prefix}")
+        assert page.status_code == 200
+        assert "Showing the first 4 of 6 messages" in page.text
+        assert f'href="http://testserver/hare/queues/{prefix}?group=' in page.text

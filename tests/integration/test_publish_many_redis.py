@@ -1,0 +1,166 @@
+"""``publish_many`` with the Redis store: one round trip for the claims of a batch, one for
+the releases, token-checked releases, and nothing published when Redis is down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aio_pika
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+
+from faststream_hare import HareBroker, HareDedupError, HareSettings, PublishResult, Unique
+from faststream_hare.dedup import RedisDedupStore
+from tests.support.amqp import drain
+from tests.support.pools import running
+from tests.support.rabbit_admin import REDIS_URL
+
+pytestmark = pytest.mark.redis
+
+DOWN_URL = "redis://127.0.0.1:6390/0"  # nothing listens there
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[RedisDedupStore]:
+    named = RedisDedupStore(REDIS_URL, name=f"t{uuid.uuid4().hex[:8]}")
+    yield named
+    await named.clear()
+    await named.aclose()
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per write to Redis (a round trip): the bytes sent, from now on."""
+    writes: list[int] = []
+    send: Callable[..., Awaitable[None]] = AbstractConnection.send_packed_command
+
+    async def counting(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        writes.append(len(command))
+        await send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    return writes
+
+
+def make_broker(broker_url: str) -> HareBroker:
+    return HareBroker(broker_url, settings=HareSettings(reconnect_interval_ms=200), logger=None)
+
+
+@pytest.mark.rabbit
+async def test_a_batch_is_one_round_trip_to_claim_and_one_to_release(
+    prefix: str,
+    broker_url: str,
+    channel: aio_pika.abc.AbstractChannel,
+    store: RedisDedupStore,
+    round_trips: list[int],
+) -> None:
+    broker = make_broker(broker_url)
+    unique = Unique(period_ms=60_000, keys=["id"], store=store)
+    orders = broker.publisher(exchange=f"{prefix}.ex", routing_key="order.created", unique=unique)
+    nowhere = broker.publisher(exchange=f"{prefix}.ex", routing_key="nobody", unique=unique)
+    async with running(broker):
+        queue = await channel.declare_queue(f"{prefix}.orders")
+        await queue.bind(f"{prefix}.ex", "order.created")
+        assert await orders.publish_message({"id": -1}) is PublishResult.OK
+        round_trips.clear()  # the store's connection is open now
+
+        batch = [{"id": n} for n in range(300)] + [{"id": 7}]
+        results = await orders.publish_many(batch)
+        assert results == [PublishResult.OK] * 300 + [PublishResult.DUPLICATE]
+        assert len(round_trips) == 1, "every claim of the batch in one write"
+        assert sorted(json.loads(m.body)["id"] for m in await drain(queue)) == list(range(-1, 300))
+
+        round_trips.clear()
+        lost = await nowhere.publish_many([{"id": n} for n in range(50)])
+        assert lost == [PublishResult.UNROUTABLE] * 50
+        assert len(round_trips) == 2, "one write for the claims, one for the releases"
+    assert await store.count() == 301, "the unroutable batch left no claim behind"
+
+
+async def test_claim_many_on_redis_claims_a_repeated_key_once_and_releases_by_token(
+    store: RedisDedupStore,
+) -> None:
+    assert await store.claim("held", None) is not None
+    claims = await store.claim_many(["a", "held", "b", "a"], 60_000)
+    assert [c is not None for c in claims] == [True, False, True, False]
+    assert len({c.token for c in claims if c is not None}) == 2
+    [old, _, b, _] = claims
+    assert old is not None
+    assert b is not None
+    # the key expired (deleted here) and another publisher claimed it again
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.delete(old.key)
+    finally:
+        await client.aclose()
+    fresh = await store.claim("a", 60_000)
+    assert fresh is not None
+    await store.release_many([old, b])
+    assert await store.claim("a", 60_000) is None, "the fresh claim survived"
+    assert await store.claim("b", 60_000) is not None, "b was released"
+    assert await store.claim_many([], None) == []
+
+
+@pytest.mark.rabbit
+async def test_redis_down_raises_and_publishes_nothing(
+    prefix: str, broker_url: str, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    broker = make_broker(broker_url)
+    down = RedisDedupStore("redis://user:s3cret@127.0.0.1:6390/0", timeout_ms=500)
+    orders = broker.publisher(
+        exchange=f"{prefix}.ex", routing_key="order.created", unique=Unique(store=down)
+    )
+    async with running(broker):
+        queue = await channel.declare_queue(f"{prefix}.orders")
+        await queue.bind(f"{prefix}.ex", "order.created")
+        with pytest.raises(HareDedupError) as caught:
+            await orders.publish_many([{"id": n} for n in range(20)])
+        assert await drain(queue) == []
+    message = str(caught.value)
+    assert "could not claim a key" in message
+    assert "nothing was published" in message
+    assert "s3cret" not in message
+    await down.aclose()
+
+
+async def test_a_connection_redis_closed_is_replaced_once(store: RedisDedupStore) -> None:
+    """Claims run on connections of the store's own; one Redis dropped (a restart, an idle
+    timeout) is replaced on the next claim instead of failing it."""
+    assert await store.claim("first", 60_000) is not None
+    link = store._link()
+    own_id = await link.execute("CLIENT", "ID")  # the one idle connection, reused (LIFO)
+    admin = Redis.from_url(REDIS_URL)
+    try:
+        assert await admin.client_kill_filter(_id=own_id) == 1
+    finally:
+        await admin.aclose()
+    assert await store.claim("second", 60_000) is not None
+    assert await store.count() == 2
+
+
+async def test_a_redis_that_never_answers_fails_within_the_timeout() -> None:
+    """A server that accepts the connection and stays silent: one deadline per round trip."""
+    silent: list[asyncio.StreamWriter] = []
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = RedisDedupStore(f"redis://127.0.0.1:{port}/0", timeout_ms=300)
+    try:
+        with pytest.raises(HareDedupError, match=r"no reply from Redis within 0\.3 s"):
+            await asyncio.wait_for(store.claim_many(["a", "b"], 1_000), 5)
+        with pytest.raises(HareDedupError, match=r"no reply from Redis within 0\.3 s"):
+            await asyncio.wait_for(store.claim("a", 1_000), 5)
+    finally:
+        await store.aclose()
+        for writer in silent:
+            writer.close()
+        server.close()
+        await server.wait_closed()

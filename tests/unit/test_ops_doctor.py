@@ -1,0 +1,109 @@
+"""``hare doctor``'s rules, each on its own facts, without a broker."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from faststream_hare.ops.doctor import CHECKS, ONE_DAY_MS, SubscriberFacts, diagnose
+
+HEALTHY = SubscriberFacts(
+    queue="orders",
+    retry_limit=5,
+    delays_ms=(1_000, 5_000),
+    dead_ttl_ms=31_449_600_000,
+    planned_queues={
+        "orders": {},
+        "orders.delay.1000": {"x-message-ttl": 1000},
+        "orders.dead": {"x-message-ttl": 31_449_600_000},
+    },
+    existing_queues={
+        "orders": {"x-queue-type": "classic"},
+        "orders.delay.1000": {"x-message-ttl": 1000},
+        "orders.dead": None,
+    },
+    planned_exchanges={"orders": "topic"},
+    existing_exchanges={"orders": "topic"},
+    ready=3,
+    consumers=1,
+)
+
+
+def checks(facts: SubscriberFacts, deep: int = 1000) -> list[tuple[str, str]]:
+    return [(f.check, f.level) for f in diagnose([facts], deep_queue=deep)]
+
+
+def test_healthy_has_no_findings() -> None:
+    assert checks(HEALTHY) == []
+    assert len(CHECKS) == 7
+
+
+def test_stream_plugin_missing() -> None:
+    facts = SubscriberFacts(
+        queue="events", stream=True, stream_reachable=False, stream_endpoint="rabbitmq-stream://x"
+    )
+    (finding,) = diagnose([facts])
+    assert finding.check == "stream_plugin"
+    assert "rabbitmq-stream://x" in finding.problem
+    assert "rabbitmq-plugins enable rabbitmq_stream" in finding.fix
+    assert checks(replace(facts, stream_reachable=True)) == []
+    assert checks(replace(facts, stream_reachable=None)) == []
+
+
+def test_topology_argument_differs() -> None:
+    existing = dict(HEALTHY.existing_queues or {})
+    existing["orders.delay.1000"] = {"x-message-ttl": 999}
+    (finding,) = diagnose([replace(HEALTHY, existing_queues=existing)])
+    assert finding.check == "topology"
+    assert finding.problem == (
+        "queue 'orders.delay.1000' has x-message-ttl=999, hare plans 1000; "
+        "startup would fail with a 406"
+    )
+    assert "delete queue 'orders.delay.1000'" in finding.fix
+
+
+def test_dead_ttl_mismatch_is_only_a_warning() -> None:
+    existing = dict(HEALTHY.existing_queues or {})
+    existing["orders.dead"] = {"x-message-ttl": 31_449_600}
+    (finding,) = diagnose([replace(HEALTHY, existing_queues=existing)])
+    assert (finding.check, finding.level) == ("topology", "warn")
+    assert "HARE_MQ_MESSAGE_TTL_MS=31449600" in finding.fix
+
+
+def test_exchange_type_differs() -> None:
+    (finding,) = diagnose([replace(HEALTHY, existing_exchanges={"orders": "direct"})])
+    assert finding.problem == "exchange 'orders' is a direct exchange, hare plans topic"
+
+
+def test_unknown_topology_is_not_a_finding() -> None:
+    assert checks(replace(HEALTHY, existing_queues=None, existing_exchanges=None)) == []
+
+
+def test_quorum_delivery_limit() -> None:
+    quorum = replace(HEALTHY, queue_type="quorum", delivery_limit=2)
+    assert checks(quorum) == [("quorum_delivery_limit", "fail")]
+    assert checks(replace(quorum, delivery_limit=5)) == []
+    assert checks(replace(quorum, delivery_limit=None)) == []
+    assert checks(replace(HEALTHY, delivery_limit=2)) == []  # classic queues have none
+
+
+def test_dead_ttl_and_delays() -> None:
+    assert checks(replace(HEALTHY, dead_ttl_ms=ONE_DAY_MS - 1)) == [("dead_ttl", "fail")]
+    assert checks(replace(HEALTHY, dead_ttl_ms=ONE_DAY_MS)) == []
+    short = replace(HEALTHY, dead_ttl_ms=2_000)
+    assert checks(short) == [("dead_ttl", "fail"), ("delay_above_dead_ttl", "fail")]
+    assert checks(replace(HEALTHY, dead_ttl_ms=None)) == []
+
+
+def test_prefetch_one_single_worker_deep_queue() -> None:
+    deep = replace(HEALTHY, ready=5_000)
+    assert checks(deep) == [("prefetch_single_worker", "fail")]
+    assert checks(deep, deep=10_000) == []
+    assert checks(replace(deep, prefetch_count=10)) == []
+    assert checks(replace(deep, max_workers=4)) == []
+
+
+def test_backlog_without_consumer() -> None:
+    assert checks(replace(HEALTHY, consumers=0)) == [("no_consumer", "fail")]
+    assert checks(replace(HEALTHY, consumers=0, ready=0)) == []
+    assert checks(replace(HEALTHY, consumers=None)) == []
+    assert checks(replace(HEALTHY, stream=True, consumers=0)) == []
