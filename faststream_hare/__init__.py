@@ -4,11 +4,17 @@ from faststream_hare.broker import HareBroker, HareRouter
 from faststream_hare.dedup import DedupStore, MemoryDedupStore, RedisDedupStore
 from faststream_hare.errors import (
     HareConfigError,
+    HareConnectionError,
     HareDedupError,
     HareError,
     HareTopologyError,
 )
-from faststream_hare.options import AutoScaling, Unique
+from faststream_hare.idempotency import (
+    IdempotencyStore,
+    MemoryIdempotencyStore,
+    RedisIdempotencyStore,
+)
+from faststream_hare.options import AutoScaling, Idempotency, Unique, backoff
 from faststream_hare.publishing.publisher import HarePublisher
 from faststream_hare.publishing.results import PublishResult
 from faststream_hare.settings import HareSettings
@@ -20,6 +26,7 @@ __all__ = (
     "DedupStore",
     "HareBroker",
     "HareConfigError",
+    "HareConnectionError",
     "HareDedupError",
     "HareError",
     "HarePublisher",
@@ -27,9 +34,14 @@ __all__ = (
     "HareSettings",
     "HareSubscriber",
     "HareTopologyError",
+    "Idempotency",
+    "IdempotencyStore",
     "MemoryDedupStore",
+    "MemoryIdempotencyStore",
     "PublishResult",
     "RedisDedupStore",
+    "RedisIdempotencyStore",
     "Unique",
+    "backoff",
     "signals",
 )

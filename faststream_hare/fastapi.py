@@ -8,8 +8,8 @@ the same hare options as ``HareBroker``'s. Needs the ``fastapi`` extra.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Unpack, cast
 
 from fastapi.datastructures import Default
 from faststream.middlewares import AckPolicy
@@ -19,6 +19,7 @@ from faststream_hare._internal.faststream import EMPTY
 from faststream_hare.broker import HareBroker
 from faststream_hare.errors import HareConfigError
 from faststream_hare.settings import HareSettings
+from faststream_hare.subscriber_options import HareSubscriberKeywords, given_hare_keywords
 
 if TYPE_CHECKING:
     from aio_pika.abc import DateType, HeadersType, TimeoutType
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from faststream.rabbit.subscriber import RabbitSubscriber
 
     from faststream_hare._internal.faststream import CustomCallable
-    from faststream_hare.options import AutoScaling, Unique
+    from faststream_hare.options import Unique
     from faststream_hare.publishing.publisher import HarePublisher
 
 __all__ = ("HareRouter",)
@@ -61,19 +62,6 @@ class HareRouter(RabbitRouter):
         queue: str | RabbitQueue,
         exchange: str | RabbitExchange | None = None,
         *,
-        routing_key: str | None = None,
-        prefetch_count: int | None = None,
-        retry_limit: int | None = None,
-        delay_in_ms: int | None = None,
-        delay_cascade_in_ms: Sequence[int] | None = None,
-        queue_type: str | None = None,
-        stream: bool | None = None,
-        stream_offset: Any = None,
-        stream_consumer_name: str | None = None,
-        stream_dead_letter: bool | None = None,
-        consumer_count: int | None = None,
-        auto_scaling: AutoScaling | None = None,
-        cluster_unique: bool | None = None,
         hare: bool = False,
         # RabbitRouter's own keywords, unchanged
         channel: Channel | None = None,
@@ -93,24 +81,10 @@ class HareRouter(RabbitRouter):
         response_model_exclude_unset: bool = False,
         response_model_exclude_defaults: bool = False,
         response_model_exclude_none: bool = False,
+        **hare_keywords: Unpack[HareSubscriberKeywords],
     ) -> RabbitSubscriber:
         """``HareBroker.subscriber()`` for a FastAPI handler (``Depends`` work in it)."""
-        hare_options = {
-            "routing_key": routing_key,
-            "prefetch_count": prefetch_count,
-            "retry_limit": retry_limit,
-            "delay_in_ms": delay_in_ms,
-            "delay_cascade_in_ms": delay_cascade_in_ms,
-            "queue_type": queue_type,
-            "stream": stream,
-            "stream_offset": stream_offset,
-            "stream_consumer_name": stream_consumer_name,
-            "stream_dead_letter": stream_dead_letter,
-            "consumer_count": consumer_count,
-            "auto_scaling": auto_scaling,
-            "cluster_unique": cluster_unique,
-        }
-        given = {key: value for key, value in hare_options.items() if value is not None}
+        given = given_hare_keywords(hare_keywords)
         if hare:
             given["hare"] = True
         # skip RabbitRouter.subscriber (it knows no hare keyword); its parent wraps the handler

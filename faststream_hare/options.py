@@ -1,4 +1,4 @@
-"""The option objects users pass to hare: ``Unique`` and ``AutoScaling``.
+"""The option objects users pass to hare: ``Unique``, ``AutoScaling``, ``Idempotency``, ``backoff``.
 
 Each checks its values when it is built (at decoration time) and raises ``HareConfigError``
 with one sentence that names the option and the fix.
@@ -16,6 +16,7 @@ from faststream_hare.checks import fail as _fail
 
 if TYPE_CHECKING:
     from faststream_hare.dedup.store import DedupStore
+    from faststream_hare.idempotency.store import IdempotencyStore
     from faststream_hare.settings import AutoScalerSettings
 
 
@@ -45,6 +46,73 @@ class Unique:
                 'write keys=["order_id"].'
             )
         object.__setattr__(self, "keys", tuple(self.keys))
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """Run a hare subscriber's handler once per message, across redeliveries and processes.
+
+    The key is the ``message_id`` (or the canonical JSON of the body's ``keys``), namespaced by
+    queue. A success is remembered for ``period_ms``; while a handler runs, the key is leased
+    for ``lease_ms`` so a crashed process never blocks it for longer. ``store`` is a Redis URL
+    or an ``IdempotencyStore``; ``None`` uses ``settings.dedup_url`` or the broker's memory.
+    """
+
+    period_ms: int
+    keys: Sequence[str] | None = None
+    store: str | IdempotencyStore | None = None
+    lease_ms: int = 60_000
+
+    def __post_init__(self) -> None:
+        _check_int(
+            "Idempotency.period_ms",
+            self.period_ms,
+            minimum=1,
+            fix="pass how long a handled message is remembered, e.g. period_ms=86_400_000",
+        )
+        _check_int(
+            "Idempotency.lease_ms",
+            self.lease_ms,
+            minimum=1,
+            fix="pass the longest time a handler may run, e.g. lease_ms=60_000",
+        )
+        keys = self.keys
+        if keys is not None and (
+            isinstance(keys, str) or not all(isinstance(k, str) and k for k in keys) or not keys
+        ):
+            _fail(
+                f"Idempotency.keys must be a non-empty list of field names, got {keys!r}; "
+                'write keys=["order_id"] or leave it out to use the message_id.'
+            )
+        object.__setattr__(self, "keys", None if keys is None else tuple(keys))
+
+
+def backoff(
+    first_ms: int, factor: float = 2, max_ms: int | None = None, steps: int | None = None
+) -> tuple[int, ...]:
+    """An exponential ``delay_cascade_in_ms``: ``min(first_ms * factor**i, max_ms)`` per step.
+
+    ``backoff(1_000, 2, 5_000, 4) == (1_000, 2_000, 4_000, 5_000)``; repeated values share one
+    delay queue, and the last one repeats for retries beyond ``steps``.
+    """
+    _check_int("backoff first_ms", first_ms, minimum=1, fix="pass the first delay in ms")
+    if steps is None:
+        _fail("backoff needs steps, the number of delays; write backoff(1_000, steps=5).")
+    _check_int("backoff steps", steps, minimum=1, fix="pass how many delays to build, e.g. 5")
+    if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor >= 1:
+        _fail(f"backoff factor must be a number >= 1, got {factor!r}; write factor=2.")
+    if max_ms is not None:
+        _check_int("backoff max_ms", max_ms, minimum=first_ms, fix="use max_ms >= first_ms")
+    values: list[int] = []
+    for i in range(steps):
+        value = first_ms * factor**i
+        if max_ms is not None and value >= max_ms:
+            values.extend([max_ms] * (steps - i))  # every later step is capped too
+            break
+        if isinstance(value, float) and not math.isfinite(value):
+            _fail(f"backoff grows beyond any delay after {i} steps; set max_ms, e.g. 3_600_000.")
+        values.append(round(value))
+    return tuple(values)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitExchange, RabbitQueue
@@ -15,9 +15,10 @@ from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.faststream import EMPTY
 from faststream_hare.dedup.registry import check_store
 from faststream_hare.errors import HareConfigError
-from faststream_hare.options import AutoScaling, Unique
+from faststream_hare.options import Unique
 from faststream_hare.publishing.publisher import HarePublisher
 from faststream_hare.subscriber import HareSubscriber
+from faststream_hare.subscriber_options import HareSubscriberKeywords, given_hare_keywords
 from faststream_hare.subscriber_validation import build_subscriber_options, check_ack_policy
 
 if TYPE_CHECKING:
@@ -36,19 +37,6 @@ class HareRegistrator(RabbitRegistrator):
         queue: str | RabbitQueue,
         exchange: str | RabbitExchange | None = None,
         *,
-        routing_key: str | None = None,
-        prefetch_count: int | None = None,
-        retry_limit: int | None = None,
-        delay_in_ms: int | None = None,
-        delay_cascade_in_ms: Sequence[int] | None = None,
-        queue_type: str | None = None,
-        stream: bool | None = None,
-        stream_offset: Any = None,
-        stream_consumer_name: str | None = None,
-        stream_dead_letter: bool | None = None,
-        consumer_count: int | None = None,
-        auto_scaling: AutoScaling | None = None,
-        cluster_unique: bool | None = None,
         hare: bool = False,
         # FastStream's own keywords, unchanged
         channel: Channel | None = None,
@@ -63,27 +51,16 @@ class HareRegistrator(RabbitRegistrator):
         title: str | None = None,
         description: str | None = None,
         include_in_schema: bool = True,
+        **hare_keywords: Unpack[HareSubscriberKeywords],
     ) -> RabbitSubscriber:
         """Subscribe a handler; any hare option (or ``hare=True``) makes it a hare subscriber.
 
-        Without hare options this is exactly ``RabbitBroker.subscriber()``.
+        The hare options are the keywords of ``HareSubscriberKeywords`` (``retry_limit``,
+        ``delay_cascade_in_ms``, ``stream``, ``consumer_count``, ...; DESIGN §1). Without them
+        this is exactly ``RabbitBroker.subscriber()``.
         """
-        hare_values = {
-            "routing_key": routing_key,
-            "prefetch_count": prefetch_count,
-            "retry_limit": retry_limit,
-            "delay_in_ms": delay_in_ms,
-            "delay_cascade_in_ms": delay_cascade_in_ms,
-            "queue_type": queue_type,
-            "stream": stream,
-            "stream_offset": stream_offset,
-            "stream_consumer_name": stream_consumer_name,
-            "stream_dead_letter": stream_dead_letter,
-            "consumer_count": consumer_count,
-            "auto_scaling": auto_scaling,
-            "cluster_unique": cluster_unique,
-        }
-        if not hare and all(value is None for value in hare_values.values()):
+        given = given_hare_keywords(hare_keywords)
+        if not hare and not given:
             return super().subscriber(
                 queue,
                 exchange,
@@ -102,15 +79,14 @@ class HareRegistrator(RabbitRegistrator):
             )
         queue_name, queue_routing = _queue_parts(queue)
         exchange_name = _exchange_name(exchange)
+        routing_key = given.pop("routing_key", None)
         options = build_subscriber_options(
             queue=queue_name,
             exchange=exchange_name,
-            **{
-                **hare_values,
-                "routing_key": routing_key if routing_key is not None else queue_routing,
-            },
+            routing_key=routing_key if routing_key is not None else queue_routing,
+            **given,
         )
-        if channel is not None and prefetch_count is not None:
+        if channel is not None and "prefetch_count" in given:
             msg = (
                 "prefetch_count and channel were both given; set the prefetch on the Channel "
                 "(Channel(prefetch_count=...)) or drop channel=."
@@ -124,10 +100,10 @@ class HareRegistrator(RabbitRegistrator):
         if options.stream and ack_policy is EMPTY:
             ack_policy = AckPolicy.ACK  # streams must never nack (the broker closes the link)
         if not options.stream:
-            given = (
+            policy = (
                 ack_policy if ack_policy is not EMPTY else _faststream.inherited_ack_policy(self)
             )
-            check_ack_policy(given, options.queue)
+            check_ack_policy(policy, options.queue)
         subscriber = _faststream.build_subscriber(
             HareSubscriber,
             self,

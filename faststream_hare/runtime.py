@@ -19,6 +19,7 @@ from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.confirm import ConfirmedPublisher
 from faststream_hare.dedup.registry import DedupStores
 from faststream_hare.errors import HareConfigError, HareError
+from faststream_hare.idempotency.registry import IdempotencyStores
 from faststream_hare.settings import HareSettings
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ class HareRuntime:
         #: ``publish_message`` (a channel error here never fails a retry copy's confirm).
         self.publishes = ConfirmedPublisher(self._live_connection)
         self.dedup = DedupStores()
+        #: Leases and done markers of idempotent subscribers (``idempotent=``).
+        self.idempotency = IdempotencyStores()
         self._transport: CopyTransport | None = None
         self._memory_session: object = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -132,6 +135,7 @@ class HareRuntime:
         self._memory_session = session
         self._transport = transport()
         self.dedup.memory.clear()
+        self.idempotency.memory.clear()
         return True
 
     @property
@@ -184,8 +188,11 @@ class HareRuntime:
                 await self.copies.close()
                 await self.publishes.close()
             finally:
-                await self.dedup.aclose()
-                self.connection = None
+                try:
+                    await self.dedup.aclose()
+                finally:
+                    await self.idempotency.aclose()
+                    self.connection = None
 
 
 def runtime_of(endpoint: Any, *, kind: str, name: str) -> HareRuntime:

@@ -9,11 +9,14 @@ fix, instead of a wall of traceback.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from aio_pika.exceptions import AMQPConnectionError
 
+from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.masking import mask_text, mask_url
 from faststream_hare._internal.patience import keep_trying
 from faststream_hare.errors import HareConnectionError
@@ -58,6 +61,9 @@ async def connect_patiently(
             {"connection_name": name, "host": shown, "reason": reason},
         )
 
+    quiet = _QuietTransportErrors()  # hare says it once; aiormq would say it every try
+    aiormq_logger = logging.getLogger("aiormq.connection")
+    aiormq_logger.addFilter(quiet)
     try:
         return await keep_trying(
             connect,
@@ -71,7 +77,30 @@ async def connect_patiently(
             f"Cannot reach RabbitMQ at {shown} after {settings.startup_timeout_ms / 1000:g} s "
             f"({_reason(exc)}); start RabbitMQ there, or set HARE_MQ_URL to where it runs."
         )
+        if _faststream.running_faststream_cli():
+            _exit_cli(msg)
         raise HareConnectionError(msg) from None
+    finally:
+        aiormq_logger.removeFilter(quiet)
+
+
+def _exit_cli(message: str) -> NoReturn:
+    """Inside ``faststream run`` nothing has started yet and nothing is left to clean up:
+    the one sentence, exit status 1, instead of a page of traceback (and an exception group
+    a ``SystemExit`` would become inside FastStream's task group)."""
+    logger.error(message)
+    for handler in logging.getLogger().handlers + logger.handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
+
+
+class _QuietTransportErrors(logging.Filter):
+    """Drops aiormq's per-attempt "error when creating transport" while hare waits."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "error when creating transport" not in record.getMessage()
 
 
 def _reason(exc: BaseException) -> str:

@@ -11,7 +11,8 @@ from typing import NoReturn
 
 from faststream_hare.checks import check_int as _check_int
 from faststream_hare.errors import HareConfigError
-from faststream_hare.options import AutoScaling
+from faststream_hare.idempotency.registry import check_store as check_idempotency_store
+from faststream_hare.options import AutoScaling, Idempotency
 from faststream_hare.subscriber_options import (
     NAMED_OFFSETS,
     QueueTypeName,
@@ -28,19 +29,23 @@ def build_subscriber_options(
     *,
     queue: str,
     exchange: str | None,
-    routing_key: str | None,
-    prefetch_count: int | None,
-    retry_limit: int | None,
-    delay_in_ms: int | None,
-    delay_cascade_in_ms: Sequence[int] | None,
-    queue_type: str | None,
-    stream: bool | None,
-    stream_offset: object,
-    stream_consumer_name: str | None,
-    stream_dead_letter: bool | None,
-    consumer_count: int | None,
-    auto_scaling: AutoScaling | None,
-    cluster_unique: bool | None,
+    routing_key: str | None = None,
+    prefetch_count: int | None = None,
+    retry_limit: int | None = None,
+    delay_in_ms: int | None = None,
+    delay_cascade_in_ms: Sequence[int] | None = None,
+    queue_type: str | None = None,
+    stream: bool | None = None,
+    stream_offset: object = None,
+    stream_consumer_name: str | None = None,
+    stream_dead_letter: bool | None = None,
+    consumer_count: int | None = None,
+    auto_scaling: AutoScaling | None = None,
+    cluster_unique: bool | None = None,
+    retry_on: object = None,
+    dead_on: object = None,
+    immediate_retries: int | None = None,
+    idempotent: Idempotency | None = None,
 ) -> SubscriberOptions:
     """Validate the raw keyword arguments of ``subscriber()`` into ``SubscriberOptions``."""
     if not isinstance(queue, str) or not queue:
@@ -78,6 +83,21 @@ def build_subscriber_options(
             f"auto_scaling must be an AutoScaling(...) object, got {auto_scaling!r}; "
             "write auto_scaling=AutoScaling(min_consumers=1, max_consumers=5)."
         )
+    retryable = (Exception,) if retry_on is None else _check_exceptions("retry_on", retry_on)
+    deadly = () if dead_on is None else _check_exceptions("dead_on", dead_on)
+    immediate = _check_int(
+        "immediate_retries",
+        0 if immediate_retries is None else immediate_retries,
+        minimum=0,
+        fix="use 0 (the default) or the number of in-process re-runs, e.g. 2",
+    )
+    if idempotent is not None:
+        if not isinstance(idempotent, Idempotency):
+            _fail(
+                f"idempotent must be an Idempotency(...) object, got {idempotent!r}; "
+                "write idempotent=Idempotency(period_ms=86_400_000)."
+            )
+        check_idempotency_store(idempotent.store)
     if is_stream:
         _reject_stream_conflicts(
             queue_type=queue_type,
@@ -87,7 +107,15 @@ def build_subscriber_options(
             consumer_count=consumer_count,
             auto_scaling=auto_scaling,
             cluster_unique=cluster_unique,
+            retry_on=retry_on,
+            dead_on=dead_on,
+            immediate_retries=immediate_retries,
         )
+        if idempotent is not None:
+            _fail(
+                "idempotent does not apply to a stream subscriber (a stream keeps every "
+                "message and its offset says what was read); drop it or use a classic queue."
+            )
     return SubscriberOptions(
         queue=queue,
         exchange=exchange,
@@ -104,7 +132,23 @@ def build_subscriber_options(
         consumer_count=count,
         auto_scaling=auto_scaling,
         cluster_unique=bool(cluster_unique),
+        retry_on=retryable,
+        dead_on=deadly,
+        immediate_retries=immediate,
+        idempotent=idempotent,
     )
+
+
+def _check_exceptions(option: str, value: object) -> tuple[type[Exception], ...]:
+    """One exception class, or a tuple/list of them."""
+    items = value if isinstance(value, tuple | list) else (value,)
+    for item in items:
+        if not (isinstance(item, type) and issubclass(item, Exception)):
+            _fail(
+                f"{option} entries must be exception classes, got {item!r}; "
+                f"write {option}=(TimeoutError, ConnectionError)."
+            )
+    return tuple(items)
 
 
 def _check_cascade(cascade: Sequence[int] | None) -> tuple[int, ...]:

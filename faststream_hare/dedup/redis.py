@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,11 +24,16 @@ from faststream_hare.errors import HareConfigError, HareDedupError
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+logger = logging.getLogger("faststream_hare.dedup")
+
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 #: Key prefix of every hare dedup entry in Redis.
 KEY_PREFIX = "hare:dedup:"
 #: Connect/command timeout: an unreachable store fails the publish quickly instead of hanging.
 DEFAULT_TIMEOUT_MS = 2_000
+#: Claims (and releases) of a batch sent in one round trip at most: a huge batch must not
+#: need more than ``timeout_ms`` for one exchange.
+CLAIM_CHUNK = 5_000
 
 _CLAIM = ("claim a key", "nothing was published")
 _RELEASE_FAILED = (
@@ -104,35 +110,46 @@ class RedisDedupStore:
             raise self._unreachable(_RELEASE_FAILED, exc) from exc
 
     async def claim_many(self, keys: Sequence[str], period_ms: int | None) -> list[Claim | None]:
-        """One ``SET NX PX`` per key, pipelined: one round trip for the whole batch.
+        """One ``SET NX PX`` per key, pipelined: one round trip per ``CLAIM_CHUNK`` keys.
 
         Each ``SET`` is atomic on its own; a key repeated in ``keys`` is claimed by its first
-        occurrence only. No ``MULTI``: nothing needs the batch to be all-or-nothing.
+        occurrence only. No ``MULTI``: nothing needs the batch to be all-or-nothing. When a
+        round trip fails, every claim of the batch that may have been made is released (by
+        token: never another publisher's) before ``HareDedupError`` is raised.
         """
-        if not keys:
-            return []
         base = uuid.uuid4().hex  # one random token per batch, made unique per claim
-        full_keys = [self.prefix + key for key in keys]
-        tokens = [f"{base}.{i:x}" for i in range(len(keys))]
-        commands = [_set_nx(k, t, period_ms) for k, t in zip(full_keys, tokens, strict=True)]
+        claims = [Claim(self.prefix + key, f"{base}.{i:x}") for i, key in enumerate(keys)]
+        replies: list[Any] = []
         try:
-            replies = await self._link().execute_many(commands)
+            for start in range(0, len(claims), CLAIM_CHUNK):
+                chunk = claims[start : start + CLAIM_CHUNK]
+                commands = [_set_nx(c.key, str(c.token), period_ms) for c in chunk]
+                replies += await self._link().execute_many(commands)
         except Exception as exc:
+            await self._release_after_failure(claims)
             raise self._unreachable(_CLAIM, exc) from exc
-        return [
-            Claim(full_key, token) if claimed else None
-            for full_key, token, claimed in zip(full_keys, tokens, replies, strict=True)
-        ]
+        return [c if claimed else None for c, claimed in zip(claims, replies, strict=True)]
 
     async def release_many(self, claims: Sequence[Claim]) -> None:
-        """The token-checked release of each claim, pipelined: one round trip."""
-        if not claims:
-            return
-        commands = [("EVAL", _RELEASE, 1, claim.key, str(claim.token)) for claim in claims]
+        """The token-checked release of each claim, pipelined: one round trip per chunk."""
         try:
-            await self._link().execute_many(commands)
+            for start in range(0, len(claims), CLAIM_CHUNK):
+                commands = [
+                    ("EVAL", _RELEASE, 1, c.key, str(c.token))
+                    for c in claims[start : start + CLAIM_CHUNK]
+                ]
+                await self._link().execute_many(commands)
         except Exception as exc:
             raise self._unreachable(_RELEASE_FAILED, exc) from exc
+
+    async def _release_after_failure(self, claims: Sequence[Claim]) -> None:
+        """A claim round trip failed after its commands may have run: release them all."""
+        try:
+            await self.release_many(claims)
+        except HareDedupError:
+            logger.warning(
+                "%d dedup keys of a failed batch may stay claimed until they expire", len(claims)
+            )
 
     async def count(self) -> int:
         """Number of live entries under this store's prefix (a ``SCAN``: for inspection)."""

@@ -1,10 +1,13 @@
-"""One delivery of one message to a classic/quorum hare subscriber (DESIGN §3, §11).
+"""One delivery of one message to a classic/quorum hare subscriber (DESIGN §3, §11, §17).
 
-The handler runs; a failure is handed onwards (``handoff.py``): to the delay queue of the next
-retry or to ``Q.dead``, the original acked only once the broker confirmed the copy. Signals:
-one ``start`` and exactly one ``stop`` per delivery, whatever happens (also when the handler
-settles the message itself with ``AckMessage``/``NackMessage``/``RejectMessage``, or is
-cancelled); ``exception`` before ``stop`` when the handler raised.
+The handler runs; a failure worth retrying first re-runs at once, up to ``immediate_retries``
+times, then is handed onwards (``handoff.py``): to the delay queue of the next retry or to
+``Q.dead``, the original acked only once the broker confirmed the copy. A failure that no retry
+can fix (poison, or classified unrecoverable by ``retry_on``/``dead_on``) goes to ``Q.dead`` at
+once. Signals: one ``start`` and exactly one ``stop`` per run of the handler, whatever happens
+(also when the handler settles the message itself with ``AckMessage``/``NackMessage``/
+``RejectMessage``, or is cancelled); ``exception`` before ``stop`` when it raised; ``attempt``
+(1, 2, ...) in the metadata numbers the runs of one delivery.
 """
 
 from __future__ import annotations
@@ -18,7 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from faststream.exceptions import AckMessage, HandlerException, NackMessage, RejectMessage
 
-from faststream_hare.retry.decision import FIRST_TRACEPARENT_HEADER, header_text, read_retry_count
+from faststream_hare.retry.decision import (
+    FIRST_TRACEPARENT_HEADER,
+    classify,
+    header_text,
+    read_retry_count,
+)
 from faststream_hare.retry.handoff import Handoff
 from faststream_hare.retry.poison import is_poison
 from faststream_hare.telemetry import signals
@@ -26,6 +34,7 @@ from faststream_hare.telemetry import signals
 if TYPE_CHECKING:
     from faststream.rabbit.message import RabbitMessage
 
+    from faststream_hare.retry.decision import DeadReason
     from faststream_hare.retry.endpoint import HareEndpoint
 
 #: ``stop``'s ``result`` when the handler settled the message itself.
@@ -35,18 +44,36 @@ _SETTLED = {AckMessage: "ack", NackMessage: "nack", RejectMessage: "reject"}
 class Attempt:
     """Runs the handler for one delivery and decides what becomes of the message."""
 
-    def __init__(self, subscriber: HareEndpoint, msg: RabbitMessage, log: logging.Logger) -> None:
+    def __init__(
+        self,
+        subscriber: HareEndpoint,
+        msg: RabbitMessage,
+        log: logging.Logger,
+        *,
+        before_handoff: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.subscriber = subscriber
         self.runtime = subscriber.hare_runtime
         self.msg = msg
         self.log = log
+        #: Awaited before a failed delivery is handed on (idempotency releases its lease).
+        self.before_handoff = before_handoff
+        #: How the delivery ended: "ok", "ack"/"nack"/"reject"/"settled" (by the handler),
+        #: "handed_off" (retried, dead-lettered or back in Q by hare), "cancelled".
+        self.outcome: str | None = None
+        self.run_number = 0
         self._metadata: dict[str, Any] | None = None
         self._started = 0
         self._stopped = False
 
     @property
+    def handled(self) -> bool:
+        """The handler succeeded: it returned, or acked the message itself."""
+        return self.outcome in ("ok", "ack")
+
+    @property
     def metadata(self) -> dict[str, Any]:
-        """The span's metadata, built only when a receiver listens (a hot path otherwise)."""
+        """The run's metadata, built only when a receiver listens (a hot path otherwise)."""
         if self._metadata is None:
             self._metadata = {
                 "queue": self.subscriber.queue_name,
@@ -58,11 +85,46 @@ class Attempt:
                 "first_traceparent": header_text(
                     self.msg.raw_message.headers, FIRST_TRACEPARENT_HEADER
                 ),
+                "attempt": self.run_number,
             }
         return self._metadata
 
     async def run(self, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
         """The handler's result; a failure ends in ``AckMessage`` or ``NackMessage``."""
+        immediate_retries = self.subscriber.hare.immediate_retries
+        while True:
+            self._begin()
+            outcome = "ok"
+            try:
+                try:
+                    await self.msg.decode()
+                except Exception as exc:  # an undecodable body is poison: no retries
+                    await self._failed(exc, "poison")
+                result = await call_next(self.msg)
+                self.outcome = "ok"
+                return result
+            except HandlerException as exc:
+                outcome = _SETTLED.get(type(exc), "settled")
+                self.outcome = self.outcome or outcome
+                raise  # the handler (or hare) settled it on purpose
+            except asyncio.CancelledError:
+                outcome = self.outcome = "cancelled"
+                raise
+            except Exception as exc:
+                outcome = "error"
+                reason = self._dead_reason(exc)
+                if reason is None and self.run_number <= immediate_retries:
+                    self._exception(exc, poison=False)
+                    continue  # run it again at once (``finally`` stops this run)
+                await self._failed(exc, reason)
+                raise  # pragma: no cover - _failed always raises
+            finally:
+                self._stop(outcome)
+
+    def _begin(self) -> None:
+        self.run_number += 1
+        self._metadata = None
+        self._stopped = False
         self._started = signals.monotonic_time()
         if signals.has_receivers(signals.consumer_message_start):
             signals.emit(
@@ -71,27 +133,15 @@ class Attempt:
                 {"system_time": signals.system_time(), "monotonic_time": self._started},
                 self.metadata,
             )
-        outcome = "ok"
-        try:
-            try:
-                await self.msg.decode()
-            except Exception as exc:  # an undecodable body is poison: no retries
-                await self._failed(exc, poison=True)
-            return await call_next(self.msg)
-        except HandlerException as exc:
-            outcome = _SETTLED.get(type(exc), "settled")
-            raise  # the handler (or hare) settled it on purpose
-        except asyncio.CancelledError:
-            outcome = "cancelled"
-            raise
-        except Exception as exc:
-            outcome = "error"
-            await self._failed(exc, poison=is_poison(exc, self.subscriber))
-            raise  # pragma: no cover - _failed always raises
-        finally:
-            self._stop(outcome)
 
-    async def _failed(self, exc: Exception, *, poison: bool) -> None:
+    def _dead_reason(self, exc: Exception) -> DeadReason | None:
+        """``poison`` or ``unrecoverable`` when no retry can help; ``None`` to retry."""
+        if is_poison(exc, self.subscriber):
+            return "poison"
+        hare = self.subscriber.hare
+        return classify(exc, hare.retry_on, hare.dead_on)
+
+    def _exception(self, exc: Exception, *, poison: bool) -> None:
         now = signals.monotonic_time()
         signals.emit(
             signals.consumer_message_exception,
@@ -105,9 +155,15 @@ class Attempt:
                 "stacktrace": "".join(traceback.format_exception(exc)),
             },
         )
+
+    async def _failed(self, exc: Exception, dead_reason: DeadReason | None) -> None:
+        self._exception(exc, poison=dead_reason == "poison")
         self._stop("error")
+        self.outcome = "handed_off"
+        if self.before_handoff is not None:
+            await self.before_handoff()
         handoff = Handoff(self.subscriber, self.msg.raw_message, self.msg, self.log)
-        decision = handoff.decide(dead_reason="poison" if poison else None)
+        decision = handoff.decide(dead_reason=dead_reason)
         if not await handoff.send(decision, exc):
             raise NackMessage(requeue=True) from exc
         handoff.report(decision, exc)

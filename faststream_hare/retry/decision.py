@@ -79,6 +79,17 @@ def decide(
     )
 
 
+def classify(
+    error: BaseException,
+    retry_on: tuple[type[BaseException], ...],
+    dead_on: tuple[type[BaseException], ...],
+) -> DeadReason | None:
+    """``"unrecoverable"`` when no retry can help (``dead_on`` wins over ``retry_on``)."""
+    if isinstance(error, dead_on) or not isinstance(error, retry_on):
+        return "unrecoverable"
+    return None
+
+
 def copy_headers(
     headers: Mapping[str, Any], decision: RetryDecision, error: BaseException | None
 ) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The retry middleware: hare's part of consuming, on hare subscribers only.
 
 ``RetryMiddleware`` is the factory a hare subscriber adds to its own middlewares (plain
-subscribers never see it). Per message, a classic/quorum delivery goes to ``Attempt`` and a
-stream delivery to ``StreamFailures``. A message FastStream could not hand to any handler —
+subscribers never see it). Per message, a classic/quorum delivery goes to ``Attempt`` (through
+``IdempotentDelivery`` with ``idempotent=``) and a stream delivery to ``StreamFailures``. A
+message FastStream could not hand to any handler —
 its parser or decoder raised, or every ``filter=`` said no — never reaches ``consume_scope``:
 ``__aexit__`` sees the error and sends it to ``Q.dead`` as poison (DESIGN §11) instead of
 letting FastStream reject it into nowhere.
@@ -21,6 +22,7 @@ from faststream.exceptions import HandlerException, SubscriberNotFound
 from faststream_hare.retry.attempt import Attempt
 from faststream_hare.retry.endpoint import as_hare_endpoint
 from faststream_hare.retry.handoff import Handoff
+from faststream_hare.retry.idempotent import IdempotentDelivery
 from faststream_hare.retry.poison import NoHandler
 from faststream_hare.retry.stream_failures import StreamFailures
 
@@ -61,7 +63,12 @@ class _RetryScope(BaseMiddleware):
             return await call_next(msg)
         if subscriber.hare.stream:
             return await StreamFailures(subscriber).run(call_next, msg)
-        attempt = Attempt(subscriber, cast("RabbitMessage", msg), self._log())
+        message = cast("RabbitMessage", msg)
+        attempt = Attempt(subscriber, message, self._log())
+        idempotent = subscriber.hare.idempotent
+        if idempotent is not None:
+            delivery = IdempotentDelivery(subscriber, idempotent, message, self._log())
+            return await delivery.run(attempt, call_next)
         return await attempt.run(call_next)
 
     async def __aexit__(

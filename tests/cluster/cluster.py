@@ -58,6 +58,26 @@ def run_script(*args: str, timeout: float = 300.0) -> str:
     return result.stdout
 
 
+def rabbitmqctl(number: int, *args: str) -> str:
+    """``rabbitmqctl -n hare<N>@localhost ARGS`` with the cluster's cookie and env file."""
+    base = Path(os.environ.get("HARE_CLUSTER_DIR", "/tmp/hare-cluster"))
+    result = subprocess.run(
+        ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", f"hare{number}@localhost", *args],
+        env={
+            **os.environ,
+            "HOME": str(base / "home"),
+            "RABBITMQ_CONF_ENV_FILE": str(base / f"hare{number}" / "rabbitmq-env.conf"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"rabbitmqctl {' '.join(args)}: {result.stdout}{result.stderr}")
+    return result.stdout
+
+
 @dataclass(frozen=True)
 class Node:
     number: int
@@ -153,6 +173,33 @@ class Cluster:
                 f"leader={q.get('leader')} online={q.get('online')}"
             )
         return "\n".join(rows)
+
+    def held_dead_letters(self, queue: str) -> int:
+        """Messages a quorum queue keeps for at-least-once dead-lettering: counted in
+        ``messages`` but neither ready nor unacked (they leave once the target confirmed)."""
+        info = self.queue(queue) or {}
+        total = int(info.get("messages") or 0)
+        return (
+            total
+            - int(info.get("messages_ready") or 0)
+            - int(info.get("messages_unacknowledged") or 0)
+        )
+
+    def move_leader(self, queue: str) -> str:
+        """Hand a quorum queue's leadership to another running member (``ra``'s own call);
+        the new leader starts the queue's dead-letter worker afresh. Returns the new leader."""
+        name = queue.replace("\\", "\\\\").replace('"', '\\"')
+        expression = (
+            f'{{ok, Q}} = rabbit_amqqueue:lookup(rabbit_misc:r(<<"/">>, queue, <<"{name}">>)),'
+            "{Ra, Leader} = amqqueue:get_pid(Q),"
+            "Members = maps:get(nodes, amqqueue:get_type_state(Q)),"
+            "[Target | _] = [N || N <- Members, N =/= Leader,"
+            " lists:member(N, rabbit_nodes:all_running())],"
+            "ok = ra:transfer_leadership({Ra, Leader}, {Ra, Target}),"
+            "Target."
+        )
+        running = next(n for n in self.status().nodes if n.state == "running")
+        return rabbitmqctl(running.number, "eval", expression).strip()
 
     def leader(self, queue: str) -> str:
         """The node leading a quorum queue (or a stream) right now."""

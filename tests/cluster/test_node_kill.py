@@ -5,6 +5,12 @@ are dead-lettered through a delay cascade) and a named stream consumer, publishe
 ``publish_message`` and Redis dedup from another process. Mid-run the node leading ``Q`` is
 killed (SIGKILL); it is revived once the publisher is done. Every message id is accounted
 for; duplicates (at-least-once redeliveries) and the recovery time are printed.
+
+RabbitMQ 3.10.8 sometimes starts no at-least-once dead-letter worker on the new leader of a
+quorum delay queue after its old leader died: the expired copies stay in the delay queue
+(counted in ``messages``, neither ready nor unacked), safe but not moving, until the queue's
+leadership changes again. ``StallWatch`` detects that and moves the leadership, as an operator
+would (docs/scaling-out.md), and the test prints which queues it had to unblock.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 
 import aio_pika
 import pytest
@@ -45,14 +52,46 @@ async def dead_ids(url: str, queue: str) -> Counter[int]:
         await connection.close()
 
 
-async def eventually(condition, what: str, timeout: float) -> float:  # type: ignore[no-untyped-def]
-    """Wait for ``condition()``; returns the seconds it took."""
-    started = time.monotonic()
+async def eventually(condition: Callable[[], bool], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
     while not condition():
-        if time.monotonic() - started > timeout:
+        if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout} s")
         await asyncio.sleep(0.05)
-    return time.monotonic() - started
+
+
+class StallWatch:
+    """Moves the leadership of a delay queue whose dead-lettering stands still (see above)."""
+
+    def __init__(self, cluster: Cluster, queues: Sequence[str], patience_s: float = 5.0) -> None:
+        self.cluster = cluster
+        self.queues = queues
+        self.patience_s = patience_s
+        self.since: dict[str, float] = {}
+        self.unblocked: list[tuple[str, int]] = []  # (queue, messages it held)
+        self._checked = 0.0
+
+    async def check(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < 1.0:  # the management API refreshes every second
+            return
+        self._checked = now
+        for queue in self.queues:
+            held = await asyncio.to_thread(self.cluster.held_dead_letters, queue)
+            if held <= 0:
+                self.since.pop(queue, None)
+            elif now - self.since.setdefault(queue, now) >= self.patience_s:
+                await asyncio.to_thread(self.cluster.move_leader, queue)
+                self.unblocked.append((queue, held))
+                del self.since[queue]
+
+    async def until(self, condition: Callable[[], bool], what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: not within {timeout} s")
+            await self.check()
+            await asyncio.sleep(0.05)
 
 
 async def test_a_node_killed_under_load_loses_no_message(cluster: Cluster, cprefix: str) -> None:
@@ -98,10 +137,6 @@ async def test_a_node_killed_under_load_loses_no_message(cluster: Cluster, cpref
 
     here = broker.publisher(exchange=exchange, routing_key="order", unique=dedup(REDIS_URL))
     await broker.start()
-    tapc = await aio_pika.connect(cluster.amqp_url)
-    tapch = await tapc.channel()
-    tap = await tapch.declare_queue(f"{cprefix}.tap", durable=True, arguments={"x-queue-type": "quorum"})
-    await tap.bind(queue, routing_key="order")
     publisher: Process | None = None
     killed: int | None = None
     try:
@@ -138,29 +173,27 @@ async def test_a_node_killed_under_load_loses_no_message(cluster: Cluster, cpref
         killed = None
         cluster.wait_members(queue, 3)
 
+        delay_queues = broker.hare_subscriber(queue).plan(broker.settings).delay_queues
+        watch = StallWatch(cluster, delay_queues)
         wanted = set(range(TOTAL)) - DOOMED
         try:
-            await eventually(lambda: wanted <= set(handled), "every good message handled", 120)
+            await watch.until(lambda: wanted <= set(handled), "every good message handled", 120)
+            await eventually(
+                lambda: set(audited) >= set(range(TOTAL)), "stream read to the end", 60
+            )
+            dead: Counter[int] = Counter()
+            deadline = time.monotonic() + 60
+            while not set(dead) >= DOOMED:  # read Q.dead until every doomed id has arrived
+                assert time.monotonic() < deadline, f"missing in Q.dead: {DOOMED - set(dead)}"
+                dead += await dead_ids(cluster.amqp_url, f"{queue}.dead")
+                await watch.check()
+                await asyncio.sleep(0.2)
         except AssertionError as exc:
             missing = sorted(wanted - set(handled))
-            tapped = Counter()
-            while (m := await tap.get(no_ack=True, fail=False)) is not None:
-                tapped[json.loads(m.body)["n"]] += 1
-            print("TAP: missing in tap:", [n for n in missing if n not in tapped], "present:", [n for n in missing if n in tapped])
-            print("TAP: failed_once contains missing:", all(n in failed_once for n in missing))
-            print("TAP total", len(tapped))
             raise AssertionError(
-                f"{exc}; {len(missing)} missing (first {missing[:10]}); "
-                f"app connections on {cluster.connection_nodes(f'{cprefix}-app')}\n"
+                f"{exc}; {len(missing)} not handled (first {missing[:10]})\n"
                 + cluster.describe(cprefix)
             ) from None
-        await eventually(lambda: set(audited) >= set(range(TOTAL)), "stream read to the end", 60)
-        dead: Counter[int] = Counter()
-        deadline = time.monotonic() + 60
-        while not set(dead) >= DOOMED:  # read Q.dead until every doomed id has arrived
-            assert time.monotonic() < deadline, f"missing in Q.dead: {DOOMED - set(dead)}"
-            dead += await dead_ids(cluster.amqp_url, f"{queue}.dead")
-            await asyncio.sleep(0.2)
     finally:
         if publisher is not None:
             publisher.stop()
@@ -175,7 +208,8 @@ async def test_a_node_killed_under_load_loses_no_message(cluster: Cluster, cpref
         f"published {TOTAL} (publisher: {summary['results']}, {summary['attempts']} attempts "
         f"in {summary['seconds']} s); handled {len(handled)}, dead-lettered {len(dead)}, "
         f"lost={len(lost)}; duplicates: handled {handled_twice}, dead {dead.total() - len(dead)}, "
-        f"stream {audited_twice}; recovery {recovery_s:.1f} s"
+        f"stream {audited_twice}; recovery {recovery_s:.1f} s; stalled dead-lettering "
+        f"unblocked (RabbitMQ 3.10.8): {watch.unblocked or 'none'}"
     )
     assert lost == set()
     assert set(dead) == DOOMED

@@ -1,7 +1,8 @@
 """Consumer pools and the auto-scaler under AMQP link cuts: nothing lost, nothing left unacked.
 
 The app's broker URL goes through a FaultProxy; the test publishes and inspects over its own
-direct connection. A cut aborts every connection through the proxy (as a dead link would);
+direct connection. A cut aborts every connection through the proxy (as a dead link would; one
+cut also refuses new connections for a few seconds, as a broker that is down would);
 10 % of the messages fail once, so retry copies are in flight when the link drops (DESIGN §6, §11).
 """
 
@@ -24,6 +25,8 @@ pytestmark = pytest.mark.rabbit
 
 BATCH = 120
 CUTS = 4
+#: How long the link refuses connections in one of the cuts (the outage, not a wait).
+DOWN_S = 3.0
 
 
 def proxied_broker(prefix: str, proxy: FaultProxy) -> HareBroker:
@@ -42,6 +45,18 @@ async def publish_ids(queue: str, ids: list[str]) -> None:
             await channel.default_exchange.publish(message, routing_key=queue)
     finally:
         await connection.close()
+
+
+async def keep_cutting(proxy: FaultProxy, account: Account, recoveries: list[float]) -> None:
+    """Cut the link every 0.7 s; while messages remain, time how long handling takes to resume."""
+    while True:
+        await asyncio.sleep(0.7)
+        handled = len(account.handled)
+        proxy.cut()
+        watch = Stopwatch()
+        if handled + 6 < len(account.published):
+            await eventually(reached(lambda: len(account.handled), handled + 6), timeout=30)
+            recoveries.append(watch.elapsed())
 
 
 class FailOnce:
@@ -89,11 +104,18 @@ async def test_pool_of_three_with_a_scale_down_during_cuts(
         for cut in range(CUTS):
             done = BATCH * cut + BATCH // 2
             await eventually(reached(lambda: len(account.handled), done), timeout=30)
-            fault_proxy.cut()
-            watch = Stopwatch()
-            if cut == 1:
-                assert await pool.remove_consumer() == f"{queue}.W3"  # while the link is down
-            await publish_ids(queue, batches[cut + 1])
+            if cut == 2:  # the broker looks down for a while: recovery counts from its return
+                fault_proxy.block()
+                await publish_ids(queue, batches[cut + 1])
+                await asyncio.sleep(DOWN_S)
+                fault_proxy.unblock()
+                watch = Stopwatch()
+            else:
+                fault_proxy.cut()
+                watch = Stopwatch()
+                if cut == 1:
+                    assert await pool.remove_consumer() == f"{queue}.W3"  # link down
+                await publish_ids(queue, batches[cut + 1])
             first_after = batches[cut + 1][0]
             await eventually(
                 reached(partial(account.handled.__getitem__, first_after), 1), timeout=30
@@ -121,7 +143,7 @@ async def test_auto_scaled_pool_scales_up_and_down_under_cuts(
 ) -> None:
     queue = f"{prefix}.jobs"
     broker = proxied_broker(prefix, fault_proxy)
-    handler = FailOnce(account, pause_s=0.01)
+    handler = FailOnce(account, pause_s=0.03)
     scaling = AutoScaling(
         min_consumers=1, max_consumers=4, messages_per_consumer=25, check_interval_ms=200
     )
@@ -142,16 +164,16 @@ async def test_auto_scaled_pool_scales_up_and_down_under_cuts(
     try:
         await publish_ids(queue, ids)
         await eventually(lambda: pool.size == 4, timeout=20)
-        for cut in range(CUTS):
-            done = 60 * (cut + 1)
-            await eventually(reached(lambda: len(account.handled), done), timeout=30)
-            handled = len(account.handled)
-            fault_proxy.cut()
-            watch = Stopwatch()
-            await eventually(reached(lambda: len(account.handled), handled + 6), timeout=30)
-            recoveries.append(watch.elapsed())
+        cutter = asyncio.create_task(keep_cutting(fault_proxy, account, recoveries))
+        try:  # the backlog drains and the pool scales down to 1 while the link keeps dropping
+            await eventually(lambda: account.settled == len(ids), timeout=45)
+            await eventually(lambda: pool.size == 1, timeout=30)
+            cuts = fault_proxy.cuts
+            await eventually(reached(lambda: fault_proxy.cuts, cuts + 2), timeout=10)
+        finally:
+            cutter.cancel()
+        assert pool.size == 1, "the pool grew again after the reconnects"
         await settle(admin, queue, account)
-        await eventually(lambda: pool.size == 1, timeout=20)  # scaled down after the backlog
     finally:
         watcher.cancel()
         await broker.stop()

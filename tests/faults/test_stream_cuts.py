@@ -41,18 +41,16 @@ def stream_broker(prefix: str, proxy: FaultProxy) -> HareBroker:
     return HareBroker(f"{AMQP_URL.rstrip('/')}/?name={prefix}", settings=settings, logger=None)
 
 
-async def publish_ids(queue: str, ids: list[str], pause_every: int = 0) -> None:
-    """Publish ``{"id": ...}`` to the stream over AMQP (confirmed), pausing now and then."""
+async def publish_ids(queue: str, ids: list[str]) -> None:
+    """Publish ``{"id": ...}`` to the stream over AMQP, each one confirmed."""
     connection = await aio_pika.connect(AMQP_URL)
     try:
         channel = await connection.channel()
         await channel.declare_queue(queue, durable=True, arguments={"x-queue-type": "stream"})
-        for n, message_id in enumerate(ids, 1):
+        for message_id in ids:
             body = json.dumps({"id": message_id}).encode()
             message = aio_pika.Message(body, content_type="application/json")
             await channel.default_exchange.publish(message, routing_key=queue)
-            if pause_every and n % pause_every == 0:
-                await asyncio.sleep(0.1)
     finally:
         await connection.close()
 

@@ -12,15 +12,20 @@ import pytest
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 
-from faststream_hare import AutoScaling, HareBroker, HareSettings, PublishResult, Unique
+from faststream_hare import (
+    AutoScaling,
+    HareBroker,
+    HareSettings,
+    Idempotency,
+    PublishResult,
+    Unique,
+)
 from faststream_hare.telemetry.prometheus import HareMetrics
 from tests.support.amqp import wait_depth
 from tests.support.pools import make_broker, running, wait_state
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.rabbit
-
-NEEDS_LEAD = "the signal (or its metadata) this metric needs is not emitted yet; see obs report"
 
 
 @pytest.fixture
@@ -234,11 +239,8 @@ async def test_stream_offset_follows_handled_messages(
         await eventually(lambda: sample(registry, "hare_stream_offset", queue=queue) == 2, 5)
 
 
-@pytest.mark.xfail(reason=f"idempotent= and consumer.message.duplicate: {NEEDS_LEAD}", strict=False)
 @pytest.mark.usefixtures("metrics")
 async def test_consumer_duplicates_are_counted(prefix: str, registry: CollectorRegistry) -> None:
-    from faststream_hare import Idempotency  # type: ignore[attr-defined]  # issue 14
-
     queue = f"{prefix}.once"
     broker = fast_broker(prefix)
     handled: list[str] = []

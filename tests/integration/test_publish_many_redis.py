@@ -16,6 +16,7 @@ from redis.asyncio.connection import AbstractConnection
 
 from faststream_hare import HareBroker, HareDedupError, HareSettings, PublishResult, Unique
 from faststream_hare.dedup import RedisDedupStore
+from faststream_hare.dedup.redis import CLAIM_CHUNK
 from tests.support.amqp import drain
 from tests.support.pools import running
 from tests.support.rabbit_admin import REDIS_URL
@@ -164,3 +165,81 @@ async def test_a_redis_that_never_answers_fails_within_the_timeout() -> None:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_big_batch_is_claimed_and_released_in_chunks(
+    store: RedisDedupStore, round_trips: list[int]
+) -> None:
+    await store.claim("warm", 600_000)  # the connection is open: count writes from here
+    round_trips.clear()
+    keys = [f"k{n}" for n in range(CLAIM_CHUNK * 2 + 7)]
+    claims = await store.claim_many(keys, 60_000)
+    assert len(round_trips) == 3
+    assert None not in claims
+    await store.release_many([c for c in claims if c is not None])
+    assert len(round_trips) == 6
+    assert await store.count() == 1
+
+
+class StallFirstConnection:
+    """A proxy to Redis that stops returning replies on the first connection through it once
+    that connection sent a ``SET``: the claims run on Redis, the client never hears of it."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.connections = 0
+        self.sets_sent = False
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def __aenter__(self) -> StallFirstConnection:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        first = self.connections == 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 6379)
+        self._writers += [writer, up_writer]
+
+        async def upstream() -> None:
+            while data := await reader.read(65536):
+                if first and b"\r\nSET\r\n" in data:
+                    self.sets_sent = True
+                up_writer.write(data)
+                await up_writer.drain()
+
+        async def downstream() -> None:
+            while data := await up_reader.read(65536):
+                if not (first and self.sets_sent):
+                    writer.write(data)
+                    await writer.drain()
+
+        await asyncio.gather(upstream(), downstream(), return_exceptions=True)
+
+
+async def test_claims_whose_replies_were_lost_are_released_before_the_error(
+    store: RedisDedupStore,
+) -> None:
+    """The SETs ran on Redis but no reply came: without the release, retrying this batch
+    would be all DUPLICATE until the keys expire (a silent loss)."""
+    async with StallFirstConnection() as proxy:
+        stalled = RedisDedupStore(
+            f"redis://127.0.0.1:{proxy.port}/0", name=store.name, timeout_ms=500
+        )
+        try:
+            with pytest.raises(HareDedupError, match=r"no reply from Redis within 0\.5 s"):
+                await stalled.claim_many(["a", "b", "c"], 60_000)
+            assert proxy.sets_sent, "the claims reached Redis"
+            assert proxy.connections == 2, "the release went through a second connection"
+        finally:
+            await stalled.aclose()
+    assert await store.count() == 0
+    assert None not in await store.claim_many(["a", "b", "c"], 60_000)

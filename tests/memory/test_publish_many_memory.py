@@ -8,8 +8,16 @@ from typing import Any
 import pytest
 from faststream.rabbit import TestRabbitBroker
 
-from faststream_hare import HareBroker, HareConfigError, PublishResult, Unique, signals
+from faststream_hare import (
+    HareBroker,
+    HareConfigError,
+    HareDedupError,
+    PublishResult,
+    Unique,
+    signals,
+)
 from faststream_hare.dedup import Claim, MemoryDedupStore
+from faststream_hare.publishing.batch import ClaimsNotReleasedError
 
 OK, DUPLICATE, ENCODING_FAILED = (
     PublishResult.OK,
@@ -204,4 +212,57 @@ async def test_a_custom_store_gets_every_failed_claim_released() -> None:
     results = await jobs.publish_many([{"n": 1}, {"n": 1}, {"n": 2}])
     assert results == [PublishResult.NOT_CONNECTED, DUPLICATE, PublishResult.NOT_CONNECTED]
     assert (store.calls, len(store)) == (["claim"] * 3 + ["release"] * 2, 0)
+    await store.inner.aclose()
+
+
+class BrokenStore(LoopingStore):
+    """With ``claims_fail`` every claim after the first fails; with ``releases_fail``, every
+    release."""
+
+    def __init__(self, *, claims_fail: bool = False, releases_fail: bool = False) -> None:
+        super().__init__()
+        self.claims_fail = claims_fail
+        self.releases_fail = releases_fail
+
+    async def claim(self, key: str, period_ms: int | None) -> Claim | None:
+        if self.claims_fail and self.calls:
+            raise HareDedupError("store gone")
+        return await super().claim(key, period_ms)
+
+    async def release(self, claim: Claim) -> None:
+        if self.releases_fail:
+            raise HareDedupError("store gone")
+        await super().release(claim)
+
+
+async def test_a_store_that_fails_mid_claims_raises_and_nothing_is_published() -> None:
+    broker = HareBroker()
+    store = BrokenStore(claims_fail=True)
+    jobs = broker.publisher(routing_key="jobs", unique=Unique(store=store))
+    got: list[dict[str, int]] = []
+
+    @broker.subscriber("jobs")
+    async def handle(body: dict[str, int]) -> None:
+        got.append(body)
+
+    async with TestRabbitBroker(broker):
+        with pytest.raises(HareDedupError, match="store gone"):
+            await jobs.publish_many([{"n": n} for n in range(3)])
+    assert got == []
+    assert (store.calls, len(store)) == (["claim", "release"], 0), "the first claim undone"
+    await store.inner.aclose()
+
+
+async def test_claims_that_cannot_be_released_raise_with_every_result() -> None:
+    """Not started: every publish is NOT_CONNECTED and the store refuses the releases — the
+    caller learns which messages stay claimed instead of meeting a DUPLICATE later."""
+    broker = HareBroker()
+    store = BrokenStore(releases_fail=True)
+    jobs = broker.publisher(routing_key="jobs", unique=Unique(store=store))
+    with pytest.raises(ClaimsNotReleasedError, match="2 message") as caught:
+        await jobs.publish_many([{"n": 1}, {"n": 1}, {"n": 2}])
+    assert isinstance(caught.value, HareDedupError)
+    results = caught.value.results
+    assert results == [PublishResult.NOT_CONNECTED, DUPLICATE, PublishResult.NOT_CONNECTED]
+    assert len(store) == 2
     await store.inner.aclose()

@@ -1,0 +1,92 @@
+"""The retry-policy and idempotency examples run, in memory and on the real broker/Redis."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import uuid
+from types import ModuleType
+from typing import Any
+
+import aio_pika
+import pytest
+from faststream.rabbit import TestRabbitBroker
+
+from faststream_hare import HareSettings, signals
+from faststream_hare.testing import dead_letters
+from tests.support.amqp import drain, wait_depth
+from tests.support.rabbit_admin import AMQP_URL, REDIS_URL
+from tests.support.waiting import eventually
+
+
+def fresh(name: str) -> ModuleType:
+    """Import an example anew, so module-level state starts clean."""
+    sys.modules.pop(name, None)
+    return importlib.import_module(name)
+
+
+async def test_retry_policies_example_in_memory() -> None:
+    example = fresh("examples.retry_policies")
+    example.api_failures_left = 3  # two runs of the first delivery, then one delayed retry
+    async with TestRabbitBroker(example.broker) as br:
+        await br.publish({"id": 1, "address": "Main St 1"}, queue="hare_demo.shipments")
+        await br.publish({"id": 2}, queue="hare_demo.shipments")
+    assert example.shipped == [{"id": 1, "address": "Main St 1"}]
+    [dead] = dead_letters(example.broker, "hare_demo.shipments")
+    assert dead.json() == {"id": 2}
+    assert dead.headers["hare-reason"] == "unrecoverable"
+    assert dead.headers["hare-exception"] == "KeyError"
+
+
+@pytest.mark.rabbit
+@pytest.mark.usefixtures("demo_entities")
+async def test_retry_policies_example_on_the_real_broker() -> None:
+    example = fresh("examples.retry_policies")
+    example.api_failures_left = 3
+    async with example.broker:
+        await example.broker.start()
+        await example.broker.publish({"id": 1, "address": "x"}, queue="hare_demo.shipments")
+        await example.broker.publish({"id": 2}, queue="hare_demo.shipments")
+        await eventually(lambda: len(example.shipped) == 1, timeout=20)
+        await wait_depth("hare_demo.shipments.dead", 1)
+        connection = await aio_pika.connect(AMQP_URL)
+        try:
+            channel = await connection.channel()
+            dead_queue = await channel.declare_queue("hare_demo.shipments.dead", passive=True)
+            [dead] = await drain(dead_queue)
+        finally:
+            await connection.close()
+    assert dead.headers["hare-reason"] == "unrecoverable"
+    assert example.api_failures_left == 0
+
+
+async def test_idempotency_example_in_memory() -> None:
+    example = fresh("examples.idempotency")
+    async with TestRabbitBroker(example.broker):
+        await example.pay_twice("p-1")
+        await example.pay_twice("p-2")
+    assert example.charges == ["p-1", "p-2"]
+
+
+@pytest.mark.rabbit
+@pytest.mark.redis
+@pytest.mark.usefixtures("demo_entities")
+async def test_idempotency_example_with_redis() -> None:
+    example = fresh("examples.idempotency")
+    example.broker.settings = HareSettings(dedup_url=REDIS_URL)
+    payment_id = f"p-{uuid.uuid4().hex}"  # Redis remembers ids for a day: a new one per run
+    duplicates: list[str] = []
+
+    def receive(sender: Any, measurements: Any, metadata: dict[str, Any]) -> None:
+        duplicates.append(metadata["message_id"])
+
+    signals.consumer_message_duplicate.connect(receive)
+    try:
+        async with example.broker:
+            await example.broker.start()
+            await example.pay_twice(payment_id)
+            await eventually(lambda: duplicates == [payment_id])
+            await wait_depth("hare_demo.charges", 0)
+    finally:
+        signals.consumer_message_duplicate.disconnect(receive)
+    assert example.charges == [payment_id]

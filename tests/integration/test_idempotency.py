@@ -1,0 +1,396 @@
+"""Idempotent consumers on a real RabbitMQ and Redis (DESIGN §17).
+
+Some tests run brokers in other processes: this module is also their program
+(``python -m tests.integration.test_idempotency <queue> <store> <mode> <lease_ms>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import pytest
+from faststream.rabbit.annotations import RabbitMessage
+
+from faststream_hare import HareBroker, HareSettings, Idempotency, RedisIdempotencyStore, signals
+from faststream_hare.dedup.store import Claim
+from faststream_hare.idempotency import Seen
+from tests.support.amqp import wait_depth
+from tests.support.pools import make_broker, running
+from tests.support.rabbit_admin import AMQP_URL, REDIS_URL
+from tests.support.waiting import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# -- the worker process -----------------------------------------------------------------------
+
+
+async def _work(queue: str, store: str, mode: str, lease_ms: int) -> None:
+    broker = HareBroker(
+        f"{AMQP_URL.rstrip('/')}/?name={queue}-worker",
+        settings=HareSettings(reconnect_interval_ms=300),
+        logger=None,
+    )
+
+    @broker.subscriber(
+        queue,
+        prefetch_count=20,
+        retry_limit=0,
+        idempotent=Idempotency(60_000, store=store, lease_ms=lease_ms),
+    )
+    async def handle(body: str, message: RabbitMessage) -> None:
+        print(f"S {message.message_id}", flush=True)
+        if mode == "hang":
+            await asyncio.Event().wait()
+        print(f"H {message.message_id}", flush=True)
+
+    def duplicate(sender: Any, measurements: Any, metadata: dict[str, Any]) -> None:
+        print(f"D {metadata['message_id']}", flush=True)
+
+    signals.consumer_message_duplicate.connect(duplicate, weak=False)
+    await broker.start()
+    print("READY", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until stdin closes
+    await broker.stop()
+
+
+class Worker:
+    """A broker in another process; its output lines are collected as they come."""
+
+    def __init__(self, queue: str, store: str, mode: str = "fast", lease_ms: int = 60_000) -> None:
+        program = [sys.executable, "-m", "tests.integration.test_idempotency"]
+        self.process = subprocess.Popen(
+            [*program, queue, store, mode, str(lease_ms)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.strip())
+
+    def ids(self, kind: str) -> list[str]:
+        return [line[2:] for line in list(self.lines) if line.startswith(f"{kind} ")]
+
+    async def ready(self) -> None:
+        await eventually(lambda: "READY" in self.lines, timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None and self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(timeout=5)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+async def publish_ids(queue: str, ids: list[str]) -> None:
+    """Publish one message per id to ``queue``, every one confirmed by the broker."""
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        for start in range(0, len(ids), 100):
+            await asyncio.gather(
+                *(
+                    channel.default_exchange.publish(
+                        aio_pika.Message(message_id.encode(), message_id=message_id),
+                        routing_key=queue,
+                    )
+                    for message_id in ids[start : start + 100]
+                )
+            )
+    finally:
+        await connection.close()
+
+
+# -- the tests --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def duplicates() -> Iterator[list[dict[str, Any]]]:
+    seen: list[dict[str, Any]] = []
+
+    def receive(sender: Any, measurements: Any, metadata: dict[str, Any]) -> None:
+        seen.append(metadata)
+
+    signals.consumer_message_duplicate.connect(receive)
+    yield seen
+    signals.consumer_message_duplicate.disconnect(receive)
+
+
+@pytest.mark.rabbit
+@pytest.mark.redis
+async def test_the_same_message_id_twice_runs_the_handler_once(
+    prefix: str, duplicates: list[dict[str, Any]]
+) -> None:
+    queue = f"{prefix}.once"
+    broker = make_broker(prefix)
+    handled: list[str] = []
+
+    @broker.subscriber(queue, idempotent=Idempotency(60_000, store=REDIS_URL))
+    async def handle(body: str) -> None:
+        handled.append(body)
+
+    async with running(broker):
+        await broker.publish("first", queue=queue, message_id="same")
+        await broker.publish("second", queue=queue, message_id="same")
+        await eventually(lambda: len(duplicates) == 1)
+        await wait_depth(queue, 0)
+
+    assert handled == ["first"]
+    assert [(d["queue"], d["message_id"]) for d in duplicates] == [(queue, "same")]
+
+
+@pytest.mark.rabbit
+@pytest.mark.redis
+async def test_two_processes_sharing_redis_handle_each_of_1000_ids_once(prefix: str) -> None:
+    queue = f"{prefix}.shared"
+    workers = [Worker(queue, REDIS_URL), Worker(queue, REDIS_URL)]
+    try:
+        for worker in workers:
+            await worker.ready()
+        ids = [f"m-{i}" for i in range(1000)]
+        await publish_ids(queue, ids)
+        await publish_ids(queue, ids)  # every id a second time
+
+        def settled() -> int:
+            return sum(len(w.ids("H")) + len(w.ids("D")) for w in workers)
+
+        await eventually(lambda: settled() >= 2000, timeout=120)
+        await wait_depth(queue, 0)
+    finally:
+        for worker in workers:
+            worker.stop()
+    handled = [i for w in workers for i in w.ids("H")]
+    duplicates = [i for w in workers for i in w.ids("D")]
+    print(f"handled={len(handled)} duplicates acked={len(duplicates)}")
+    assert sorted(handled) == sorted(ids)  # every id exactly once
+    assert sorted(duplicates) == sorted(ids)
+    assert all(w.ids("H") for w in workers), "both processes took part"
+
+
+@pytest.mark.rabbit
+async def test_a_pooled_subscriber_handles_each_id_once(prefix: str) -> None:
+    queue = f"{prefix}.pooled"
+    broker = make_broker(prefix)
+    handled: list[str] = []
+    duplicates: list[str] = []
+
+    @broker.subscriber(queue, consumer_count=2, idempotent=Idempotency(60_000))
+    async def handle(body: str, message: RabbitMessage) -> None:
+        handled.append(str(message.message_id))
+
+    def duplicate(sender: Any, measurements: Any, metadata: dict[str, Any]) -> None:
+        if metadata["queue"] == queue:
+            duplicates.append(metadata["message_id"])
+
+    signals.consumer_message_duplicate.connect(duplicate)
+    ids = [f"p-{i}" for i in range(50)]
+    try:
+        async with running(broker):
+            await publish_ids(queue, ids + ids)
+            await eventually(lambda: len(handled) + len(duplicates) == 100)
+            await wait_depth(queue, 0)
+    finally:
+        signals.consumer_message_duplicate.disconnect(duplicate)
+    assert sorted(handled) == sorted(ids)
+    assert sorted(duplicates) == sorted(ids)
+
+
+@pytest.mark.rabbit
+@pytest.mark.redis
+async def test_a_failure_releases_the_key_and_the_retry_runs_the_handler(prefix: str) -> None:
+    queue = f"{prefix}.flaky"
+    broker = make_broker(prefix)
+    calls: list[int | None] = []
+
+    @broker.subscriber(
+        queue, retry_limit=2, delay_in_ms=50, idempotent=Idempotency(60_000, store=REDIS_URL)
+    )
+    async def handle(body: str, message: RabbitMessage) -> None:
+        calls.append(message.headers.get("retry_count"))
+        if len(calls) == 1:
+            raise ConnectionError("down")
+
+    async with running(broker):
+        await broker.publish("x", queue=queue, message_id="f-1")
+        await eventually(lambda: len(calls) == 2)
+        await broker.publish("x", queue=queue, message_id="f-1")  # done: acked, not run
+        await wait_depth(queue, 0)
+        await wait_depth(f"{queue}.dead", 0)
+
+    assert calls == [None, 1]
+
+
+@pytest.mark.rabbit
+@pytest.mark.redis
+async def test_the_lease_of_a_killed_process_expires_and_the_message_is_handled(
+    prefix: str,
+) -> None:
+    queue = f"{prefix}.lease"
+    lease_ms = 2_000
+    worker = Worker(queue, REDIS_URL, mode="hang", lease_ms=lease_ms)
+    try:
+        await worker.ready()
+        await publish_ids(queue, ["l-1"])
+        await eventually(lambda: worker.ids("S") == ["l-1"])
+    finally:
+        worker.kill()  # dies holding the lease; RabbitMQ gives the message back to Q
+    broker = make_broker(prefix)
+    handled: list[str] = []
+
+    @broker.subscriber(
+        queue, retry_limit=0, idempotent=Idempotency(60_000, store=REDIS_URL, lease_ms=lease_ms)
+    )
+    async def handle(body: str, message: RabbitMessage) -> None:
+        handled.append(str(message.message_id))
+
+    async with running(broker):
+        await eventually(lambda: handled == ["l-1"], timeout=30)
+        await wait_depth(queue, 0)
+    assert handled == ["l-1"]
+    assert worker.ids("H") == []
+
+
+class ThrowawayRedis:
+    """A redis-server of this test's own on a free port (never the shared 6379)."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def launch(self) -> None:
+        options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), *options],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def ready(self) -> None:
+        await eventually(self._answers, timeout=15)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+        self.process = None
+
+
+@pytest.fixture
+async def throwaway_redis() -> AsyncIterator[ThrowawayRedis]:
+    server = ThrowawayRedis()
+    server.launch()
+    await server.ready()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Requeues(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "goes back to the queue" in record.getMessage():
+            self.count += 1
+
+
+@pytest.mark.rabbit
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
+async def test_with_redis_down_the_message_waits_in_q_and_is_handled_once_it_is_back(
+    prefix: str, throwaway_redis: ThrowawayRedis
+) -> None:
+    queue = f"{prefix}.down"
+    broker = make_broker(prefix)
+    handled: list[str] = []
+    requeues = Requeues()
+    logger = logging.getLogger("faststream_hare.idempotency")
+    logger.addHandler(requeues)
+
+    @broker.subscriber(queue, idempotent=Idempotency(60_000, store=throwaway_redis.url))
+    async def handle(body: str, message: RabbitMessage) -> None:
+        handled.append(str(message.message_id))
+
+    try:
+        async with running(broker):
+            await broker.publish("x", queue=queue, message_id="before")
+            await eventually(lambda: handled == ["before"])
+            throwaway_redis.stop()
+            await broker.publish("x", queue=queue, message_id="r-1")
+            await eventually(lambda: requeues.count >= 2, timeout=30)
+            assert handled == ["before"]  # never handled unchecked
+            throwaway_redis.launch()
+            await throwaway_redis.ready()
+            await eventually(lambda: handled == ["before", "r-1"], timeout=30)
+            await wait_depth(queue, 0)
+    finally:
+        logger.removeHandler(requeues)
+    assert handled == ["before", "r-1"]
+
+
+@pytest.mark.redis
+async def test_redis_store_acquire_is_atomic_and_release_checks_the_token() -> None:
+    store = RedisIdempotencyStore(REDIS_URL, name=f"t{uuid.uuid4().hex[:8]}")
+    try:
+        leases = await asyncio.gather(*(store.acquire("k", 60_000) for _ in range(50)))
+        [granted] = [lease for lease in leases if isinstance(lease, Claim)]
+        assert leases.count(Seen.BUSY) == 49
+        stale = await store.acquire("short", 50)
+        assert isinstance(stale, Claim)
+        await asyncio.sleep(0.1)  # let the 50 ms lease expire (not an assertion on time)
+        fresh = await store.acquire("short", 60_000)
+        assert isinstance(fresh, Claim)
+        await store.release(stale)  # expired: must not drop the fresh lease
+        assert await store.acquire("short", 60_000) is Seen.BUSY
+        await store.mark_done(fresh, 60_000)
+        assert await store.acquire("short", 60_000) is Seen.DONE
+        await store.release(granted)
+        assert len(store) == 1  # the done marker only
+    finally:
+        await store.clear()
+        await store.aclose()
+
+
+if __name__ == "__main__":
+    _queue, _store, _mode, _lease = sys.argv[1:5]
+    asyncio.run(_work(_queue, _store, _mode, int(_lease)))
