@@ -52,6 +52,12 @@ class HareSettings(BaseSettings):
         validation_alias=AliasChoices("HARE_MQ_URL", "RABBITMQ_URL", "url"),
     )
     stream_url: str | None = None
+    #: Reach every stream connection through ``stream_url`` (a proxy or load balancer) instead
+    #: of the address the node advertises; ``None``: on whenever ``stream_url`` is set.
+    stream_load_balancer: bool | None = None
+    #: Replicas of a stream subscriber's stream (``None``: RabbitMQ's default, every node; a
+    #: different value on an existing stream is a 406).
+    stream_initial_cluster_size: int | None = Field(default=None, ge=1)
     dedup_url: str | None = None
     delay_in_ms: int = Field(default=10_000, ge=0)
     retry_limit: int = Field(default=15, ge=0)

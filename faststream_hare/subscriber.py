@@ -85,6 +85,7 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
                 routing_key=self.routing_key,
                 exchange=self.hare.exchange,
                 exchange_type=settings.exchange_type,
+                initial_cluster_size=settings.stream_initial_cluster_size,
             )
         return plan_topology(
             queue=self.queue_name,

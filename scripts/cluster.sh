@@ -40,8 +40,20 @@ port() { # port N OFFSET
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-pid_alive() { # pid_alive FILE
-    [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null
+# pid_alive FILE: the process in FILE runs and is ours. A pid file left behind (a reboot, a
+# crash) may name a process of someone else by now: it counts only when its command line or
+# environment names our files (the node's env file, HAProxy's config).
+pid_alive() {
+    [[ -s $1 ]] || return 1
+    local pid needle
+    pid=$(cat "$1")
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+    if [[ $1 == */haproxy.pid ]]; then
+        needle="$BASE_DIR/haproxy.cfg"
+    else
+        needle="$(dirname "$1")/rabbitmq-env.conf"
+    fi
+    grep -qaF "$needle" "/proc/$pid/cmdline" "/proc/$pid/environ" 2>/dev/null
 }
 
 # The rabbitmq CLI for node N, with our cookie and env file (never the default broker's).

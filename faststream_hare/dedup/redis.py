@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from faststream_hare._internal.masking import mask_text, mask_url
 from faststream_hare.dedup.redis_link import RedisLink
 from faststream_hare.dedup.store import Claim
+from faststream_hare.dedup.uncertain import UncertainClaims
 from faststream_hare.errors import HareConfigError, HareDedupError
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ class RedisDedupStore:
         self._client: Redis | None = None
         self._client_link: RedisLink | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._uncertain = UncertainClaims()
 
     def __repr__(self) -> str:
         return f"RedisDedupStore({mask_url(self.url)!r}, name={self.name!r})"
@@ -99,15 +101,40 @@ class RedisDedupStore:
         try:
             claimed = await self._link().execute(*_set_nx(full_key, token, period_ms))
         except Exception as exc:
+            self._uncertain.remember(full_key, token)  # it may still run (a stalled Redis)
             raise self._unreachable(_CLAIM, exc) from exc
-        return Claim(full_key, token) if claimed else None
+        if claimed:
+            self._uncertain.forget(full_key)
+            return Claim(full_key, token)
+        if await self._drop_stale(full_key):
+            return await self.claim(key, period_ms)
+        return None
 
     async def release(self, claim: Claim) -> None:
         """Delete the key if it still holds this claim's token (a Lua compare-and-delete)."""
         try:
             await self._redis().eval(_RELEASE, 1, claim.key, str(claim.token))
         except Exception as exc:
+            self._uncertain.remember(claim.key, str(claim.token))
             raise self._unreachable(_RELEASE_FAILED, exc) from exc
+        self._uncertain.forget(claim.key)
+
+    async def _drop_stale(self, full_key: str) -> bool:
+        """``full_key`` is taken: by one of our own claims of unknown outcome? Then delete it
+        (token-checked: never another publisher's claim) and say so."""
+        token = self._uncertain.take(full_key)
+        if token is None:
+            return False
+        try:
+            removed = await self._redis().eval(_RELEASE, 1, full_key, token)
+        except Exception as exc:
+            self._uncertain.remember(full_key, token)
+            raise self._unreachable(_CLAIM, exc) from exc
+        if removed:
+            logger.info(
+                "Removed a stale dedup claim of '%s' left by an unanswered request", full_key
+            )
+        return bool(removed)
 
     async def claim_many(self, keys: Sequence[str], period_ms: int | None) -> list[Claim | None]:
         """One ``SET NX PX`` per key, pipelined: one round trip per ``CLAIM_CHUNK`` keys.
@@ -128,7 +155,16 @@ class RedisDedupStore:
         except Exception as exc:
             await self._release_after_failure(claims)
             raise self._unreachable(_CLAIM, exc) from exc
-        return [c if claimed else None for c, claimed in zip(claims, replies, strict=True)]
+        results: list[Claim | None] = []
+        for claim, claimed in zip(claims, replies, strict=True):
+            if claimed:
+                self._uncertain.forget(claim.key)
+                results.append(claim)
+            elif claim.key in self._uncertain and await self._drop_stale(claim.key):
+                results.append(await self.claim(claim.key.removeprefix(self.prefix), period_ms))
+            else:
+                results.append(None)
+        return results
 
     async def release_many(self, claims: Sequence[Claim]) -> None:
         """The token-checked release of each claim, pipelined: one round trip per chunk."""
@@ -147,8 +183,11 @@ class RedisDedupStore:
         try:
             await self.release_many(claims)
         except HareDedupError:
+            for claim in claims:  # removed when the same key is claimed again
+                self._uncertain.remember(claim.key, str(claim.token))
             logger.warning(
-                "%d dedup keys of a failed batch may stay claimed until they expire", len(claims)
+                "%d dedup keys of a failed batch may stay claimed until claimed again",
+                len(claims),
             )
 
     async def count(self) -> int:

@@ -30,8 +30,15 @@ def new_consumer(
     connection_name: str,
     ssl_context: ssl.SSLContext | None,
     on_close: Callable[[OnClosedErrorInfo], None],
+    load_balancer: bool = False,
 ) -> Consumer:
-    """An rstream ``Consumer`` for ``endpoint`` (not connected yet)."""
+    """An rstream ``Consumer`` for ``endpoint`` (not connected yet).
+
+    ``load_balancer``: rstream opens the subscription's connection to the address the node
+    advertises (often ``localhost:5552``); behind a proxy, a load balancer or a port mapping
+    that address is wrong, so every connection goes through ``endpoint`` instead and rstream
+    reconnects until it lands on a suitable node.
+    """
     return Consumer(
         endpoint.host,
         endpoint.port,
@@ -41,6 +48,7 @@ def new_consumer(
         ssl_context=(ssl_context or ssl.create_default_context()) if endpoint.tls else None,
         connection_name=connection_name,
         on_close_handler=on_close,
+        load_balancer_mode=load_balancer,
     )
 
 

@@ -126,6 +126,12 @@ class StreamConsumer:
         if self.consumer_name:
             self._tasks.append(asyncio.create_task(self._offsets.run()))
 
+    def _behind_load_balancer(self) -> bool:
+        settings = self.runtime.settings
+        if settings.stream_load_balancer is not None:
+            return settings.stream_load_balancer
+        return settings.stream_url is not None
+
     def _not_yet_reachable(self, exc: BaseException, pause_s: float) -> None:
         if not self._warned_unreachable:
             self._warned_unreachable = True
@@ -151,7 +157,7 @@ class StreamConsumer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._tasks = []
-        await self._offsets.store()
+        await self._offsets.store(always=True)
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             self._stale.append(consumer)
@@ -172,6 +178,7 @@ class StreamConsumer:
             connection_name=self.connection_name,
             ssl_context=self.runtime.ssl_context,
             on_close=on_close,
+            load_balancer=self._behind_load_balancer(),
         )
         try:
             if first and self.consumer_name:

@@ -46,10 +46,14 @@ class OffsetStore:
             await asyncio.sleep(STORE_INTERVAL_S)
             await self.store()
 
-    async def store(self) -> None:
-        """Store the last processed offset (if it changed); never raises."""
+    async def store(self, *, always: bool = False) -> None:
+        """Store the last processed offset (if it changed, or ``always``); never raises.
+
+        rstream does not wait for an answer to a store, so "stored" may not be true: the last
+        store, on stop, is sent ``always``.
+        """
         tracker = self._tracker()
-        offset = tracker.to_store()
+        offset = tracker.last_processed if always else tracker.to_store()
         consumer = self._consumer()
         if self.consumer_name is None or offset is None or consumer is None:
             return

@@ -84,13 +84,25 @@ def plan_topology(
 
 
 def plan_stream_topology(
-    *, queue: str, routing_key: str, exchange: str | None, exchange_type: str
+    *,
+    queue: str,
+    routing_key: str,
+    exchange: str | None,
+    exchange_type: str,
+    initial_cluster_size: int | None = None,
 ) -> TopologyPlan:
-    """Plan a stream subscriber: E (if given), the stream queue, and E → Q."""
+    """Plan a stream subscriber: E (if given), the stream queue, and E → Q.
+
+    ``initial_cluster_size`` is opt-in: RabbitMQ's default already places the stream on every
+    node, and declaring it on a stream that exists without it is a 406.
+    """
+    arguments: dict[str, Any] = {"x-queue-type": "stream"}
+    if initial_cluster_size is not None:
+        arguments["x-initial-cluster-size"] = initial_cluster_size
     return TopologyPlan(
         queue=queue,
         exchanges=(ExchangeDecl(exchange, exchange_type),) if exchange else (),
-        queues=(QueueDecl(queue, {"x-queue-type": "stream"}),),
+        queues=(QueueDecl(queue, arguments),),
         bindings=(BindingDecl(exchange, queue, routing_key),) if exchange else (),
     )
 

@@ -156,7 +156,10 @@ class Cluster:
         raise AssertionError(f"no node answered {method} /api/{path}: {errors}")
 
     def queue(self, name: str) -> dict[str, Any] | None:
-        return self._call("GET", f"queues/{_VHOST}/{urllib.parse.quote(name, safe='')}")
+        info: dict[str, Any] | None = self._call(
+            "GET", f"queues/{_VHOST}/{urllib.parse.quote(name, safe='')}"
+        )
+        return info
 
     def queues(self, prefix: str) -> list[dict[str, Any]]:
         return [

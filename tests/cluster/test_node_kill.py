@@ -102,7 +102,7 @@ async def test_a_node_killed_under_load_loses_no_message(cluster: Cluster, cpref
     settings = HareSettings(
         stream_url=cluster.stream_url,
         reconnect_interval_ms=500,
-        stream_load_balancer=True,  # ignored until HareSettings has it (extra="ignore")
+        stream_load_balancer=True,  # rstream reaches stream members through HAProxy
     )
     broker = HareBroker(cluster.url(f"{cprefix}-app"), settings=settings, logger=None)
 

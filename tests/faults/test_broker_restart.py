@@ -21,7 +21,7 @@ from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.rabbit
 
-COUNT = 600
+COUNT = 1_000
 
 
 def _rabbitmqctl(*args: str, timeout: float = 120) -> None:
@@ -58,7 +58,7 @@ async def test_broker_restart_during_consumption_with_retries(
     async def handle(body: dict[str, str]) -> None:
         message_id = body["id"]
         attempts[message_id] = attempts.get(message_id, 0) + 1
-        await asyncio.sleep(0.005)  # slow enough that the restart lands mid-run
+        await asyncio.sleep(0.05)  # 10 at a time: about 5 s in all, the restart lands mid-run
         if message_id in fail_once and attempts[message_id] == 1:
             raise RuntimeError("fails once")
         account.handle(message_id)

@@ -185,12 +185,6 @@ async def test_redis_down_raises_publishes_nothing_and_recovers(
     assert in_queue == Counter(ok | set(refused)), "each OK id in the queue exactly once"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a claim that timed out is applied by Redis later and never released, so the "
-    "retry after HareDedupError is a DUPLICATE and the message is never published "
-    "(dedup/redis.py RedisDedupStore.claim; reported in issue 10)",
-)
 async def test_retry_after_a_stalled_claim_is_published(
     prefix: str, throwaway_redis: ThrowawayRedis
 ) -> None:

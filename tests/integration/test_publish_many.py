@@ -9,7 +9,6 @@ encodable (ENCODING_FAILED). A second test cuts the connection in the middle of 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 import uuid
@@ -24,6 +23,7 @@ from faststream import BaseMiddleware
 from faststream_hare import HareBroker, HareSettings, PublishResult, Unique
 from faststream_hare.dedup import DedupStore, MemoryDedupStore, RedisDedupStore
 from tests.support.amqp import drain
+from tests.support.fault_proxy import FaultProxy
 from tests.support.pools import running
 from tests.support.rabbit_admin import REDIS_URL
 
@@ -120,62 +120,13 @@ async def test_a_mixed_batch_matches_the_queue_message_by_message(
         assert sorted(ids(await drain(queue))) == sorted([*refused, 50, 51])
 
 
-class CuttableProxy:
-    """Forwards a local port to RabbitMQ; ``cut()`` aborts every connection through it."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: list[asyncio.StreamWriter] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def __aenter__(self) -> CuttableProxy:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        self.cut()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def cut(self) -> None:
-        writers, self._writers = self._writers, []
-        for writer in writers:
-            writer.transport.abort()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5672)
-        self._writers += [writer, up_writer]
-        pipes = [
-            asyncio.ensure_future(self._pipe(reader, up_writer)),
-            asyncio.ensure_future(self._pipe(up_reader, writer)),
-        ]
-        self._tasks.update(pipes)
-        await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
-        for task in pipes:
-            task.cancel()
-        for w in (writer, up_writer):
-            w.transport.abort()
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-
-
 async def test_a_connection_cut_mid_batch_loses_nothing(
     prefix: str, channel: aio_pika.abc.AbstractChannel
 ) -> None:
     """Messages in flight at the cut are NOT_CONNECTED (some may be stored anyway: their
     confirm was lost); their claims are released, so publishing them again is OK."""
     cuts: list[bytes] = []
-    async with CuttableProxy() as proxy:
+    async with FaultProxy() as proxy:
 
         class CutAt100(BaseMiddleware):
             async def publish_scope(self, call_next: Any, cmd: Any) -> Any:
@@ -185,7 +136,7 @@ async def test_a_connection_cut_mid_batch_loses_nothing(
                 return await call_next(cmd)
 
         broker = HareBroker(
-            f"amqp://guest:guest@127.0.0.1:{proxy.port}/?name={prefix}",
+            f"{proxy.url()}?name={prefix}",
             settings=HareSettings(reconnect_interval_ms=200, confirm_timeout_ms=5_000),
             middlewares=(CutAt100,),
             logger=None,

@@ -10,7 +10,8 @@ import pytest
 
 from faststream_hare import HareBroker, HareSettings, PublishResult, Unique, signals
 from tests.support.amqp import drain
-from tests.support.pools import close_connections, running
+from tests.support.fault_proxy import FaultProxy
+from tests.support.pools import running
 from tests.support.rabbit_admin import AMQP_URL, RabbitAdmin
 
 pytestmark = pytest.mark.rabbit
@@ -155,27 +156,35 @@ async def test_publish_before_start_is_not_connected_then_ok(
 
 
 async def test_a_cut_connection_gives_not_connected_then_ok_after_recovery(
-    prefix: str, admin: RabbitAdmin, channel: aio_pika.abc.AbstractChannel
+    prefix: str, channel: aio_pika.abc.AbstractChannel
 ) -> None:
-    broker = make_broker(prefix)
-    orders = broker.publisher(
-        exchange=f"{prefix}.ex", routing_key="order.created", unique=Unique(period_ms=60_000)
-    )
-    async with running(broker):
-        queue = await bound_queue(channel, f"{prefix}.orders", f"{prefix}.ex", "order.created")
-        assert await orders.publish_message({"id": 0}) is PublishResult.OK
-        await close_connections(admin, prefix)
-        failed = await asyncio.wait_for(orders.publish_message({"id": 1}), 5)
-        assert failed is PublishResult.NOT_CONNECTED
-        result = failed
-        for _ in range(100):  # the robust connection comes back after ~200 ms
-            result = await orders.publish_message({"id": 1})
-            if result is not PublishResult.NOT_CONNECTED:
-                break
-            await asyncio.sleep(0.1)
-        assert result is PublishResult.OK, "the failed publish left no claim behind"
-        assert await orders.publish_message({"id": 1}) is PublishResult.DUPLICATE
-        bodies = [m.body for m in await drain(queue)]
+    # A publish during a short blip waits (up to confirm_timeout_ms) for the reconnect; to see
+    # NOT_CONNECTED the link stays down (a proxy that refuses connections) for longer than that.
+    async with FaultProxy() as proxy:
+        broker = HareBroker(
+            proxy.url(),
+            settings=HareSettings(reconnect_interval_ms=200, confirm_timeout_ms=1_000),
+            logger=None,
+        )
+        orders = broker.publisher(
+            exchange=f"{prefix}.ex", routing_key="order.created", unique=Unique(period_ms=60_000)
+        )
+        async with running(broker):
+            queue = await bound_queue(channel, f"{prefix}.orders", f"{prefix}.ex", "order.created")
+            assert await orders.publish_message({"id": 0}) is PublishResult.OK
+            proxy.block()
+            failed = await asyncio.wait_for(orders.publish_message({"id": 1}), 5)
+            assert failed is PublishResult.NOT_CONNECTED
+            proxy.unblock()
+            result = failed
+            for _ in range(100):  # the robust connection comes back after ~200 ms
+                result = await orders.publish_message({"id": 1})
+                if result is not PublishResult.NOT_CONNECTED:
+                    break
+                await asyncio.sleep(0.1)
+            assert result is PublishResult.OK, "the failed publish left no claim behind"
+            assert await orders.publish_message({"id": 1}) is PublishResult.DUPLICATE
+            bodies = [m.body for m in await drain(queue)]
     assert bodies == [b'{"id":0}', b'{"id":1}']
 
 

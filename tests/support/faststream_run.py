@@ -35,4 +35,6 @@ def run_app_until(app: str, done: Callable[[str], bool], timeout: float = 30.0) 
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
         reader.join(timeout=5)
+        if process.stdout is not None:
+            process.stdout.close()
     return "".join(lines), process.returncode

@@ -42,6 +42,11 @@ class FaultProxy:
         with contextlib.suppress(Exception):
             await self._server.wait_closed()
 
+    @property
+    def links(self) -> int:
+        """Connections the proxy carries right now."""
+        return len(self._links)
+
     def url(self, scheme: str = "amqp", user: str = "guest", password: str = "guest") -> str:
         """The URL to give the app (credentials pass through to the broker)."""
         return f"{scheme}://{user}:{password}@127.0.0.1:{self.port}/"

@@ -145,3 +145,18 @@ def test_claims_work_without_an_event_loop() -> None:
 def test_bad_limits_are_config_errors(kwargs: dict[str, int]) -> None:
     with pytest.raises(HareConfigError):
         MemoryDedupStore(**kwargs)
+
+
+def test_uncertain_claims_are_bounded_and_taken_once() -> None:
+    from faststream_hare.dedup.uncertain import UncertainClaims
+
+    claims = UncertainClaims(limit=2)
+    claims.remember("a", "1")
+    claims.remember("b", "2")
+    claims.remember("c", "3")  # "a" is forgotten: the oldest goes first
+    assert "a" not in claims
+    assert len(claims) == 2
+    assert claims.take("b") == "2"
+    assert claims.take("b") is None
+    claims.forget("c")
+    assert len(claims) == 0

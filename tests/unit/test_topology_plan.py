@@ -124,3 +124,12 @@ def test_classic_delay_queues_keep_haremqs_arguments() -> None:
         "x-dead-letter-exchange": "q",
         "x-dead-letter-routing-key": "rk",
     }
+
+
+def test_a_stream_is_replicated_by_default_and_sized_only_when_asked() -> None:
+    default = plan_stream_topology(queue="s", routing_key="s", exchange=None, exchange_type="topic")
+    assert default.queues[0].arguments == {"x-queue-type": "stream"}
+    sized = plan_stream_topology(
+        queue="s", routing_key="s", exchange=None, exchange_type="topic", initial_cluster_size=3
+    )
+    assert sized.queues[0].arguments == {"x-queue-type": "stream", "x-initial-cluster-size": 3}
