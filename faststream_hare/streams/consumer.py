@@ -1,16 +1,11 @@
-"""Stream consumers over the RabbitMQ stream protocol (rstream).
+"""Stream consumers over the RabbitMQ stream protocol (rstream): connecting and recovering.
 
 One ``StreamConsumer`` per stream subscriber, each with its own rstream ``Consumer`` (rstream
-allows one subscription per stream per ``Consumer``). rstream's delivery task only queues the
-raw messages; a worker task of ours decodes each one and hands it to FastStream
-(``subscriber.consume``), one at a time and in offset order. Keeping the handler off rstream's
-task means a connection loss (which makes rstream cancel its tasks) never cancels a handler.
-
-Offsets: after each message (handled or failed: a stream never nacks, hare's retry middleware
-logs, signals and optionally dead-letters the failure) the offset counts as processed. A
-reconnect resumes right after the last processed offset; with ``stream_consumer_name`` that
-offset is also stored on the server (every ``STORE_INTERVAL_S`` and on stop), so a restart
-resumes after it too.
+allows one subscription per stream per ``Consumer``). The messages go through ``Delivery`` (the
+hot loop, ``delivery.py``); offsets are tracked by ``OffsetTracker`` and stored on the server by
+``OffsetStore`` for a named consumer. A lost connection is re-opened with a growing pause (at
+once when the broker's AMQP connection comes back), resuming right after the last processed
+offset.
 """
 
 from __future__ import annotations
@@ -20,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from blinker import NamedSignal
 from rstream import (
@@ -34,20 +29,18 @@ from faststream_hare._internal.masking import mask_text
 from faststream_hare._internal.patience import keep_trying
 from faststream_hare.errors import HareError
 from faststream_hare.streams.connection import close_quietly, new_consumer
+from faststream_hare.streams.delivery import Delivery
 from faststream_hare.streams.endpoint import StreamEndpoint, stream_endpoint
-from faststream_hare.streams.messages import to_incoming_message
 from faststream_hare.streams.offset_store import OffsetStore
 from faststream_hare.streams.offsets import OffsetTracker, starting_specification
+from faststream_hare.streams.protocol import StreamSubscriber, StreamUnreachableError
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
     from faststream_hare.runtime import HareRuntime
-    from faststream_hare.subscriber_options import SubscriberOptions
 
 logger = logging.getLogger("faststream_hare.streams")
 
-#: Messages decoded ahead of the handler; when full, rstream stops granting credit.
-BUFFER_SIZE = 128
 #: Chunks the server may send ahead (rstream grants one more per chunk it starts reading).
 #: Memory held ahead of the handler is at most this many chunks plus ``BUFFER_SIZE`` messages;
 #: 32 keeps the server busy with the small chunks of a moderately fed stream (see
@@ -55,27 +48,6 @@ BUFFER_SIZE = 128
 INITIAL_CREDIT = 32
 #: First pause before reconnecting a lost stream connection (doubles up to the interval).
 RECONNECT_FIRST_PAUSE_S = 0.5
-
-
-class StreamUnreachableError(HareError):
-    """The stream port did not answer (not a refusal of the subscription itself)."""
-
-
-class StreamSubscriber(Protocol):
-    """What a stream consumer needs of its hare subscriber."""
-
-    @property
-    def hare(self) -> SubscriberOptions: ...
-
-    @property
-    def queue_name(self) -> str: ...
-
-    @property
-    def running(self) -> bool: ...
-
-    async def consume(self, msg: Any) -> Any: ...
-
-    def emit_connected(self) -> None: ...
 
 
 class StreamConsumer:
@@ -94,12 +66,16 @@ class StreamConsumer:
         self._endpoint: StreamEndpoint | None = None
         self._consumer: Consumer | None = None
         self._stale: list[Consumer] = []  # lost connections still to be closed
-        self._buffer: asyncio.Queue[tuple[int, int, bytes]] = asyncio.Queue(BUFFER_SIZE)
         self._generation = 0
         self._closing = False
         self._lost = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._delivery = Delivery(
+            subscriber,
+            sender=runtime.sender,
+            tracker=lambda: self.tracker,
+            generation=lambda: self._generation,
+            closing=lambda: self._closing,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._worker: asyncio.Task[None] | None = None
         self._warned_unreachable = False
@@ -121,7 +97,9 @@ class StreamConsumer:
             retryable=(StreamUnreachableError,),
             on_failure=self._not_yet_reachable,
         )
-        self._worker = asyncio.create_task(self._work(), name=f"hare-stream-worker:{self.queue}")
+        self._worker = asyncio.create_task(
+            self._delivery.run(), name=f"hare-stream-worker:{self.queue}"
+        )
         self._tasks = [self._worker, asyncio.create_task(self._supervise())]
         if self.consumer_name:
             self._tasks.append(asyncio.create_task(self._offsets.run()))
@@ -148,7 +126,7 @@ class StreamConsumer:
         if not in_worker:  # a handler that stops its own subscriber must not wait for itself
             drain_s = self.runtime.settings.shutdown_drain_timeout_ms / 1000
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), drain_s)
+                await asyncio.wait_for(self._delivery.idle.wait(), drain_s)
         for task in self._tasks:
             if task is not worker or not in_worker:
                 task.cancel()
@@ -191,17 +169,9 @@ class StreamConsumer:
                 None if first else self._first_subscribed_ms,
             )
 
-            buffer = self._buffer
-
             def on_message(raw: bytes, context: MessageContext) -> Awaitable[None] | None:
-                # Plain function: rstream awaits what it returns, so only a full buffer
-                # (backpressure: no credit is granted while rstream waits) costs a coroutine.
-                if self._closing or generation != self._generation:
-                    return None
-                if buffer.full():
-                    return buffer.put((generation, context.offset, raw))
-                buffer.put_nowait((generation, context.offset, raw))
-                return None
+                # plain function: rstream awaits what it returns (a full buffer only)
+                return self._delivery.offer(generation, context.offset, raw)
 
             await consumer.subscribe(
                 self.queue,
@@ -260,7 +230,7 @@ class StreamConsumer:
             if self._consumer is not None:
                 self._stale.append(self._consumer)
                 self._consumer = None
-            await self._idle.wait()  # the message in flight counts before we pick the offset
+            await self._delivery.idle.wait()  # the message in flight counts before the offset
             await self._close_stale()
             pause, failures = RECONNECT_FIRST_PAUSE_S, 0
             while not self._closing:
@@ -291,61 +261,6 @@ class StreamConsumer:
         if reason is not None:
             metadata["reason"] = reason
         signals.emit(signal, self.runtime.sender, measurements, metadata)
-
-    # -- consuming ----------------------------------------------------------------------
-
-    async def _work(self) -> None:
-        """Hand messages to FastStream one at a time, in offset order (the hot loop)."""
-        buffer, subscriber = self._buffer, self.subscriber
-        while True:
-            if buffer.empty():
-                generation, offset, raw = await buffer.get()
-            else:  # no coroutine per message while messages are waiting
-                generation, offset, raw = buffer.get_nowait()
-            if generation != self._generation or not self.tracker.is_new(offset):
-                continue  # read before a reconnect (redelivered) or already processed
-            if self._closing or not subscriber.running:
-                continue  # not processed: a restart reads it again
-            self._idle.clear()
-            try:
-                await self._handle(offset, raw)
-                self.tracker.processed(offset)  # handled or failed: the subscriber moves on
-                if signals.has_receivers(signals.stream_message_processed):
-                    signals.emit(
-                        signals.stream_message_processed,
-                        self.runtime.sender,
-                        {"offset": offset, "system_time": signals.system_time()},
-                        {"queue": self.queue},
-                    )
-            finally:  # cancelled (stop after the drain timeout): not processed
-                self._idle.set()
-
-    async def _handle(self, offset: int, raw: bytes) -> None:
-        try:
-            message = to_incoming_message(raw, offset=offset, queue=self.queue)
-        except Exception as exc:  # not an AMQP 1.0 message: nothing a handler can read
-            self._report_undecodable(offset, exc)
-            return
-        try:
-            # FastStream runs hare's middlewares and the handler; handler errors are caught
-            # there (logged, signalled, optionally dead-lettered), never raised here.
-            await self.subscriber.consume(message)
-        except Exception:  # a bug must not stop the stream
-            logger.exception("Stream queue '%s': offset %d failed", self.queue, offset)
-
-    def _report_undecodable(self, offset: int, exc: Exception) -> None:
-        logger.error(
-            "Stream queue '%s': message at offset %d is not a valid AMQP 1.0 message (%s); skipped",
-            self.queue,
-            offset,
-            exc,
-        )
-        signals.emit(
-            signals.stream_message_failed,
-            self.runtime.sender,
-            {"system_time": signals.system_time()},
-            {"queue": self.queue, "offset": offset, "exception": type(exc).__name__},
-        )
 
     async def _close_stale(self) -> None:
         while self._stale:

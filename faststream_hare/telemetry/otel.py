@@ -20,12 +20,16 @@ from typing import Any
 
 from blinker import ANY, NamedSignal
 from opentelemetry import context, trace
-from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from faststream_hare._internal.masking import mask_text
 from faststream_hare.retry.decision import FIRST_TRACEPARENT_HEADER
 from faststream_hare.telemetry import signals
+from faststream_hare.telemetry.traceparent import (
+    first_traceparent,
+    parse_traceparent,
+    traceparent_of,
+)
 
 __all__ = (
     "FIRST_TRACEPARENT_HEADER",
@@ -41,44 +45,7 @@ OUTCOMES = ("acked", "retried", "dead_lettered", "poison", "requeued")
 #: Failed deliveries stopped before their copy was signalled, kept at most (oldest end first).
 MAX_AWAITING_COPY = 1_000
 
-_PROPAGATOR = TraceContextTextMapPropagator()
-
 Receiver = Callable[..., None]
-
-
-def traceparent_of(span_context: SpanContext) -> str | None:
-    """The W3C ``traceparent`` of ``span_context``; ``None`` when it is not valid."""
-    if not span_context.is_valid:
-        return None
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(
-        carrier, context=trace.set_span_in_context(trace.NonRecordingSpan(span_context))
-    )
-    return carrier.get("traceparent")
-
-
-def parse_traceparent(value: object) -> SpanContext | None:
-    """The span context of a ``traceparent`` value (``str`` or ``bytes``); ``None`` if invalid."""
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    if not isinstance(value, str):
-        return None
-    span_context = trace.get_current_span(
-        _PROPAGATOR.extract({"traceparent": value})
-    ).get_span_context()
-    return span_context if span_context.is_valid else None
-
-
-def first_traceparent(headers: Mapping[str, Any] | None) -> str | None:
-    """The ``hare-first-traceparent`` value a retry copy of this message must carry.
-
-    The incoming header when the message is already a retry; otherwise the current span (the
-    first attempt's process span); ``None`` when there is neither (tracing is off).
-    """
-    existing = (headers or {}).get(FIRST_TRACEPARENT_HEADER)
-    if parse_traceparent(existing) is not None:
-        return existing.decode("ascii") if isinstance(existing, bytes) else str(existing)
-    return traceparent_of(trace.get_current_span().get_span_context())
 
 
 @dataclass

@@ -1,0 +1,31 @@
+"""What a stream consumer needs of its hare subscriber, and its one error of its own."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from faststream_hare.errors import HareError
+
+if TYPE_CHECKING:
+    from faststream_hare.subscriber_options import SubscriberOptions
+
+
+class StreamUnreachableError(HareError):
+    """The stream port did not answer (not a refusal of the subscription itself)."""
+
+
+class StreamSubscriber(Protocol):
+    """A hare stream subscriber as its consumer sees it."""
+
+    @property
+    def hare(self) -> SubscriberOptions: ...
+
+    @property
+    def queue_name(self) -> str: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    async def consume(self, msg: Any) -> Any: ...
+
+    def emit_connected(self) -> None: ...
