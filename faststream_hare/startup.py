@@ -19,7 +19,7 @@ from aio_pika.exceptions import AMQPConnectionError
 from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.masking import mask_text, mask_url
 from faststream_hare._internal.patience import keep_trying
-from faststream_hare.errors import HareConnectionError
+from faststream_hare.errors import HareConnectionError, HareDedupError
 from faststream_hare.settings import HareSettings
 from faststream_hare.telemetry import signals
 
@@ -94,6 +94,41 @@ def _exit_cli(message: str) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(1)
+
+
+async def reach_dedup_store(store: object, settings: HareSettings) -> None:
+    """A Redis dedup store is tried like RabbitMQ at start: patiently, then one sentence."""
+    ping = getattr(store, "ping", None)
+    if ping is None:
+        return  # in memory, or a custom store: nothing to reach
+    url = mask_url(str(getattr(store, "url", "")))
+    warned = False
+
+    def on_failure(exc: BaseException, pause_s: float) -> None:
+        nonlocal warned
+        if not warned:
+            warned = True
+            logger.warning(
+                "%s Trying again for up to %.0f s", exc, settings.startup_timeout_ms / 1000
+            )
+
+    try:
+        await keep_trying(
+            ping,
+            timeout_s=settings.startup_timeout_ms / 1000,
+            max_pause_s=settings.reconnect_interval_ms / 1000,
+            retryable=(HareDedupError,),
+            on_failure=on_failure,
+        )
+    except HareDedupError as exc:
+        msg = (
+            f"Cannot reach the Redis dedup store at {url} after "
+            f"{settings.startup_timeout_ms / 1000:g} s ({exc}); start Redis there, or set "
+            "HARE_MQ_DEDUP_URL (or Unique(store=...)) to where it runs."
+        )
+        if _faststream.running_faststream_cli():
+            _exit_cli(msg)
+        raise HareConnectionError(msg) from None
 
 
 class _QuietTransportErrors(logging.Filter):

@@ -19,6 +19,7 @@ from faststream_hare.asyncapi.channels import hare_channels
 from faststream_hare.asyncapi.extension import hare_extension
 from faststream_hare.errors import HareError
 from faststream_hare.retry.middleware import RetryMiddleware
+from faststream_hare.retry.pending import PendingHandoffs
 from faststream_hare.retry.requeue_backoff import RequeueBackoff
 from faststream_hare.runtime import HareRuntime, runtime_of
 from faststream_hare.scaling.pool import ConsumerPool
@@ -58,6 +59,8 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
         self._hare_runtime: HareRuntime | None = None
         #: Pauses before handing back a message whose copy was not confirmed.
         self.requeue_backoff = RequeueBackoff()
+        #: Copies whose confirm is still in flight (their originals are not settled yet).
+        self.handoffs = PendingHandoffs()
 
     @property
     def queue_name(self) -> str:
@@ -149,7 +152,16 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
             await stream.stop()
             await SubscriberUsecase.stop(self)
             return
-        await self._stop_amqp_consumer()
+        try:
+            await self._stop_amqp_consumer()
+        finally:  # the channel is still open: let copies in flight settle their originals
+            await self.wait_handoffs()
+
+    async def wait_handoffs(self) -> None:
+        """Wait (at most the drain timeout) for copies whose confirm is in flight."""
+        runtime = self._hare_runtime
+        drain_s = runtime.settings.shutdown_drain_timeout_ms / 1000 if runtime else 5.0
+        await self.handoffs.wait(drain_s)
 
     async def _stop_amqp_consumer(self) -> None:
         """FastStream's stop; a consumer that cannot be cancelled because the link is down

@@ -42,6 +42,7 @@ _RELEASE_FAILED = (
     "nothing was published, and the key stays claimed until it expires",
 )
 _COUNT = ("count its keys", "no count is available")
+_PING = ("answer", "the app cannot deduplicate yet")
 _CLEAR = ("delete its keys", "some keys may remain")
 
 _RELEASE = """
@@ -109,6 +110,13 @@ class RedisDedupStore:
         if await self._drop_stale(full_key):
             return await self.claim(key, period_ms)
         return None
+
+    async def ping(self) -> None:
+        """One round trip; ``HareDedupError`` when Redis does not answer (start-up checks)."""
+        try:
+            await self._link().execute("PING")
+        except Exception as exc:
+            raise self._unreachable(_PING, exc) from exc
 
     async def release(self, claim: Claim) -> None:
         """Delete the key if it still holds this claim's token (a Lua compare-and-delete)."""

@@ -37,6 +37,7 @@ from faststream_hare.publishing.encoding import EncodedBody, EncodingFailedError
 from faststream_hare.publishing.exchange import ensure_exchange, explain_exchange_clash
 from faststream_hare.publishing.results import PublishResult
 from faststream_hare.runtime import HareRuntime, runtime_of
+from faststream_hare.startup import reach_dedup_store
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
@@ -90,6 +91,8 @@ class HarePublisher(RabbitPublisher):
                 self.hare_exchange, type=ExchangeType(kind), declare=False
             )
             await ensure_exchange(await runtime.connect(), self.hare_exchange, kind)
+        if self.unique is not None and not runtime.in_memory:
+            await reach_dedup_store(self.dedup_store, runtime.settings)
         with explain_exchange_clash(self.exchange):  # a plain one: FastStream declares it
             await super().start()
         signals.emit(

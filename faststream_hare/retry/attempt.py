@@ -142,6 +142,8 @@ class Attempt:
         return classify(exc, hare.retry_on, hare.dead_on)
 
     def _exception(self, exc: Exception, *, poison: bool) -> None:
+        if not signals.has_receivers(signals.consumer_message_exception):
+            return  # formatting the stack trace costs more than the rest of a retry
         now = signals.monotonic_time()
         signals.emit(
             signals.consumer_message_exception,
@@ -162,11 +164,24 @@ class Attempt:
         self.outcome = "handed_off"
         if self.before_handoff is not None:
             await self.before_handoff()
-        handoff = Handoff(self.subscriber, self.msg.raw_message, self.msg, self.log)
+        if self.runtime.in_memory:  # under TestRabbitBroker: settled before publish returns
+            handoff = Handoff(self.subscriber, self.msg.raw_message, self.msg, self.log)
+            decision = handoff.decide(dead_reason=dead_reason)
+            if not await handoff.send(decision, exc):
+                raise NackMessage(requeue=True) from exc
+            handoff.report(decision, exc)
+            raise AckMessage from exc
+        # On the broker the consumer moves on while the copy's confirm is in flight: hare
+        # settles the original itself (acked once the copy is confirmed, else back to Q), so
+        # FastStream's own settling is turned into a no-op by locking the message.
+        raw = self.msg.raw_message
+        handoff = Handoff(self.subscriber, raw, raw, self.log)
         decision = handoff.decide(dead_reason=dead_reason)
-        if not await handoff.send(decision, exc):
-            raise NackMessage(requeue=True) from exc
-        handoff.report(decision, exc)
+        copy = handoff.prepare(decision, exc)
+        raw.lock()
+        self.subscriber.handoffs.start(
+            handoff.finish(decision, exc, copy), name=f"hare-handoff:{self.subscriber.queue_name}"
+        )
         raise AckMessage from exc
 
     def _stop(self, result: str) -> None:

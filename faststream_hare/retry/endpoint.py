@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from faststream_hare.subscriber_options import SubscriberOptions
 
 if TYPE_CHECKING:
+    from faststream_hare.retry.pending import PendingHandoffs
     from faststream_hare.retry.requeue_backoff import RequeueBackoff
     from faststream_hare.runtime import HareRuntime
 
@@ -20,6 +21,7 @@ class HareEndpoint(Protocol):
 
     hare: SubscriberOptions
     requeue_backoff: RequeueBackoff
+    handoffs: PendingHandoffs
 
     @property
     def hare_runtime(self) -> HareRuntime:

@@ -64,8 +64,12 @@ class Handoff:
             dead_reason=dead_reason,
         )
 
-    async def send(self, decision: RetryDecision, exc: BaseException) -> bool:
-        """Copy, wait for the confirm, ack; ``False`` when the original went back to ``Q``."""
+    def prepare(self, decision: RetryDecision, exc: BaseException) -> MessageCopy | None:
+        """The copy to send (``None`` if building it failed: a bug of hare's, requeued).
+
+        Runs where the delivery runs (inside FastStream's process span): the ``copying``
+        signal lets receivers add headers and note the outcome hare is heading for.
+        """
         try:
             copy = MessageCopy.of(self.raw)
             if copy.message_id is None:  # keep the id hare logs and signals (HareMq sets none)
@@ -80,9 +84,27 @@ class Handoff:
                         "queue": self.subscriber.queue_name,
                         "target": decision.queue,
                         "headers": headers,
+                        "action": decision.action,
+                        "reason": decision.reason,
+                        "delay_ms": decision.delay_ms,
+                        "retry_count": decision.arrived_with,
                     },
                 )
-            copy = copy.with_headers(headers)
+            return copy.with_headers(headers)
+        except Exception:  # a bug of hare's: the message must survive it too
+            logger.exception("hare failed to build the copy for '%s'", decision.queue)
+            return None
+
+    async def send(
+        self, decision: RetryDecision, exc: BaseException, copy: MessageCopy | None = None
+    ) -> bool:
+        """Copy, wait for the confirm, ack; ``False`` when the original went back to ``Q``."""
+        if copy is None:
+            copy = self.prepare(decision, exc)
+        if copy is None:
+            await self._requeue(decision.queue, "the copy could not be built")
+            return False
+        try:
             await self.runtime.transport.send(decision.queue, copy)
         except ConfirmError as failure:
             await self._requeue(decision.queue, str(failure))
@@ -94,6 +116,18 @@ class Handoff:
         self.subscriber.requeue_backoff.reset()
         await self.original.ack()
         return True
+
+    async def finish(
+        self, decision: RetryDecision, exc: BaseException, copy: MessageCopy | None
+    ) -> None:
+        """``send`` then ``report``, in the background (never raises: nothing awaits it)."""
+        try:
+            if await self.send(decision, exc, copy):
+                self.report(decision, exc)
+        except asyncio.CancelledError:
+            raise  # stopping: the unacked original goes back to Q with its channel
+        except Exception:
+            logger.exception("hare failed to settle message %s", self.raw.message_id)
 
     async def _requeue(self, target: str, reason: str) -> None:
         queue = self.subscriber.queue_name

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from faststream_hare.retry.endpoint import HareEndpoint
 
 _hare_logger = logging.getLogger("faststream_hare.retry")
+#: For brokers built with ``logger=None``: FastStream logs nothing, so neither do retries.
+_silent_logger = logging.getLogger("faststream_hare.retry.silenced")
+_silent_logger.disabled = True
 
 
 class RetryMiddleware:
@@ -50,8 +53,11 @@ class _RetryScope(BaseMiddleware):
     _reached_handler = False
 
     def _log(self) -> logging.Logger:
-        """FastStream's logger (so ``logger=`` and ``log_level`` apply), else hare's."""
+        """FastStream's logger (so ``logger=`` and ``log_level`` apply; ``logger=None``
+        silences these lines too), else hare's."""
         found = self.context.get_local("logger")
+        if found is None:
+            return _silent_logger
         return found if isinstance(found, logging.Logger) else _hare_logger
 
     async def consume_scope(

@@ -49,6 +49,8 @@ class PoolSubscriber(Protocol):
 
     async def consume(self, msg: IncomingMessage) -> Any: ...
 
+    async def wait_handoffs(self) -> None: ...
+
 
 class PoolWorker(Protocol):
     """What the pool needs of a worker (a real ``Worker``, or a stand-in in memory)."""
@@ -194,6 +196,7 @@ class ConsumerPool:
             connect=self.runtime.connect,
             wait_link=self.runtime.wait_reconnected,
             current_connection=lambda: self.runtime.connection,
+            settle_pending=self.subscriber.wait_handoffs,
         )
 
     async def _remove_highest(self) -> str | None:

@@ -76,6 +76,7 @@ class Worker:
         connect: Callable[[], Awaitable[AbstractConnection]],
         wait_link: Callable[[float], Awaitable[None]] | None = None,
         current_connection: Callable[[], AbstractConnection | None] | None = None,
+        settle_pending: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self.number = number
@@ -85,6 +86,7 @@ class Worker:
         self._connect = connect
         self._wait_link = wait_link or asyncio.sleep
         self._current_connection = current_connection or (lambda: None)
+        self._settle_pending = settle_pending
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
@@ -124,6 +126,8 @@ class Worker:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(queue.cancel(tag), OPERATION_TIMEOUT_S)
         await self._drain(self.config.drain_timeout_s)
+        if self._settle_pending is not None:  # copies in flight ack on this channel
+            await self._settle_pending()
         if self.config.lock_name is not None:
             if channel is not None and not channel.is_closed:
                 await locks.release(channel, self.config.lock_name)

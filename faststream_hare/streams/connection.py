@@ -8,6 +8,7 @@ sentence naming the masked endpoint and the fix.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Callable
@@ -22,6 +23,26 @@ logger = logging.getLogger("faststream_hare.streams")
 
 #: Cap for closing a consumer or storing an offset, so a dead link cannot hang a stop.
 CLOSE_TIMEOUT_S = 10.0
+
+
+class _UnderHaresLogger(logging.Handler):
+    """Re-emits rstream's records under ``faststream_hare.streams.rstream``: an operator
+    configures hare's loggers, and rstream's lines follow them instead of the root logger's."""
+
+    target = logging.getLogger("faststream_hare.streams.rstream")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.target.isEnabledFor(record.levelno):
+            record.name = self.target.name
+            self.target.handle(record)
+
+
+def route_rstream_logs() -> None:
+    """Route rstream's log lines under hare's logger (once per process)."""
+    source = logging.getLogger("rstream")
+    if not any(isinstance(handler, _UnderHaresLogger) for handler in source.handlers):
+        source.addHandler(_UnderHaresLogger())
+        source.propagate = False
 
 
 def new_consumer(
@@ -54,7 +75,20 @@ def new_consumer(
 
 async def close_quietly(consumer: Consumer) -> None:
     """Close an rstream consumer; a dead connection must not break stop or reconnect."""
+    clients = _clients_of(consumer)
     try:
         await asyncio.wait_for(consumer.close(), CLOSE_TIMEOUT_S)
     except Exception as exc:
         logger.debug("Closing an rstream consumer failed: %r", exc)
+    for client in clients:  # rstream leaves the socket of a broken connection open
+        connection = getattr(client, "_conn", None)
+        with contextlib.suppress(Exception):
+            if connection is not None:
+                await asyncio.wait_for(connection.close(), CLOSE_TIMEOUT_S)
+
+
+def _clients_of(consumer: Consumer) -> list[object]:
+    """The consumer's connections (rstream 1.x keeps them in these two attributes)."""
+    clients = [getattr(consumer, "_default_client", None)]
+    clients += list(getattr(consumer, "_clients", {}).values())
+    return [client for client in clients if client is not None]

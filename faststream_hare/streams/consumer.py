@@ -28,7 +28,7 @@ from rstream import (
 from faststream_hare._internal.masking import mask_text
 from faststream_hare._internal.patience import keep_trying
 from faststream_hare.errors import HareError
-from faststream_hare.streams.connection import close_quietly, new_consumer
+from faststream_hare.streams.connection import close_quietly, new_consumer, route_rstream_logs
 from faststream_hare.streams.delivery import Delivery
 from faststream_hare.streams.endpoint import StreamEndpoint, stream_endpoint
 from faststream_hare.streams.offset_store import OffsetStore
@@ -89,6 +89,7 @@ class StreamConsumer:
     async def start(self) -> None:
         """Connect, find the starting offset and subscribe; raises if the stream is unreachable."""
         settings = self.runtime.settings
+        route_rstream_logs()
         self._endpoint = stream_endpoint(self.runtime.connection_url, settings.stream_url)
         await keep_trying(
             lambda: self._connect(first=True),

@@ -101,12 +101,32 @@ class HareTracing:
     # -- receivers ---------------------------------------------------------------------------
 
     def _on_copying(self, sender: Any, measurements: Any, metadata: Mapping[str, Any]) -> None:
-        """A retry copy carries the first attempt's span context (for the span link)."""
+        """A retry copy carries the first attempt's span context (for the span link), and the
+        span learns where the message is going while it is still open (the copy's confirm
+        arrives later, in the background, when FastStream's span may have ended)."""
         headers = metadata.get("headers")
         if isinstance(headers, dict):
             first = first_traceparent(headers)
             if first is not None:
                 headers[FIRST_TRACEPARENT_HEADER] = first
+        attempt = self._attempt(metadata)
+        if attempt is None or attempt.own:  # hare's own span waits for the confirmed outcome
+            return
+        retry_count = metadata.get("retry_count")
+        if isinstance(retry_count, int):
+            attempt.span.set_attribute("hare.retry_count", retry_count)
+        if metadata.get("action") == "retry":
+            attempt.span.set_attribute("hare.outcome", "retried")
+            delay = metadata.get("delay_ms")
+            if isinstance(delay, int):
+                attempt.span.set_attribute("hare.delay_ms", delay)
+        else:
+            reason = metadata.get("reason")
+            outcome = "poison" if reason in ("poison", "no_handler") else "dead_lettered"
+            attempt.span.set_attribute("hare.outcome", outcome)
+            if isinstance(reason, str):
+                attempt.span.set_attribute("hare.dead_letter_reason", reason)
+        self._finish_if_stopped(metadata)  # FastStream ends its own span
 
     def _on_start(self, sender: Any, measurements: Any, metadata: Mapping[str, Any]) -> None:
         key = str(metadata.get("telemetry_span_context"))

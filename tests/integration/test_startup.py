@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from faststream_hare import HareBroker, HareConnectionError, HareSettings, signals
+from faststream_hare import HareBroker, HareConnectionError, HareSettings, Unique, signals
 from tests.support.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.rabbit
@@ -116,3 +116,23 @@ def test_faststream_run_with_rabbitmq_down_ends_in_a_short_message(tmp_path: Pat
     assert len(output.splitlines()) <= 5  # not a page of traceback
     assert "Cannot reach RabbitMQ at amqp://guest:***@127.0.0.1:" in output
     assert "s3cret" not in output
+
+
+async def test_an_unreachable_redis_dedup_store_fails_start_in_one_sentence(
+    prefix: str, broker_url: str
+) -> None:
+    port = _closed_port()
+    broker = HareBroker(broker_url, settings=HareSettings(startup_timeout_ms=1_000))
+    broker.publisher(
+        f"{prefix}.orders",
+        unique=Unique(period_ms=1_000, store=f"redis://:s3cret@127.0.0.1:{port}/0"),
+    )
+    try:
+        with pytest.raises(HareConnectionError) as caught:
+            await broker.start()
+    finally:
+        await broker.stop()
+    text = str(caught.value)
+    assert "Cannot reach the Redis dedup store at redis://" in text
+    assert "s3cret" not in text
+    assert "HARE_MQ_DEDUP_URL" in text
