@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -73,3 +74,23 @@ def _no_leaked_hare_tasks() -> Iterator[None]:
     finally:
         logging.getLogger("asyncio").removeHandler(handler)
     assert handler.leaks == [], "hare left tasks pending:\n" + "\n".join(handler.leaks)
+
+
+_HARE_WARNINGS: list[str] = []
+
+
+def pytest_warning_recorded(warning_message: warnings.WarningMessage, when: str) -> None:
+    """Collect "Unclosed …" / never-awaited warnings that point at hare's code."""
+    text = str(warning_message.message)
+    from_hare = "faststream_hare" in str(warning_message.filename) or "faststream_hare" in text
+    unclosed = issubclass(warning_message.category, ResourceWarning) or "Unclosed" in text
+    never_awaited = "was never awaited" in text
+    if from_hare and (unclosed or never_awaited):
+        _HARE_WARNINGS.append(f"{warning_message.category.__name__}: {text[:300]}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run with such warnings from hare fails (DESIGN §11: hare leaves nothing open)."""
+    if _HARE_WARNINGS and exitstatus == 0:
+        print("\nhare left resources open or coroutines unawaited:\n" + "\n".join(_HARE_WARNINGS))
+        session.exitstatus = 1

@@ -47,6 +47,7 @@ class ConnectionEvents:
         self._lost_at: float | None = None
         self._connection: Any = None
         self._pacer: asyncio.Task[None] | None = None
+        self._pacers: set[asyncio.Task[None]] = set()  # cancelled ones too, until they end
 
     def attach(self, connection: AbstractConnection) -> None:
         """Register the callbacks and report the first ``connected``."""
@@ -60,9 +61,11 @@ class ConnectionEvents:
     async def aclose(self) -> None:
         """The broker stops: no more reports, no pacing task left behind."""
         self.closing = True
-        pacer, self._pacer = self._pacer, None
-        if pacer is not None:
+        self._pacer = None
+        pacers = list(self._pacers)
+        for pacer in pacers:
             pacer.cancel()
+        for pacer in pacers:
             with contextlib.suppress(asyncio.CancelledError):
                 await pacer
 
@@ -111,12 +114,15 @@ class ConnectionEvents:
             return
         self._stop_pacing()
         with contextlib.suppress(RuntimeError):  # no running loop: leave aio-pika's pace
-            self._pacer = asyncio.get_running_loop().create_task(self._pace())
+            pacer = asyncio.get_running_loop().create_task(self._pace(), name="hare-reconnect-pace")
+            self._pacer = pacer
+            self._pacers.add(pacer)
+            pacer.add_done_callback(self._pacers.discard)
 
     async def _pace(self) -> None:
         limit = self.reconnect_interval_ms / 1000
         pause = FIRST_PAUSE_S
-        while True:
+        while not self.closing and not getattr(self._connection, "close_called", False):
             self._connection.reconnect_interval = min(pause, limit)
             await asyncio.sleep(min(pause, limit))
             pause *= 2

@@ -122,11 +122,11 @@ async def test_an_unreachable_redis_dedup_store_fails_start_in_one_sentence(
     prefix: str, broker_url: str
 ) -> None:
     port = _closed_port()
-    broker = HareBroker(broker_url, settings=HareSettings(startup_timeout_ms=1_000))
-    broker.publisher(
-        f"{prefix}.orders",
-        unique=Unique(period_ms=1_000, store=f"redis://:s3cret@127.0.0.1:{port}/0"),
+    settings = HareSettings(
+        startup_timeout_ms=1_000, dedup_url=f"redis://:s3cret@127.0.0.1:{port}/0"
     )
+    broker = HareBroker(broker_url, settings=settings)
+    broker.publisher(f"{prefix}.orders", unique=Unique(period_ms=1_000))
     try:
         with pytest.raises(HareConnectionError) as caught:
             await broker.start()
