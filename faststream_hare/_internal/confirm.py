@@ -103,18 +103,21 @@ class ConfirmedPublisher:
             self._forget_channel()
             msg = f"not connected to RabbitMQ ({type(exc).__name__})"
             raise NotConnectedError(msg) from exc
-        except RuntimeError as exc:
+        except Exception as exc:
+            # aiormq reports some losses as RuntimeError ("Connection was not opened") or as a
+            # bare Exception (a channel opening when the link is cut). Only with the link
+            # down is that an outage; otherwise it is a real bug and must surface.
             if not self._link_is_down():
-                raise  # a real bug: it must surface, not pass for an outage
+                raise
             self._forget_channel()
-            msg = f"not connected to RabbitMQ ({exc})"
+            msg = f"not connected to RabbitMQ ({type(exc).__name__}: {exc})"
             raise NotConnectedError(msg) from exc
         if isinstance(confirmation, commands.Basic.Nack):
             msg = f"RabbitMQ refused (nacked) the message for routing key '{routing_key}'"
             raise NackedError(msg)
 
     def _link_is_down(self) -> bool:
-        """aiormq reports some losses as ``RuntimeError`` ("Connection was not opened")."""
+        """No open connection, or no open confirm channel (it never opened, or it closed)."""
         connection = self._connection()
         channel = self._channel
         return connection is None or connection.is_closed or channel is None or channel.is_closed
