@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 ConnectionSource = Callable[[], "AbstractConnection | None"]
 
 
+#: Pause before reporting "not connected" (see ``ConfirmedPublisher._link_down_pause``).
+LINK_DOWN_PAUSE_S = 0.05
+
+
 class ConfirmError(HareError):
     """The broker did not confirm a message; it may not have been stored."""
 
@@ -100,7 +104,7 @@ class ConfirmedPublisher:
             aiormq.exceptions.AMQPError,
             ConnectionError,
         ) as exc:
-            self._forget_channel()
+            await self._link_down_pause()
             msg = f"not connected to RabbitMQ ({type(exc).__name__})"
             raise NotConnectedError(msg) from exc
         except Exception as exc:
@@ -109,12 +113,19 @@ class ConfirmedPublisher:
             # down is that an outage; otherwise it is a real bug and must surface.
             if not self._link_is_down():
                 raise
-            self._forget_channel()
+            await self._link_down_pause()
             msg = f"not connected to RabbitMQ ({type(exc).__name__}: {exc})"
             raise NotConnectedError(msg) from exc
         if isinstance(confirmation, commands.Basic.Nack):
             msg = f"RabbitMQ refused (nacked) the message for routing key '{routing_key}'"
             raise NackedError(msg)
+
+    async def _link_down_pause(self) -> None:
+        """Forget the channel and pause briefly: aiormq can fail at once, without yielding,
+        while the link is down, and a caller that publishes again at once would then spin
+        without ever letting the reconnect run."""
+        self._forget_channel()
+        await asyncio.sleep(LINK_DOWN_PAUSE_S)
 
     def _link_is_down(self) -> bool:
         """No open connection, or no open confirm channel (it never opened, or it closed)."""
