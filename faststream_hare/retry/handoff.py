@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.retry.copies import MessageCopy
@@ -58,7 +58,7 @@ class Handoff:
         return decide(
             queue=self.subscriber.queue_name,
             arrived_with=read_retry_count(self.raw.headers),
-            retry_limit=settings.retry_limit if hare.retry_limit is None else hare.retry_limit,
+            retry_limit=self._retry_limit(),
             cascade=hare.delay_cascade_in_ms,
             delay_in_ms=settings.delay_in_ms if hare.delay_in_ms is None else hare.delay_in_ms,
             dead_reason=dead_reason,
@@ -197,6 +197,6 @@ class Handoff:
             },
         )
 
-    def _retry_limit(self) -> Any:
+    def _retry_limit(self) -> int:
         limit = self.subscriber.hare.retry_limit
         return self.runtime.settings.retry_limit if limit is None else limit

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import contextvars
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from blinker import ANY, NamedSignal
 from opentelemetry import context, trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
@@ -45,8 +44,6 @@ OUTCOMES = ("acked", "retried", "dead_lettered", "poison", "requeued")
 #: Failed deliveries stopped before their copy was signalled, kept at most (oldest end first).
 MAX_AWAITING_COPY = 1_000
 
-Receiver = Callable[..., None]
-
 
 @dataclass
 class _Attempt:
@@ -70,29 +67,27 @@ class HareTracing:
         self, tracer_provider: trace.TracerProvider | None = None, *, broker: Any = None
     ) -> None:
         self.tracer = trace.get_tracer("faststream_hare", tracer_provider=tracer_provider)
-        self._sender = ANY if broker is None else broker
         self._attempts: dict[str, _Attempt] = {}
         self._current: contextvars.ContextVar[str | None] = contextvars.ContextVar(
             f"hare_tracing_{id(self)}", default=None
         )
-        self._connected: list[tuple[NamedSignal, Receiver]] = [
-            (signals.consumer_message_start, self._on_start),
-            (signals.consumer_message_exception, self._on_exception),
-            (signals.retry_publisher_message_retried, self._on_retried),
-            (signals.retry_publisher_message_dead_lettered, self._on_dead_lettered),
-            (signals.retry_publisher_message_requeued, self._on_requeued),
-            (signals.consumer_message_duplicate, self._on_duplicate),
-            (signals.consumer_message_stop, self._on_stop),
-            (signals.retry_publisher_message_copying, self._on_copying),
-        ]
-        for signal, receiver in self._connected:
-            signal.connect(receiver, sender=self._sender, weak=False)
+        self._listening = signals.Listening(
+            [
+                (signals.consumer_message_start, self._on_start),
+                (signals.consumer_message_exception, self._on_exception),
+                (signals.retry_publisher_message_retried, self._on_retried),
+                (signals.retry_publisher_message_dead_lettered, self._on_dead_lettered),
+                (signals.retry_publisher_message_requeued, self._on_requeued),
+                (signals.consumer_message_duplicate, self._on_duplicate),
+                (signals.consumer_message_stop, self._on_stop),
+                (signals.retry_publisher_message_copying, self._on_copying),
+            ],
+            broker,
+        )
 
     def close(self) -> None:
         """Stop listening; spans of deliveries still in flight are ended."""
-        for signal, receiver in self._connected:
-            signal.disconnect(receiver, sender=self._sender)
-        self._connected = []
+        self._listening.close()
         for attempt in self._attempts.values():
             if attempt.own:
                 attempt.span.end()

@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from blinker import ANY, NamedSignal
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 from faststream_hare.errors import HareConfigError
@@ -41,7 +40,6 @@ class HareMetrics:
         self, registry: CollectorRegistry | None = REGISTRY, *, broker: Any = None
     ) -> None:
         self.registry = registry
-        self._sender = ANY if broker is None else broker
         self._delays: dict[tuple[int, str], str] = {}
         self.retries = _counter(
             "hare_retries",
@@ -100,30 +98,32 @@ class HareMetrics:
         )
         if registry is not None:
             _register(registry, self._metrics)
-        self._connected: list[tuple[NamedSignal, Receiver]] = [
-            (signals.retry_publisher_message_retried, self._on_retried),
-            (signals.retry_publisher_message_dead_lettered, self._on_dead_lettered),
-            (signals.dead_letters_replayed, self._on_replayed),
-            (signals.publisher_message_published, self._publish_result("ok")),
-            (signals.publisher_message_duplicate, self._on_publish_duplicate),
-            (signals.publisher_message_not_connected, self._publish_result("not_connected")),
-            (signals.publisher_message_unroutable, self._publish_result("unroutable")),
-            (signals.publisher_message_encoding_failed, self._publish_result("encoding_failed")),
-            (signals.consumer_message_duplicate, self._on_consumer_duplicate),
-            (signals.consumer_pool_resized, self._on_pool_resized),
-            (signals.auto_scaler_scaled, self._on_scaled),
-            (signals.auto_scaler_checked, self._on_checked),
-            (signals.stream_message_processed, self._on_stream_offset),
-            (signals.stream_message_failed, self._on_stream_offset),
-        ]
-        for signal, receiver in self._connected:
-            signal.connect(receiver, sender=self._sender, weak=False)
+        self._listening = signals.Listening(
+            [
+                (signals.retry_publisher_message_retried, self._on_retried),
+                (signals.retry_publisher_message_dead_lettered, self._on_dead_lettered),
+                (signals.dead_letters_replayed, self._on_replayed),
+                (signals.publisher_message_published, self._publish_result("ok")),
+                (signals.publisher_message_duplicate, self._on_publish_duplicate),
+                (signals.publisher_message_not_connected, self._publish_result("not_connected")),
+                (signals.publisher_message_unroutable, self._publish_result("unroutable")),
+                (
+                    signals.publisher_message_encoding_failed,
+                    self._publish_result("encoding_failed"),
+                ),
+                (signals.consumer_message_duplicate, self._on_consumer_duplicate),
+                (signals.consumer_pool_resized, self._on_pool_resized),
+                (signals.auto_scaler_scaled, self._on_scaled),
+                (signals.auto_scaler_checked, self._on_checked),
+                (signals.stream_message_processed, self._on_stream_offset),
+                (signals.stream_message_failed, self._on_stream_offset),
+            ],
+            broker,
+        )
 
     def close(self) -> None:
         """Stop listening and unregister the metrics (a new ``HareMetrics`` may take over)."""
-        for signal, receiver in self._connected:
-            signal.disconnect(receiver, sender=self._sender)
-        self._connected = []
+        self._listening.close()
         if self.registry is not None:
             for metric in self._metrics:
                 self.registry.unregister(metric)

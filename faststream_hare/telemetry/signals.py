@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from blinker import NamedSignal, Namespace
+from blinker import ANY, NamedSignal, Namespace
 
 from faststream_hare._internal.masking import mask_text
 
@@ -111,3 +111,22 @@ def emit(
             receiver(sender, measurements=dict(measurements), metadata=safe_metadata)
         except Exception:
             logger.exception("A receiver of signal %s raised; ignored", signal.name)
+
+
+class Listening:
+    """Receivers connected to hare's signals for one sender (``None``: every broker), strongly
+    referenced, and disconnected together by ``close()`` (metrics and tracing use it)."""
+
+    def __init__(
+        self, pairs: list[tuple[NamedSignal, Callable[..., None]]], broker: object = None
+    ) -> None:
+        self.sender: object = ANY if broker is None else broker
+        self._pairs = pairs
+        for signal, receiver in pairs:
+            signal.connect(receiver, sender=self.sender, weak=False)
+
+    def close(self) -> None:
+        """Disconnect every receiver (idempotent)."""
+        for signal, receiver in self._pairs:
+            signal.disconnect(receiver, sender=self.sender)
+        self._pairs = []
