@@ -18,13 +18,16 @@ from aio_pika.exceptions import (
     DeliveryError,
     PublishError,
 )
+from aiormq import spec
 from pamqp import commands
 
+from faststream_hare._internal.aiormq_frames import Publish
 from faststream_hare._internal.channels import close_quietly
+from faststream_hare._internal.publish_pipeline import PublishPipeline
 from faststream_hare.errors import HareError
 
 if TYPE_CHECKING:
-    from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+    from aio_pika.abc import AbstractChannel, AbstractConnection
 
 #: Returns the live connection, or ``None`` while there is none (not started, closed).
 ConnectionSource = Callable[[], "AbstractConnection | None"]
@@ -65,8 +68,8 @@ class ConfirmedPublisher:
         self._connection = connection
         self.default_timeout = default_timeout
         self._channel: AbstractChannel | None = None
-        self._exchanges: dict[str, AbstractExchange] = {}
         self._lock = asyncio.Lock()
+        self._pipeline = PublishPipeline(self._underlay)
         self._closing: set[asyncio.Task[None]] = set()
 
     async def publish(
@@ -78,12 +81,31 @@ class ConfirmedPublisher:
         timeout: float | None = None,
     ) -> None:
         """Publish and wait for the broker's confirm; raise a ``ConfirmError`` otherwise."""
+        await self.publish_frames(
+            message.body,
+            message.properties,
+            exchange=exchange,
+            routing_key=routing_key,
+            timeout=timeout,
+        )
+
+    async def publish_frames(
+        self,
+        body: bytes,
+        properties: spec.Basic.Properties,
+        *,
+        exchange: str,
+        routing_key: str,
+        timeout: float | None = None,
+    ) -> None:
+        """``publish`` for a body and its AMQP properties: the hot path of retries and
+        ``publish_many``, written with the rest of this turn's publishes (``publish_pipeline``).
+        """
         limit = self.default_timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(limit):
-                target = await self._exchange(exchange)
-                confirmation = await target.publish(
-                    message, routing_key=routing_key, mandatory=True
+                confirmation = await self._pipeline.submit(
+                    Publish(exchange, routing_key, body, properties)
                 )
         except TimeoutError as exc:
             msg = f"no confirm from RabbitMQ within {limit:g} s for routing key '{routing_key}'"
@@ -133,15 +155,12 @@ class ConfirmedPublisher:
         channel = self._channel
         return connection is None or connection.is_closed or channel is None or channel.is_closed
 
-    async def _exchange(self, name: str) -> AbstractExchange:
-        channel = await self._open_channel()
-        if not name:
-            return channel.default_exchange
-        exchange = self._exchanges.get(name)
-        if exchange is None:
-            exchange = await channel.get_exchange(name, ensure=False)
-            self._exchanges[name] = exchange
-        return exchange
+    async def _underlay(self) -> aiormq.abc.AbstractChannel:
+        """aiormq's channel under the open confirm channel (opened first if need be)."""
+        channel = self._channel
+        if channel is None or channel.is_closed:
+            channel = await self._open_channel()
+        return await channel.get_underlay_channel()
 
     async def _open_channel(self) -> AbstractChannel:
         channel = self._channel
@@ -158,13 +177,11 @@ class ConfirmedPublisher:
             if connection is None or connection.is_closed:
                 msg = "not connected to RabbitMQ (the broker is not started or is reconnecting)"
                 raise NotConnectedError(msg)
-            self._exchanges.clear()
             self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             return self._channel
 
     def _forget_channel(self) -> None:
         channel, self._channel = self._channel, None
-        self._exchanges.clear()
         if channel is not None and not channel.is_closed:
             task = asyncio.get_running_loop().create_task(close_quietly(channel))
             self._closing.add(task)
@@ -172,8 +189,8 @@ class ConfirmedPublisher:
 
     async def close(self) -> None:
         """Close the confirm channel (the broker is stopping) and wait for earlier closes."""
+        await self._pipeline.close()
         channel, self._channel = self._channel, None
-        self._exchanges.clear()
         await close_quietly(channel)
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)

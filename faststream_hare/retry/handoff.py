@@ -13,6 +13,9 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
+from aiormq.exceptions import AMQPError, ChannelInvalidStateError
+
+from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
 from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.retry.copies import MessageCopy
 from faststream_hare.retry.decision import RetryDecision, copy_headers, decide, read_retry_count
@@ -114,7 +117,16 @@ class Handoff:
             await self._requeue(decision.queue, f"{type(failure).__name__}: {failure}")
             return False
         self.subscriber.requeue_backoff.reset()
-        await self.original.ack()
+        try:
+            await self.original.ack()  # a stop cancels an ack stuck on a dead link (pending.py)
+        except (ChannelInvalidStateError, AMQPError, ConnectionError) as exc:
+            logger.warning(
+                "Message %s was copied to '%s', but the link went down before its ack (%s); "
+                "it will be delivered again",
+                self.raw.message_id,
+                decision.queue,
+                type(exc).__name__,
+            )
         return True
 
     async def finish(
@@ -151,8 +163,9 @@ class Handoff:
         try:
             await asyncio.sleep(pause)
         finally:  # also when cancelled (a stop during the pause): give the message back
-            try:
-                await self.original.nack(requeue=True)
+            try:  # bounded: a stop that cancelled this waits for it
+                async with asyncio.timeout(OPERATION_TIMEOUT_S):
+                    await self.original.nack(requeue=True)
             except Exception as exc:  # the channel is gone: the broker requeues it anyway
                 logger.debug("nack of message %s failed: %r", self.raw.message_id, exc)
 

@@ -57,7 +57,10 @@ async def test_the_standby_process_takes_over_a_killed_holder(
         await second.wait_for(lambda: second.last("HANDLED") == "2", "b handles 2", 30)
         assert first.last("HANDLED") == "1"
         assert second.last("HANDLED") == "2"
-        assert "HANDLED 1" not in second.lines
+        # the standby consumed nothing before it held W1; after, it may see 1 once more (the
+        # kill can land between handling 1 and the ack reaching the broker: at-least-once)
+        took_over = second.lines.index(f"HELD {worker}")
+        assert not [line for line in second.lines[:took_over] if line.startswith("HANDLED")]
     finally:
         await sender.stop()
         first.kill()

@@ -1,0 +1,117 @@
+"""Publishes gathered per event-loop turn and written together (see ``aiormq_frames``).
+
+Each caller gets a future of its own that ends like aiormq's confirmation for its message:
+the ``basic.ack`` frame, or the error (returned, nacked, channel closed). A caller that
+stopped waiting before its turn was written (a timeout, a stop) is left out of the write, so
+nothing is published on behalf of someone who already gave up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiormq.exceptions import ChannelInvalidStateError
+
+from faststream_hare._internal.aiormq_frames import Publish, write_publishes
+from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
+
+if TYPE_CHECKING:
+    from aiormq.abc import AbstractChannel
+
+#: At most this many messages in one write (a bounded frame buffer, a fair share of the loop).
+MAX_BATCH = 256
+
+ChannelSource = Callable[[], Awaitable["AbstractChannel"]]
+
+
+class PublishPipeline:
+    """Collects publishes for one channel and writes each turn's worth in one go."""
+
+    def __init__(self, channel: ChannelSource) -> None:
+        self._channel = channel
+        self._waiting: list[tuple[Publish, asyncio.Future[Any]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def submit(self, publish: Publish) -> asyncio.Future[Any]:
+        """Queue ``publish`` for this turn's write; the future ends with its confirm."""
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[Any] = loop.create_future()
+        self._waiting.append((publish, outcome))
+        if self._writer is None:
+            self._writer = loop.create_task(self._write_all(), name="hare-publish-pipeline")
+        return outcome
+
+    async def close(self) -> None:
+        """Stop writing; publishes not yet written fail as not connected."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        self._fail_waiting(ChannelInvalidStateError("the publishing channel was closed"))
+
+    async def _write_all(self) -> None:
+        try:
+            while self._waiting:
+                await asyncio.sleep(0)  # let the rest of this turn's publishers join
+                try:
+                    channel = await self._channel()
+                except Exception as exc:  # no channel: every publisher waiting learns why
+                    self._fail_waiting(exc)
+                    continue
+                batch = [item for item in self._waiting[:MAX_BATCH] if not item[1].done()]
+                del self._waiting[:MAX_BATCH]
+                if batch:
+                    await self._write(channel, batch)
+        finally:
+            self._writer = None
+
+    async def _write(
+        self, channel: AbstractChannel, batch: list[tuple[Publish, asyncio.Future[Any]]]
+    ) -> None:
+        try:
+            async with asyncio.timeout(OPERATION_TIMEOUT_S):  # a writer that stopped writing
+                outcomes = await write_publishes(channel, [publish for publish, _ in batch])
+        except asyncio.CancelledError:
+            for _, outcome in batch:
+                _fail(outcome, ChannelInvalidStateError("the publishing channel was closed"))
+            raise
+        except Exception as exc:
+            for _, outcome in batch:
+                _fail(outcome, exc)
+            return
+        for (_, outcome), written in zip(batch, outcomes, strict=True):
+            if isinstance(written, Exception):
+                _fail(outcome, written)
+            else:
+                written.add_done_callback(_relay_to(outcome))
+
+    def _fail_waiting(self, exc: Exception) -> None:
+        waiting, self._waiting = self._waiting, []
+        for _, outcome in waiting:
+            _fail(outcome, exc)
+
+
+def _fail(outcome: asyncio.Future[Any], exc: BaseException) -> None:
+    if not outcome.done():
+        outcome.set_exception(exc)
+
+
+def _relay_to(outcome: asyncio.Future[Any]) -> Callable[[asyncio.Future[Any]], None]:
+    """Copy a confirmation's ending to the caller's future (a cancelled one means the
+    channel went away: never a ``CancelledError`` for a caller nobody cancelled)."""
+
+    def relay(confirmation: asyncio.Future[Any]) -> None:
+        if outcome.done():
+            return
+        if confirmation.cancelled():
+            outcome.set_exception(ChannelInvalidStateError("the publishing channel closed"))
+        elif (error := confirmation.exception()) is not None:
+            outcome.set_exception(error)
+        else:
+            outcome.set_result(confirmation.result())
+
+    return relay
