@@ -6,8 +6,8 @@ segment in the sender's time slice). Hare's copies and pipelined publishes arriv
 event-loop turn, so they are written here as one frame buffer, with the confirm
 bookkeeping aiormq's own ``basic_publish`` keeps: a delivery tag and a confirmation future
 per message (resolved, failed or rejected by aiormq's reader, returns included), under the
-channel's publish lock. ``tests/unit/test_aiormq_parity.py`` checks the names used here
-against the aiormq release installed.
+channel's publish lock. ``tests/integration/test_publish_pipeline.py`` runs these names against
+the aiormq release installed and a real broker (returns, encoding errors, a closing channel).
 """
 
 from __future__ import annotations
