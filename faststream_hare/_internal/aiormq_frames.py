@@ -88,8 +88,7 @@ async def write_publishes(
                 confirmation = raw.confirmations.pop(tag, None)
                 if confirmation is not None:
                     confirmation.cancel()
-                if raw.message_id_delivery_tag.get(message_id) == tag:
-                    raw.message_id_delivery_tag.pop(message_id)
+                _unmap(raw, message_id, tag)
             raise
         return outcomes
 
@@ -125,9 +124,11 @@ def _encode(publish: Publish, channel_number: int, max_content_size: int) -> byt
     return b"".join(parts)
 
 
-def _forget_message_id(raw: Any, message_id: str, tag: int) -> Any:
-    def forget(_: asyncio.Future[Any]) -> None:
-        if raw.message_id_delivery_tag.get(message_id) == tag:
-            raw.message_id_delivery_tag.pop(message_id)
+def _unmap(raw: Any, message_id: str, tag: int) -> None:
+    """Drop the message id → tag entry aiormq uses to match a return, if still this one's."""
+    if raw.message_id_delivery_tag.get(message_id) == tag:
+        raw.message_id_delivery_tag.pop(message_id)
 
-    return forget
+
+def _forget_message_id(raw: Any, message_id: str, tag: int) -> Any:
+    return lambda _: _unmap(raw, message_id, tag)

@@ -18,7 +18,6 @@ from aio_pika.exceptions import (
     DeliveryError,
     PublishError,
 )
-from aiormq import spec
 from pamqp import commands
 
 from faststream_hare._internal.aiormq_frames import Publish
@@ -80,32 +79,15 @@ class ConfirmedPublisher:
         routing_key: str,
         timeout: float | None = None,
     ) -> None:
-        """Publish and wait for the broker's confirm; raise a ``ConfirmError`` otherwise."""
-        await self.publish_frames(
-            message.body,
-            message.properties,
-            exchange=exchange,
-            routing_key=routing_key,
-            timeout=timeout,
-        )
+        """Publish and wait for the broker's confirm; raise a ``ConfirmError`` otherwise.
 
-    async def publish_frames(
-        self,
-        body: bytes,
-        properties: spec.Basic.Properties,
-        *,
-        exchange: str,
-        routing_key: str,
-        timeout: float | None = None,
-    ) -> None:
-        """``publish`` for a body and its AMQP properties: the hot path of retries and
-        ``publish_many``, written with the rest of this turn's publishes (``publish_pipeline``).
+        The message is written with the rest of this turn's publishes (``publish_pipeline``).
         """
         limit = self.default_timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(limit):
                 confirmation = await self._pipeline.submit(
-                    Publish(exchange, routing_key, body, properties)
+                    Publish(exchange, routing_key, message.body, message.properties)
                 )
         except TimeoutError as exc:
             msg = f"no confirm from RabbitMQ within {limit:g} s for routing key '{routing_key}'"

@@ -51,7 +51,7 @@ class PublishPipeline:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
-        self._fail_waiting(ChannelInvalidStateError("the publishing channel was closed"))
+        self._fail_waiting(_channel_closed())
 
     async def _write_all(self) -> None:
         try:
@@ -77,7 +77,7 @@ class PublishPipeline:
                 outcomes = await write_publishes(channel, [publish for publish, _ in batch])
         except asyncio.CancelledError:
             for _, outcome in batch:
-                _fail(outcome, ChannelInvalidStateError("the publishing channel was closed"))
+                _fail(outcome, _channel_closed())
             raise
         except Exception as exc:
             for _, outcome in batch:
@@ -95,6 +95,11 @@ class PublishPipeline:
             _fail(outcome, exc)
 
 
+def _channel_closed() -> ChannelInvalidStateError:
+    """What a publish learns when its channel closed before its confirm (NOT_CONNECTED)."""
+    return ChannelInvalidStateError("the publishing channel was closed")
+
+
 def _fail(outcome: asyncio.Future[Any], exc: BaseException) -> None:
     if not outcome.done():
         outcome.set_exception(exc)
@@ -108,7 +113,7 @@ def _relay_to(outcome: asyncio.Future[Any]) -> Callable[[asyncio.Future[Any]], N
         if outcome.done():
             return
         if confirmation.cancelled():
-            outcome.set_exception(ChannelInvalidStateError("the publishing channel closed"))
+            outcome.set_exception(_channel_closed())
         elif (error := confirmation.exception()) is not None:
             outcome.set_exception(error)
         else:

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import aio_pika
-from aiormq import spec
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractIncomingMessage
@@ -54,22 +53,6 @@ class MessageCopy:
     def with_headers(self, headers: dict[str, Any]) -> MessageCopy:
         """The same copy with other headers."""
         return replace(self, headers=headers)
-
-    def to_properties(self) -> spec.Basic.Properties:
-        """The AMQP properties of the persistent copy (what ``to_aio_pika`` would send)."""
-        return spec.Basic.Properties(
-            headers=self.headers,
-            content_type=self.content_type,
-            content_encoding=self.content_encoding,
-            message_id=self.message_id,
-            correlation_id=self.correlation_id,
-            priority=self.priority,
-            message_type=self.message_type,
-            app_id=self.app_id,
-            reply_to=self.reply_to,
-            timestamp=self.timestamp,
-            delivery_mode=2,
-        )
 
     def to_aio_pika(self) -> aio_pika.Message:
         """A persistent aio-pika message with the same properties."""

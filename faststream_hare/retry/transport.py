@@ -18,8 +18,8 @@ class BrokerTransport:
     async def send(self, queue: str, copy: MessageCopy) -> None:
         """Raise a ``ConfirmError`` unless the broker confirmed the copy."""
         timeout = self.runtime.settings.confirm_timeout_ms / 1000
-        await self.runtime.copies.publish_frames(
-            copy.body, copy.to_properties(), exchange="", routing_key=queue, timeout=timeout
+        await self.runtime.copies.publish(
+            copy.to_aio_pika(), exchange="", routing_key=queue, timeout=timeout
         )
 
     def held(self, queue: str) -> list[MessageCopy] | None:

@@ -32,11 +32,27 @@ async def confirm_channel() -> AsyncIterator[AbstractChannel]:
         await connection.close()
 
 
-async def declare(queue: str) -> None:
+@pytest.fixture
+async def queue(prefix: str) -> str:
+    """A durable queue of the test's own (deleted with its prefix)."""
+    name = f"{prefix}.q"
     connection = await aio_pika.connect(AMQP_URL)
     async with connection:
         channel = await connection.channel()
-        await channel.declare_queue(queue, durable=True)
+        await channel.declare_queue(name, durable=True)
+    return name
+
+
+@pytest.fixture
+async def pipeline(confirm_channel: AbstractChannel) -> AsyncIterator[PublishPipeline]:
+    """A pipeline writing on the confirm channel, closed after the test."""
+
+    async def channel() -> AbstractChannel:
+        return confirm_channel
+
+    pipeline = PublishPipeline(channel)
+    yield pipeline
+    await pipeline.close()
 
 
 async def bodies(queue: str) -> list[bytes]:
@@ -64,10 +80,8 @@ async def outcome_of(future: asyncio.Future[Any] | Exception) -> object:
 
 
 async def test_one_write_keeps_an_outcome_per_message(
-    prefix: str, confirm_channel: AbstractChannel
+    prefix: str, queue: str, confirm_channel: AbstractChannel
 ) -> None:
-    queue = f"{prefix}.q"
-    await declare(queue)
     batch = [
         publish(queue, b"routed"),
         publish(f"{prefix}.nowhere", b"returned"),
@@ -92,37 +106,21 @@ async def test_one_write_keeps_an_outcome_per_message(
 
 
 async def test_a_turn_of_publishes_is_confirmed_and_stored_exactly_once(
-    prefix: str, confirm_channel: AbstractChannel
+    queue: str, pipeline: PublishPipeline
 ) -> None:
-    queue = f"{prefix}.q"
-    await declare(queue)
-
-    async def channel() -> AbstractChannel:
-        return confirm_channel
-
-    pipeline = PublishPipeline(channel)
     sent = [f"m{n}".encode() for n in range(1_000)]
     acks = await asyncio.gather(*(pipeline.submit(publish(queue, body)) for body in sent))
     assert {type(ack) for ack in acks} == {commands.Basic.Ack}
     assert sorted(await bodies(queue)) == sorted(sent)
-    await pipeline.close()
 
 
 async def test_a_publisher_that_gave_up_before_the_write_is_not_published(
-    prefix: str, confirm_channel: AbstractChannel
+    queue: str, pipeline: PublishPipeline
 ) -> None:
-    queue = f"{prefix}.q"
-    await declare(queue)
-
-    async def channel() -> AbstractChannel:
-        return confirm_channel
-
-    pipeline = PublishPipeline(channel)
     kept = pipeline.submit(publish(queue, b"kept"))
     pipeline.submit(publish(queue, b"given up")).cancel()
     await kept
     assert await bodies(queue) == [b"kept"]
-    await pipeline.close()
 
 
 async def test_no_channel_fails_every_waiting_publish_with_the_reason() -> None:
@@ -138,10 +136,8 @@ async def test_no_channel_fails_every_waiting_publish_with_the_reason() -> None:
 
 
 async def test_a_closed_channel_fails_the_publishes_written_on_it(
-    prefix: str, confirm_channel: AbstractChannel
+    prefix: str, queue: str, confirm_channel: AbstractChannel
 ) -> None:
-    queue = f"{prefix}.q"
-    await declare(queue)
     batch = [publish(queue, b"a"), Publish(f"{prefix}.no-exchange", "k", b"b", _props())]
     futures = await write_publishes(confirm_channel, batch)
     results = await asyncio.gather(*futures, return_exceptions=True)  # type: ignore[arg-type]
