@@ -1,6 +1,15 @@
-"""Which store a publisher uses: its own, one per Redis URL, or the broker's default."""
+"""Which store a publisher (``Unique.store``) or an idempotent subscriber
+(``Idempotency.store``) uses: its own, one per Redis URL, or the broker's default.
+
+Both options take the same three forms and resolve the same way; ``StoreRegistry`` does it
+once, and each kind of store names its own classes (``DedupStores`` here,
+``IdempotencyStores`` in ``idempotency/registry.py``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 
 from faststream_hare.dedup.memory import MemoryDedupStore
 from faststream_hare.dedup.redis import RedisDedupStore, check_redis_url
@@ -8,40 +17,61 @@ from faststream_hare.dedup.store import DedupStore
 from faststream_hare.errors import HareConfigError
 
 
-def check_store(store: object) -> None:
-    """``Unique.store`` is ``None``, a Redis URL or a ``DedupStore``; fail early otherwise."""
-    if store is None or isinstance(store, DedupStore):
+class _Owned(Protocol):
+    """A store the broker made, so it closes it."""
+
+    async def aclose(self) -> None: ...
+
+
+StoreT = TypeVar("StoreT")
+MemoryT = TypeVar("MemoryT", bound=_Owned)
+RedisT = TypeVar("RedisT", bound=_Owned)
+
+
+def check_store_option(store: object, protocol: type, option: str, shape: str) -> None:
+    """``option`` is ``None``, a Redis URL or a ``protocol`` object; fail early otherwise."""
+    if store is None or isinstance(store, protocol):
         return
     if isinstance(store, str):
-        check_redis_url(store, "Unique.store")
+        check_redis_url(store, option)
         return
     msg = (
-        f"Unique.store must be a Redis URL or a DedupStore (claim, release, len), got "
-        f'{type(store).__name__}; write store="redis://localhost:6379/0" or a store object.'
+        f"{option} must be a Redis URL or {shape}, got {type(store).__name__}; "
+        f'write store="redis://localhost:6379/0" or a store object.'
     )
     raise HareConfigError(msg)
 
 
-class DedupStores:
+def check_store(store: object) -> None:
+    """``Unique.store`` is ``None``, a Redis URL or a ``DedupStore``."""
+    check_store_option(store, DedupStore, "Unique.store", "a DedupStore (claim, release, len)")
+
+
+class StoreRegistry(Generic[StoreT, MemoryT, RedisT]):
     """The stores of one broker: the default in-memory store and one store per Redis URL."""
 
-    def __init__(self) -> None:
-        self.memory = MemoryDedupStore()
-        self._by_url: dict[str, RedisDedupStore] = {}
+    def __init__(self, memory: MemoryT, redis_store: Callable[[str], RedisT], option: str) -> None:
+        self.memory = memory
+        self._redis_store = redis_store
+        self._option = option
+        self._by_url: dict[str, RedisT] = {}
 
-    def for_url(self, url: str, option: str = "Unique.store") -> RedisDedupStore:
-        """The broker's store for ``url`` (publishers naming one URL share one client)."""
+    def for_url(self, url: str, option: str | None = None) -> RedisT:
+        """The broker's store for ``url`` (everything naming one URL shares one client)."""
         store = self._by_url.get(url)
         if store is None:
-            store = self._by_url[url] = RedisDedupStore(check_redis_url(url, option))
+            checked = check_redis_url(url, option or self._option)
+            store = self._by_url[url] = self._redis_store(checked)
         return store
 
-    def default(self, dedup_url: str | None) -> DedupStore:
+    def default(self, dedup_url: str | None) -> MemoryT | RedisT:
         """``settings.dedup_url``'s Redis store when set, else the in-memory store."""
         return self.for_url(dedup_url, "HareSettings.dedup_url") if dedup_url else self.memory
 
-    def resolve(self, store: str | DedupStore | None, dedup_url: str | None) -> DedupStore:
-        """The store for ``Unique(store=...)``: an object, a Redis URL, or ``None``."""
+    def resolve(
+        self, store: str | StoreT | None, dedup_url: str | None
+    ) -> StoreT | MemoryT | RedisT:
+        """The store for ``store=``: an object, a Redis URL, or ``None`` (the default)."""
         if store is None:
             return self.default(dedup_url)
         if isinstance(store, str):
@@ -53,3 +83,10 @@ class DedupStores:
         await self.memory.aclose()
         for store in self._by_url.values():
             await store.aclose()
+
+
+class DedupStores(StoreRegistry[DedupStore, MemoryDedupStore, RedisDedupStore]):
+    """The dedup stores of one broker."""
+
+    def __init__(self) -> None:
+        super().__init__(MemoryDedupStore(), RedisDedupStore, "Unique.store")
