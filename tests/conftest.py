@@ -7,10 +7,25 @@ import re
 import uuid
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from faststream_hare import signals
 from tests.support.rabbit_admin import AMQP_URL, RabbitAdmin
+
+
+@pytest.fixture
+def duplicates() -> Iterator[list[dict[str, Any]]]:
+    """The metadata of every ``consumer.message.duplicate`` signal sent during the test."""
+    seen: list[dict[str, Any]] = []
+
+    def receive(sender: Any, measurements: Any, metadata: dict[str, Any]) -> None:
+        seen.append(metadata)
+
+    signals.consumer_message_duplicate.connect(receive)
+    yield seen
+    signals.consumer_message_duplicate.disconnect(receive)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import aio_pika
 import pytest
 from faststream.rabbit import TestRabbitBroker
 
-from faststream_hare import HareSettings, signals
+from faststream_hare import HareSettings
 from faststream_hare.testing import dead_letters
 from tests.support.amqp import drain, wait_depth
 from tests.support.rabbit_admin import AMQP_URL, REDIS_URL
@@ -71,22 +71,13 @@ async def test_idempotency_example_in_memory() -> None:
 @pytest.mark.rabbit
 @pytest.mark.redis
 @pytest.mark.usefixtures("demo_entities")
-async def test_idempotency_example_with_redis() -> None:
+async def test_idempotency_example_with_redis(duplicates: list[dict[str, Any]]) -> None:
     example = fresh("examples.idempotency")
     example.broker.settings = HareSettings(dedup_url=REDIS_URL)
     payment_id = f"p-{uuid.uuid4().hex}"  # Redis remembers ids for a day: a new one per run
-    duplicates: list[str] = []
-
-    def receive(sender: Any, measurements: Any, metadata: dict[str, Any]) -> None:
-        duplicates.append(metadata["message_id"])
-
-    signals.consumer_message_duplicate.connect(receive)
-    try:
-        async with example.broker:
-            await example.broker.start()
-            await example.pay_twice(payment_id)
-            await eventually(lambda: duplicates == [payment_id])
-            await wait_depth("hare_demo.charges", 0)
-    finally:
-        signals.consumer_message_duplicate.disconnect(receive)
+    async with example.broker:
+        await example.broker.start()
+        await example.pay_twice(payment_id)
+        await eventually(lambda: [d["message_id"] for d in duplicates] == [payment_id])
+        await wait_depth("hare_demo.charges", 0)
     assert example.charges == [payment_id]

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -130,18 +130,6 @@ async def publish_ids(queue: str, ids: list[str]) -> None:
 
 
 # -- the tests --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def duplicates() -> Iterator[list[dict[str, Any]]]:
-    seen: list[dict[str, Any]] = []
-
-    def receive(sender: Any, measurements: Any, metadata: dict[str, Any]) -> None:
-        seen.append(metadata)
-
-    signals.consumer_message_duplicate.connect(receive)
-    yield seen
-    signals.consumer_message_duplicate.disconnect(receive)
 
 
 @pytest.mark.rabbit

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from faststream.rabbit import TestRabbitBroker
 
-from faststream_hare import HareBroker, Idempotency, MemoryIdempotencyStore, signals
+from faststream_hare import HareBroker, Idempotency, MemoryIdempotencyStore
 from faststream_hare.testing import dead_letters
-
-
-@pytest.fixture
-def duplicates() -> Iterator[list[dict[str, Any]]]:
-    seen: list[dict[str, Any]] = []
-
-    def receive(sender: Any, measurements: Any, metadata: dict[str, Any]) -> None:
-        seen.append(metadata)
-
-    signals.consumer_message_duplicate.connect(receive)
-    yield seen
-    signals.consumer_message_duplicate.disconnect(receive)
 
 
 async def test_the_same_message_id_twice_runs_the_handler_once(
