@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from faststream_hare import HareBroker
-from tests.support.tcp_proxy import RecordingProxy
+from tests.support.fault_proxy import FaultProxy
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.rabbit
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.rabbit
 async def test_retry_count_type_byte_is_l(prefix: str) -> None:
     queue = f"{prefix}.wire"
     calls = 0
-    async with RecordingProxy() as proxy:
+    async with FaultProxy() as proxy:
         broker = HareBroker(f"amqp://guest:guest@127.0.0.1:{proxy.port}/")
 
         @broker.subscriber(queue, retry_limit=0, delay_in_ms=100)

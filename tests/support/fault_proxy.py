@@ -1,4 +1,5 @@
-"""A loopback TCP proxy that injects faults: cut every connection, refuse new ones, stall, slow.
+"""A loopback TCP proxy that injects faults: cut every connection, refuse new ones, stall, slow;
+it also keeps every byte the client sent (``sent``), to check what went on the wire.
 
 Put it between the app and RabbitMQ (AMQP 5672 or streams 5552): the app connects to
 ``127.0.0.1:<proxy.port>``. Only the proxy's own connections are affected — never anybody
@@ -20,6 +21,8 @@ class FaultProxy:
         self.port = 0
         self.cuts = 0
         self.delay_s = 0.0
+        #: Every client → broker byte, in order (all connections).
+        self.sent = bytearray()
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -93,7 +96,7 @@ class FaultProxy:
         task = asyncio.current_task()
         assert task is not None
         self._links.add(task)
-        forward = asyncio.ensure_future(self._pipe(reader, up_writer))
+        forward = asyncio.ensure_future(self._pipe(reader, up_writer, record=self.sent))
         backward = asyncio.ensure_future(self._pipe(up_reader, writer))
         try:
             await asyncio.wait({forward, backward}, return_when=asyncio.FIRST_COMPLETED)
@@ -107,8 +110,15 @@ class FaultProxy:
                     w.transport.abort()
             self._links.discard(task)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        record: bytearray | None = None,
+    ) -> None:
         while data := await reader.read(65536):
+            if record is not None:
+                record.extend(data)
             await self._flowing.wait()
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
