@@ -7,11 +7,11 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 
-import aio_pika
 import pytest
 
 from tests.cluster.cluster import Cluster
 from tests.cluster.processes import Process
+from tests.support.amqp import consumers
 from tests.support.rabbit_admin import REDIS_URL
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
@@ -27,16 +27,6 @@ def clean_demo(cluster: Cluster) -> Iterator[None]:
     cluster.delete_prefix("hare_demo.out")
     yield
     cluster.delete_prefix("hare_demo.out")
-
-
-async def consumers(url: str, queue: str) -> int:
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        return int(declared.declaration_result.consumer_count or 0)
-    finally:
-        await connection.close()
 
 
 @pytest.mark.usefixtures("clean_demo")

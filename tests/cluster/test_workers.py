@@ -13,21 +13,12 @@ import pytest
 from faststream_hare import HareBroker
 from tests.cluster.cluster import Cluster
 from tests.cluster.processes import Process
+from tests.support.amqp import consumers
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
 WORKERS = 3
 COUNT = 300
-
-
-async def consumers(url: str, queue: str) -> int:
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        return int(declared.declaration_result.consumer_count or 0)
-    finally:
-        await connection.close()
 
 
 _HANDLED = re.compile(r"HANDLED (\d+) (\d+)")

@@ -10,6 +10,17 @@ import aio_pika
 from tests.support.rabbit_admin import AMQP_URL
 
 
+async def consumers(url: str, queue: str) -> int:
+    """Consumers of ``queue`` right now, asked over ``url`` (a cluster node, or the broker)."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return int(declared.declaration_result.consumer_count or 0)
+    finally:
+        await connection.close()
+
+
 async def depth(name: str) -> int:
     """Ready messages in ``name`` right now (passive declare)."""
     connection = await aio_pika.connect(AMQP_URL)
