@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from faststream_hare._internal.masking import mask_text, mask_url
+from faststream_hare._internal.redis_wire import RedisConnectionLostError
 from faststream_hare.dedup.redis_link import RedisLink
 from faststream_hare.dedup.store import Claim
 from faststream_hare.dedup.uncertain import UncertainClaims
@@ -97,10 +98,20 @@ class RedisDedupStore:
 
     async def claim(self, key: str, period_ms: int | None) -> Claim | None:
         """``SET NX`` with the period as ``PX``; ``None`` when another claim holds the key."""
+        return await self._claim(key, period_ms, resend=True)
+
+    async def _claim(self, key: str, period_ms: int | None, *, resend: bool) -> Claim | None:
         token = uuid.uuid4().hex
         full_key = self.prefix + key
         try:
             claimed = await self._link().execute(*_set_nx(full_key, token, period_ms))
+        except RedisConnectionLostError as exc:
+            # the connection broke with the SET in flight: it may have run, so it is
+            # remembered as ours (uncertain), which the claim made again below drops
+            self._uncertain.remember(full_key, token)
+            if resend:
+                return await self._claim(key, period_ms, resend=False)
+            raise self._unreachable(_CLAIM, exc) from exc
         except Exception as exc:
             self._uncertain.remember(full_key, token)  # it may still run (a stalled Redis)
             raise self._unreachable(_CLAIM, exc) from exc
@@ -108,20 +119,22 @@ class RedisDedupStore:
             self._uncertain.forget(full_key)
             return Claim(full_key, token)
         if await self._drop_stale(full_key):
-            return await self.claim(key, period_ms)
+            return await self._claim(key, period_ms, resend=resend)
         return None
 
     async def ping(self) -> None:
         """One round trip; ``HareDedupError`` when Redis does not answer (start-up checks)."""
         try:
-            await self._link().execute("PING")
+            await self._link().execute("PING", idempotent=True)
         except Exception as exc:
             raise self._unreachable(_PING, exc) from exc
 
     async def release(self, claim: Claim) -> None:
         """Delete the key if it still holds this claim's token (a Lua compare-and-delete)."""
         try:
-            await self._redis().eval(_RELEASE, 1, claim.key, str(claim.token))
+            await self._link().execute(
+                "EVAL", _RELEASE, 1, claim.key, str(claim.token), idempotent=True
+            )
         except Exception as exc:
             self._uncertain.remember(claim.key, str(claim.token))
             raise self._unreachable(_RELEASE_FAILED, exc) from exc
@@ -134,7 +147,9 @@ class RedisDedupStore:
         if token is None:
             return False
         try:
-            removed = await self._redis().eval(_RELEASE, 1, full_key, token)
+            removed = await self._link().execute(
+                "EVAL", _RELEASE, 1, full_key, token, idempotent=True
+            )
         except Exception as exc:
             self._uncertain.remember(full_key, token)
             raise self._unreachable(_CLAIM, exc) from exc
@@ -169,7 +184,8 @@ class RedisDedupStore:
                 self._uncertain.forget(claim.key)
                 results.append(claim)
             elif claim.key in self._uncertain and await self._drop_stale(claim.key):
-                results.append(await self.claim(claim.key.removeprefix(self.prefix), period_ms))
+                key = claim.key.removeprefix(self.prefix)
+                results.append(await self._claim(key, period_ms, resend=False))
             else:
                 results.append(None)
         return results
@@ -182,7 +198,7 @@ class RedisDedupStore:
                     ("EVAL", _RELEASE, 1, c.key, str(c.token))
                     for c in claims[start : start + CLAIM_CHUNK]
                 ]
-                await self._link().execute_many(commands)
+                await self._link().execute_many(commands, idempotent=True)
         except Exception as exc:
             raise self._unreachable(_RELEASE_FAILED, exc) from exc
 
@@ -246,13 +262,10 @@ class RedisDedupStore:
             from redis.asyncio import Redis
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
-            from redis.exceptions import ConnectionError as RedisConnectionError
 
             self._client = Redis.from_url(self.url, retry=Retry(NoBackoff(), 1), **self._options())
             self._client_link = RedisLink(
-                self._client.connection_pool,
-                stale_errors=(RedisConnectionError,),
-                timeout_s=self.timeout_ms / 1000,
+                self._client.connection_pool, timeout_s=self.timeout_ms / 1000
             )
             self._client_loop = loop
         return self._client

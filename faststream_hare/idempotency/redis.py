@@ -65,7 +65,14 @@ class RedisIdempotencyStore(RedisDedupStore):
         done_key = lease.key.removesuffix(LEASE_SUFFIX) + DONE_SUFFIX
         try:
             await self._link().execute(
-                "EVAL", _MARK_DONE, 2, lease.key, done_key, str(lease.token), period_ms
+                "EVAL",
+                _MARK_DONE,
+                2,
+                lease.key,
+                done_key,
+                str(lease.token),
+                period_ms,
+                idempotent=True,  # run twice, it sets the marker twice
             )
         except Exception as exc:
             raise self._unreachable(("mark a key done", ""), exc) from exc

@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aio_pika
 import pytest
 from redis.asyncio import Redis
-from redis.asyncio.connection import AbstractConnection
 
 from faststream_hare import HareBroker, HareDedupError, HareSettings, PublishResult, Unique
+from faststream_hare._internal.redis_wire import RespWire
 from faststream_hare.dedup import RedisDedupStore
 from faststream_hare.dedup.redis import CLAIM_CHUNK
 from tests.support.amqp import drain
@@ -38,13 +38,13 @@ async def store() -> AsyncIterator[RedisDedupStore]:
 def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """One entry per write to Redis (a round trip): the bytes sent, from now on."""
     writes: list[int] = []
-    send: Callable[..., Awaitable[None]] = AbstractConnection.send_packed_command
+    call: Callable[..., asyncio.Future[list[Any]]] = RespWire.call
 
-    async def counting(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
-        writes.append(len(command))
-        await send(self, command, check_health)
+    def counting(self: RespWire, packed: bytes, *args: Any) -> asyncio.Future[list[Any]]:
+        writes.append(len(packed))
+        return call(self, packed, *args)
 
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    monkeypatch.setattr(RespWire, "call", counting)
     return writes
 
 
@@ -181,18 +181,21 @@ async def test_a_big_batch_is_claimed_and_released_in_chunks(
     assert await store.count() == 1
 
 
-class StallFirstConnection:
+class LoseFirstReplies:
     """A proxy to Redis that stops returning replies on the first connection through it once
-    that connection sent a ``SET``: the claims run on Redis, the client never hears of it."""
+    that connection sent a ``SET``: the claims run on Redis, the client never hears of it.
+    With ``cut``, the first reply withheld also closes that connection (a link that broke
+    with the commands in flight)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, cut: bool = False) -> None:
+        self.cut = cut
         self.port = 0
         self.connections = 0
         self.sets_sent = False
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
 
-    async def __aenter__(self) -> StallFirstConnection:
+    async def __aenter__(self) -> LoseFirstReplies:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -221,6 +224,10 @@ class StallFirstConnection:
                 if not (first and self.sets_sent):
                     writer.write(data)
                     await writer.drain()
+                elif self.cut:
+                    writer.transport.abort()
+                    up_writer.transport.abort()
+                    return
 
         await asyncio.gather(upstream(), downstream(), return_exceptions=True)
 
@@ -230,7 +237,7 @@ async def test_claims_whose_replies_were_lost_are_released_before_the_error(
 ) -> None:
     """The SETs ran on Redis but no reply came: without the release, retrying this batch
     would be all DUPLICATE until the keys expire (a silent loss)."""
-    async with StallFirstConnection() as proxy:
+    async with LoseFirstReplies() as proxy:
         stalled = RedisDedupStore(
             f"redis://127.0.0.1:{proxy.port}/0", name=store.name, timeout_ms=500
         )
@@ -243,3 +250,47 @@ async def test_claims_whose_replies_were_lost_are_released_before_the_error(
             await stalled.aclose()
     assert await store.count() == 0
     assert None not in await store.claim_many(["a", "b", "c"], 60_000)
+
+
+async def test_a_batch_whose_connection_broke_in_flight_is_released_before_the_error(
+    store: RedisDedupStore,
+) -> None:
+    async with LoseFirstReplies(cut=True) as proxy:
+        broken = RedisDedupStore(f"redis://127.0.0.1:{proxy.port}/0", name=store.name)
+        try:
+            with pytest.raises(HareDedupError, match="closed before the reply"):
+                await broken.claim_many(["a", "b", "c"], 60_000)
+            assert proxy.sets_sent, "the claims reached Redis"
+        finally:
+            await broken.aclose()
+    assert await store.count() == 0
+    assert None not in await store.claim_many(["a", "b", "c"], 60_000)
+
+
+@pytest.mark.rabbit
+async def test_a_claim_whose_connection_broke_in_flight_is_published_not_a_duplicate(
+    prefix: str, broker_url: str, channel: aio_pika.abc.AbstractChannel, store: RedisDedupStore
+) -> None:
+    """The SET ran but its reply was lost with the connection. Sent again as it was, it
+    would find its own key taken and report DUPLICATE: a message lost. The store remembers
+    the token as uncertain, and the claim made again on a new connection drops it first."""
+    async with LoseFirstReplies(cut=True) as proxy:
+        broken = RedisDedupStore(f"redis://127.0.0.1:{proxy.port}/0", name=store.name)
+        broker = make_broker(broker_url)
+        orders = broker.publisher(
+            exchange=f"{prefix}.ex",
+            routing_key="order.created",
+            unique=Unique(period_ms=60_000, store=broken),
+        )
+        try:
+            async with running(broker):
+                queue = await channel.declare_queue(f"{prefix}.orders")
+                await queue.bind(f"{prefix}.ex", "order.created")
+                assert await orders.publish_message({"id": 1}) is PublishResult.OK
+                assert proxy.sets_sent
+                assert proxy.connections == 2, "claimed again on a new connection"
+                assert await orders.publish_message({"id": 1}) is PublishResult.DUPLICATE
+                assert [json.loads(m.body) for m in await drain(queue)] == [{"id": 1}]
+        finally:
+            await broken.aclose()
+    assert await store.count() == 1

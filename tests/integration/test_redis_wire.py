@@ -1,0 +1,204 @@
+"""The dedup store's own Redis connection (``RedisLink`` on a ``RespWire``) against the real
+Redis: pipelined callers get their own replies, a caller that gives up or an error reply
+leaves the connection in step, a stalled Redis fails the waiting calls by their deadline, and
+redis-py's handshake (password, ``SELECT``, ``unix://``) still opens the connection."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import ConnectionPool, Redis
+
+from faststream_hare import HareDedupError
+from faststream_hare._internal.redis_wire import RedisReplyError
+from faststream_hare.dedup import RedisDedupStore
+from faststream_hare.dedup.redis_link import RedisLink
+from tests.support.rabbit_admin import REDIS_URL
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+async def link() -> AsyncIterator[RedisLink]:
+    pool = ConnectionPool.from_url(REDIS_URL, decode_responses=True)
+    own = RedisLink(pool, timeout_s=2)
+    yield own
+    await own.aclose()
+    await pool.aclose()
+
+
+async def test_concurrent_calls_share_one_connection_and_each_gets_its_own_replies(
+    link: RedisLink,
+) -> None:
+    replies = await asyncio.gather(
+        *(link.execute("ECHO", f"v{n}") for n in range(300)),
+        *(link.execute_many([("ECHO", f"a{n}"), ("ECHO", f"b{n}")]) for n in range(100)),
+    )
+    assert replies[:300] == [f"v{n}" for n in range(300)]
+    assert replies[300:] == [[f"a{n}", f"b{n}"] for n in range(100)]
+    ids = await asyncio.gather(*(link.execute("CLIENT", "ID") for _ in range(20)))
+    assert len(set(ids)) == 1, "one connection for every caller"
+
+
+async def test_a_caller_that_gives_up_leaves_the_connection_in_step(link: RedisLink) -> None:
+    own_id = await link.execute("CLIENT", "ID")
+    empty = f"hare-test-{uuid.uuid4().hex}"
+    waiting = asyncio.create_task(link.execute("BLPOP", empty, "0.3"))  # blocks this socket
+    await asyncio.sleep(0.05)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    # BLPOP's nil comes first and is dropped; the next reply is this caller's
+    assert await link.execute("ECHO", "after") == "after"
+    assert await link.execute("CLIENT", "ID") == own_id
+
+
+async def test_an_error_reply_raises_after_the_batch_and_keeps_the_connection(
+    link: RedisLink,
+) -> None:
+    own_id = await link.execute("CLIENT", "ID")
+    key = f"hare-test-{uuid.uuid4().hex}"
+    try:
+        with pytest.raises(RedisReplyError, match="not an integer"):
+            await link.execute_many([("SET", key, "text"), ("INCR", key), ("APPEND", key, "!")])
+        assert await link.execute("GET", key) == "text!", "the commands after the error ran"
+        assert await link.execute("CLIENT", "ID") == own_id
+    finally:
+        await link.execute("DEL", key)
+
+
+async def test_a_silent_redis_fails_every_waiting_call_by_its_deadline() -> None:
+    """One timer watches the earliest deadline; the connection is then closed and the next
+    call opens another."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pool = ConnectionPool.from_url(f"redis://127.0.0.1:{port}/0", decode_responses=True)
+    silent = RedisLink(pool, timeout_s=0.3)
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        outcomes = await asyncio.gather(
+            *(silent.execute("PING") for _ in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(o, TimeoutError) for o in outcomes), outcomes
+        assert "no reply from Redis within 0.3 s" in str(outcomes[0])
+        assert 0.25 < loop.time() - started < 2
+        assert len(accepted) == 1
+        with pytest.raises(TimeoutError):
+            await silent.execute("PING")
+        assert len(accepted) == 2, "a timed-out connection is not used again"
+    finally:
+        await silent.aclose()
+        await pool.aclose()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_closing_the_link_lets_the_calls_in_flight_finish(link: RedisLink) -> None:
+    empty = f"hare-test-{uuid.uuid4().hex}"
+    waiting = asyncio.create_task(link.execute("BLPOP", empty, "0.2"))
+    await asyncio.sleep(0.05)
+    await link.aclose()
+    assert await waiting is None
+
+
+@pytest.fixture(scope="module")
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    """A Redis of this module's own with a password and a unix socket (port, socket)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed (scripts/setup-services.sh installs it)")
+    directory = tmp_path_factory.mktemp("redis")
+    socket_path = directory / "redis.sock"
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            "s3cret-pw",
+            "--unixsocket",
+            str(socket_path),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not socket_path.exists():
+            assert process.poll() is None, "the private Redis exited"
+            assert time.monotonic() < deadline, "the private Redis did not start"
+            time.sleep(0.05)
+        yield port, socket_path
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("via", ["tcp", "unix"])
+async def test_redis_py_still_opens_the_connection_with_password_and_database(
+    private_redis: tuple[int, Path], via: str
+) -> None:
+    port, socket_path = private_redis
+    url = (
+        f"redis://:s3cret-pw@127.0.0.1:{port}/3"
+        if via == "tcp"
+        else f"unix://:s3cret-pw@{socket_path}?db=3"
+    )
+    store = RedisDedupStore(url, name=f"t{uuid.uuid4().hex[:8]}")
+    admin = Redis.from_url(f"redis://:s3cret-pw@127.0.0.1:{port}/3", decode_responses=True)
+    try:
+        claim = await store.claim("a", 60_000)
+        assert claim is not None
+        assert await admin.get(claim.key) == claim.token, "the claim is in database 3"
+        assert await store.claim("a", 60_000) is None
+        await store.release(claim)
+        assert await admin.exists(claim.key) == 0
+    finally:
+        await store.aclose()
+        await admin.flushdb()
+        await admin.aclose()
+
+
+async def test_a_wrong_password_is_a_dedup_error_without_the_password(
+    private_redis: tuple[int, Path],
+) -> None:
+    port, _ = private_redis
+    store = RedisDedupStore(f"redis://:wrong-pw@127.0.0.1:{port}/0")
+    try:
+        with pytest.raises(HareDedupError, match="could not claim a key") as caught:
+            await store.claim("a", 60_000)
+        assert "wrong-pw" not in str(caught.value)
+    finally:
+        await store.aclose()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
