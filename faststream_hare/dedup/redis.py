@@ -112,6 +112,9 @@ class RedisDedupStore:
             if resend:
                 return await self._claim(key, period_ms, resend=False)
             raise self._unreachable(_CLAIM, exc) from exc
+        except asyncio.CancelledError:
+            self._uncertain.remember(full_key, token)  # the caller left; the SET may have run
+            raise
         except Exception as exc:
             self._uncertain.remember(full_key, token)  # it may still run (a stalled Redis)
             raise self._unreachable(_CLAIM, exc) from exc
@@ -143,21 +146,21 @@ class RedisDedupStore:
     async def _drop_stale(self, full_key: str) -> bool:
         """``full_key`` is taken: by one of our own claims of unknown outcome? Then delete it
         (token-checked: never another publisher's claim) and say so."""
-        token = self._uncertain.take(full_key)
-        if token is None:
-            return False
-        try:
-            removed = await self._link().execute(
-                "EVAL", _RELEASE, 1, full_key, token, idempotent=True
-            )
-        except Exception as exc:
-            self._uncertain.remember(full_key, token)
-            raise self._unreachable(_CLAIM, exc) from exc
-        if removed:
-            logger.info(
-                "Removed a stale dedup claim of '%s' left by an unanswered request", full_key
-            )
-        return bool(removed)
+        tokens = self._uncertain.take(full_key)
+        for token in reversed(tokens):  # the newest attempt first
+            try:
+                removed = await self._link().execute(
+                    "EVAL", _RELEASE, 1, full_key, token, idempotent=True
+                )
+            except Exception as exc:
+                self._uncertain.remember(full_key, *tokens)
+                raise self._unreachable(_CLAIM, exc) from exc
+            if removed:
+                logger.info(
+                    "Removed a stale dedup claim of '%s' left by an unanswered request", full_key
+                )
+                return True
+        return False
 
     async def claim_many(self, keys: Sequence[str], period_ms: int | None) -> list[Claim | None]:
         """One ``SET NX PX`` per key, pipelined: one round trip per ``CLAIM_CHUNK`` keys.
@@ -175,6 +178,10 @@ class RedisDedupStore:
                 chunk = claims[start : start + CLAIM_CHUNK]
                 commands = [_set_nx(c.key, str(c.token), period_ms) for c in chunk]
                 replies += await self._link().execute_many(commands)
+        except asyncio.CancelledError:
+            for claim in claims:  # the caller left; the SETs may have run
+                self._uncertain.remember(claim.key, str(claim.token))
+            raise
         except Exception as exc:
             await self._release_after_failure(claims)
             raise self._unreachable(_CLAIM, exc) from exc

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-#: How many uncertain claims a store remembers (the oldest are forgotten first).
+#: How many keys with uncertain claims a store remembers (the oldest are forgotten first).
 MAX_REMEMBERED = 10_000
+#: Tokens remembered per key: each unanswered attempt at one key may be the one in Redis.
+MAX_TOKENS_PER_KEY = 4
 
 
 class UncertainClaims:
-    """Key → token of this store's claims that may exist in Redis without an owner."""
+    """Key → tokens of this store's claims that may exist in Redis without an owner."""
 
     def __init__(self, limit: int = MAX_REMEMBERED) -> None:
         self.limit = limit
-        self._tokens: OrderedDict[str, str] = OrderedDict()
+        self._tokens: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._tokens)
@@ -29,16 +31,18 @@ class UncertainClaims:
     def __contains__(self, key: object) -> bool:
         return key in self._tokens
 
-    def remember(self, key: str, token: str) -> None:
-        """A claim of ``key`` with ``token`` may or may not be in Redis."""
-        self._tokens[key] = token
+    def remember(self, key: str, *tokens: str) -> None:
+        """Claims of ``key`` with ``tokens`` may or may not be in Redis (added to those
+        already remembered: an earlier unanswered attempt may be the one that ran)."""
+        known = self._tokens.get(key, ())
+        self._tokens[key] = (*known, *(t for t in tokens if t not in known))[-MAX_TOKENS_PER_KEY:]
         self._tokens.move_to_end(key)
         while len(self._tokens) > self.limit:
             self._tokens.popitem(last=False)
 
-    def take(self, key: str) -> str | None:
-        """The token remembered for ``key`` (forgotten now), or ``None``."""
-        return self._tokens.pop(key, None)
+    def take(self, key: str) -> tuple[str, ...]:
+        """The tokens remembered for ``key``, newest last (forgotten now); empty if none."""
+        return self._tokens.pop(key, ())
 
     def forget(self, key: str) -> None:
         """``key`` was claimed or released for sure."""

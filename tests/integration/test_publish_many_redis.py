@@ -20,6 +20,7 @@ from faststream_hare.dedup.redis import CLAIM_CHUNK
 from tests.support.amqp import drain
 from tests.support.pools import running
 from tests.support.rabbit_admin import REDIS_URL
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.redis
 
@@ -293,4 +294,30 @@ async def test_a_claim_whose_connection_broke_in_flight_is_published_not_a_dupli
                 assert [json.loads(m.body) for m in await drain(queue)] == [{"id": 1}]
         finally:
             await broken.aclose()
+    assert await store.count() == 1
+
+
+async def test_a_claim_given_up_while_redis_stalls_is_not_a_duplicate_later(
+    store: RedisDedupStore,
+) -> None:
+    """A caller cancelled with its SET in flight, then a claim that timed out: the key holds
+    the first attempt's token. The next claim drops it (each unanswered token is kept), so
+    the message is claimed rather than reported DUPLICATE."""
+    async with LoseFirstReplies() as proxy:
+        stalled = RedisDedupStore(
+            f"redis://127.0.0.1:{proxy.port}/0", name=store.name, timeout_ms=500
+        )
+        try:
+            given_up = asyncio.create_task(stalled.claim("a", 60_000))
+            await eventually(lambda: proxy.sets_sent)
+            given_up.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await given_up
+            with pytest.raises(HareDedupError, match="no reply from Redis"):
+                await stalled.claim("a", 60_000)
+            claim = await stalled.claim("a", 60_000)
+            assert claim is not None, "reported DUPLICATE: the message would be lost"
+            assert proxy.connections == 2
+        finally:
+            await stalled.aclose()
     assert await store.count() == 1

@@ -156,7 +156,20 @@ def test_uncertain_claims_are_bounded_and_taken_once() -> None:
     claims.remember("c", "3")  # "a" is forgotten: the oldest goes first
     assert "a" not in claims
     assert len(claims) == 2
-    assert claims.take("b") == "2"
-    assert claims.take("b") is None
+    assert claims.take("b") == ("2",)
+    assert claims.take("b") == ()
     claims.forget("c")
     assert len(claims) == 0
+
+
+def test_every_unanswered_attempt_at_a_key_is_remembered() -> None:
+    """The first of two unanswered claims may be the one that ran: both tokens are kept."""
+    from faststream_hare.dedup.uncertain import MAX_TOKENS_PER_KEY, UncertainClaims
+
+    claims = UncertainClaims()
+    claims.remember("a", "1")
+    claims.remember("a", "2", "1")
+    assert claims.take("a") == ("1", "2")
+    for n in range(MAX_TOKENS_PER_KEY + 2):
+        claims.remember("a", str(n))
+    assert claims.take("a") == tuple(str(n) for n in range(2, MAX_TOKENS_PER_KEY + 2))
