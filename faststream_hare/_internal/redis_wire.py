@@ -1,8 +1,8 @@
-"""Redis replies read straight off the socket: the only module that reaches into redis-py.
+"""Redis replies read straight off the socket: the only module using redis-py's internals.
 
-A dedup claim is one short command, and on loopback redis-py's reading of its reply (the
-stream reader, the parser, the timeout scope around each read) cost the client as much CPU as
-the round trip itself. redis-py still opens each connection, so TLS, ``unix://``, ACL users,
+A dedup claim is one short command. Reading its reply through redis-py's connection (its
+stream reader, its parser, a timeout scope per read) took about 15 of the 60 µs of client CPU
+a claim cost on loopback. redis-py still opens each connection, so TLS, ``unix://``, ACL users,
 ``SELECT`` and every URL option keep working; ``RespWire.open`` then takes the socket over
 from the connection object (its private reader and writer) and parses the replies of the
 commands hare sends itself: simple strings, errors, integers, bulk strings, arrays and nulls
