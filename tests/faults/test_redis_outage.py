@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,62 +22,10 @@ from faststream_hare import HareBroker, HareDedupError, HareSettings, PublishRes
 from tests.support.amqp import drain
 from tests.support.fault_proxy import Stopwatch
 from tests.support.rabbit_admin import AMQP_URL
+from tests.support.redis_server import ThrowawayRedis
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.redis]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class ThrowawayRedis:
-    """A ``redis-server`` of the test's own: no persistence, its own directory, one port."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        command = [
-            *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
-            *("--save", "", "--appendonly", "no", "--daemonize", "no"),
-            *("--dir", str(self.directory)),
-        ]
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-
-    def stop(self) -> None:
-        """Kill the server (as a crash would) and wait until it is gone."""
-        process, self._process = self._process, None
-        if process is not None:
-            process.kill()
-            process.wait(timeout=10)
-
-    def pause(self) -> None:
-        """Freeze the server (SIGSTOP): connections stay open, nothing is answered."""
-        assert self._process is not None
-        os.kill(self._process.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self._process is not None
-        os.kill(self._process.pid, signal.SIGCONT)
-
-    def answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as link:
-                link.sendall(b"PING\r\n")
-                return link.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
 
 
 @pytest.fixture

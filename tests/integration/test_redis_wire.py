@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from redis.asyncio import ConnectionPool, Redis
@@ -22,6 +19,7 @@ from faststream_hare._internal.redis_wire import RedisReplyError
 from faststream_hare.dedup import RedisDedupStore
 from faststream_hare.dedup.redis_link import RedisLink
 from tests.support.rabbit_admin import REDIS_URL
+from tests.support.redis_server import ThrowawayRedis
 
 pytestmark = pytest.mark.redis
 
@@ -118,52 +116,30 @@ async def test_closing_the_link_lets_the_calls_in_flight_finish(link: RedisLink)
 
 
 @pytest.fixture(scope="module")
-def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
-    """A Redis of this module's own with a password and a unix socket (port, socket)."""
-    server = shutil.which("redis-server")
-    if server is None:
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayRedis]:
+    """A Redis of this module's own with a password and a unix socket."""
+    if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed (scripts/setup-services.sh installs it)")
     directory = tmp_path_factory.mktemp("redis")
-    socket_path = directory / "redis.sock"
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--requirepass",
-            "s3cret-pw",
-            "--unixsocket",
-            str(socket_path),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = ThrowawayRedis(
+        directory, "--unixsocket", str(directory / "redis.sock"), password="s3cret-pw"
     )
+    server.start()
     try:
         deadline = time.monotonic() + 10
-        while not socket_path.exists():
-            assert process.poll() is None, "the private Redis exited"
+        while not server.answers():
             assert time.monotonic() < deadline, "the private Redis did not start"
             time.sleep(0.05)
-        yield port, socket_path
+        yield server
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()
 
 
 @pytest.mark.parametrize("via", ["tcp", "unix"])
 async def test_redis_py_still_opens_the_connection_with_password_and_database(
-    private_redis: tuple[int, Path], via: str
+    private_redis: ThrowawayRedis, via: str
 ) -> None:
-    port, socket_path = private_redis
+    port, socket_path = private_redis.port, private_redis.directory / "redis.sock"
     url = (
         f"redis://:s3cret-pw@127.0.0.1:{port}/3"
         if via == "tcp"
@@ -185,9 +161,9 @@ async def test_redis_py_still_opens_the_connection_with_password_and_database(
 
 
 async def test_a_wrong_password_is_a_dedup_error_without_the_password(
-    private_redis: tuple[int, Path],
+    private_redis: ThrowawayRedis,
 ) -> None:
-    port, _ = private_redis
+    port = private_redis.port
     store = RedisDedupStore(f"redis://:wrong-pw@127.0.0.1:{port}/0")
     try:
         with pytest.raises(HareDedupError, match="could not claim a key") as caught:
@@ -195,10 +171,3 @@ async def test_a_wrong_password_is_a_dedup_error_without_the_password(
         assert "wrong-pw" not in str(caught.value)
     finally:
         await store.aclose()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
