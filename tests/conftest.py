@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import uuid
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from faststream_hare import signals
 from tests.support.rabbit_admin import AMQP_URL, RabbitAdmin
+from tests.support.redis_server import ThrowawayRedis
 
 
 @pytest.fixture
@@ -26,6 +29,18 @@ def duplicates() -> Iterator[list[dict[str, Any]]]:
     signals.consumer_message_duplicate.connect(receive)
     yield seen
     signals.consumer_message_duplicate.disconnect(receive)
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path: Path) -> Iterator[ThrowawayRedis]:
+    """A ``redis-server`` of the test's own (not started yet), stopped after the test."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (scripts/setup-services.sh installs it)")
+    server = ThrowawayRedis(tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

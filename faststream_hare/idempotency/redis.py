@@ -46,7 +46,12 @@ class RedisIdempotencyStore(RedisDedupStore):
         return f"RedisIdempotencyStore({mask_url(self.url)!r}, name={self.name!r})"
 
     async def acquire(self, key: str, lease_ms: int) -> Claim | Seen:
-        """``DONE``, ``BUSY`` or a lease, decided atomically on the server."""
+        """``DONE``, ``BUSY`` or a lease, decided atomically on the server.
+
+        A lease whose reply never came (a broken connection, a timeout, a cancelled caller)
+        may be held in Redis by nobody: it is remembered, and when this process finds the
+        key ``BUSY`` later, it drops that lease (token-checked) instead of waiting it out.
+        """
         token = uuid.uuid4().hex
         base = f"{self.prefix}{{{key}}}"
         lease_key, done_key = base + LEASE_SUFFIX, base + DONE_SUFFIX
@@ -54,11 +59,19 @@ class RedisIdempotencyStore(RedisDedupStore):
             reply = await self._link().execute(
                 "EVAL", _ACQUIRE, 2, lease_key, done_key, token, lease_ms
             )
-        except Exception as exc:
+        except BaseException as exc:
+            self._uncertain.remember(lease_key, token)
+            if not isinstance(exc, Exception):
+                raise
             raise self._unreachable(("lease a key", ""), exc) from exc
         if reply == 1:
+            self._uncertain.forget(lease_key)
             return Claim(lease_key, token)
-        return Seen.DONE if reply == 2 else Seen.BUSY
+        if reply == 2:
+            return Seen.DONE
+        if await self._drop_stale(lease_key):
+            return await self.acquire(key, lease_ms)
+        return Seen.BUSY
 
     async def mark_done(self, lease: Claim, period_ms: int) -> None:
         """Set the done marker for ``period_ms`` and drop the lease if it is still ours."""

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import aio_pika
 import pytest
@@ -26,17 +23,6 @@ from tests.support.redis_server import ThrowawayRedis
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.redis]
-
-
-@pytest.fixture
-def throwaway_redis(tmp_path: Path) -> Iterator[ThrowawayRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = ThrowawayRedis(tmp_path)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class Publishing:

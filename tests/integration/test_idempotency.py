@@ -9,14 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +21,21 @@ import aio_pika
 import pytest
 from faststream.rabbit.annotations import RabbitMessage
 
-from faststream_hare import HareBroker, HareSettings, Idempotency, RedisIdempotencyStore, signals
+from faststream_hare import (
+    HareBroker,
+    HareDedupError,
+    HareSettings,
+    Idempotency,
+    RedisIdempotencyStore,
+    signals,
+)
 from faststream_hare.dedup.store import Claim
 from faststream_hare.idempotency import Seen
 from tests.support.amqp import wait_depth
+from tests.support.fault_proxy import LoseFirstReplies
 from tests.support.pools import make_broker, running
 from tests.support.rabbit_admin import AMQP_URL, REDIS_URL
+from tests.support.redis_server import ThrowawayRedis
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -266,53 +272,6 @@ async def test_the_lease_of_a_killed_process_expires_and_the_message_is_handled(
     assert worker.ids("H") == []
 
 
-class ThrowawayRedis:
-    """A redis-server of this test's own on a free port (never the shared 6379)."""
-
-    def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def launch(self) -> None:
-        options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), *options],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    async def ready(self) -> None:
-        await eventually(self._answers, timeout=15)
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
-        self.process = None
-
-
-@pytest.fixture
-async def throwaway_redis() -> AsyncIterator[ThrowawayRedis]:
-    server = ThrowawayRedis()
-    server.launch()
-    await server.ready()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 class Requeues(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -324,7 +283,6 @@ class Requeues(logging.Handler):
 
 
 @pytest.mark.rabbit
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
 async def test_with_redis_down_the_message_waits_in_q_and_is_handled_once_it_is_back(
     prefix: str, throwaway_redis: ThrowawayRedis
 ) -> None:
@@ -339,6 +297,8 @@ async def test_with_redis_down_the_message_waits_in_q_and_is_handled_once_it_is_
     async def handle(body: str, message: RabbitMessage) -> None:
         handled.append(str(message.message_id))
 
+    throwaway_redis.start()
+    await eventually(throwaway_redis.answers, timeout=15)
     try:
         async with running(broker):
             await broker.publish("x", queue=queue, message_id="before")
@@ -347,8 +307,7 @@ async def test_with_redis_down_the_message_waits_in_q_and_is_handled_once_it_is_
             await broker.publish("x", queue=queue, message_id="r-1")
             await eventually(lambda: requeues.count >= 2, timeout=30)
             assert handled == ["before"]  # never handled unchecked
-            throwaway_redis.launch()
-            await throwaway_redis.ready()
+            throwaway_redis.start()
             await eventually(lambda: handled == ["before", "r-1"], timeout=30)
             await wait_depth(queue, 0)
     finally:
@@ -382,3 +341,24 @@ async def test_redis_store_acquire_is_atomic_and_release_checks_the_token() -> N
 if __name__ == "__main__":
     _queue, _store, _mode, _lease = sys.argv[1:5]
     asyncio.run(_work(_queue, _store, _mode, int(_lease)))
+
+
+@pytest.mark.redis
+async def test_a_lease_whose_reply_was_lost_is_dropped_not_waited_out() -> None:
+    """The lease script ran but the connection broke before its reply: the lease is held by
+    nobody. The next acquire in this process drops it (token-checked) instead of answering
+    BUSY until the lease expires."""
+    name = f"t{uuid.uuid4().hex[:8]}"
+    async with LoseFirstReplies(cut=True, trigger=b"\r\nEVAL\r\n") as proxy:
+        store = RedisIdempotencyStore(f"redis://127.0.0.1:{proxy.port}/0", name=name)
+        try:
+            with pytest.raises(HareDedupError, match="closed before the reply"):
+                await store.acquire("k", 600_000)
+            assert proxy.triggered, "the lease script reached Redis"
+            lease = await store.acquire("k", 600_000)
+            assert isinstance(lease, Claim), "BUSY: the message would wait 10 minutes"
+            await store.mark_done(lease, 60_000)
+            assert await store.acquire("k", 600_000) is Seen.DONE
+        finally:
+            await store.clear()
+            await store.aclose()

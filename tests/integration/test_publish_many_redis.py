@@ -18,6 +18,7 @@ from faststream_hare._internal.redis_wire import RespWire
 from faststream_hare.dedup import RedisDedupStore
 from faststream_hare.dedup.redis import CLAIM_CHUNK
 from tests.support.amqp import drain
+from tests.support.fault_proxy import LoseFirstReplies
 from tests.support.pools import running
 from tests.support.rabbit_admin import REDIS_URL
 from tests.support.waiting import eventually
@@ -182,57 +183,6 @@ async def test_a_big_batch_is_claimed_and_released_in_chunks(
     assert await store.count() == 1
 
 
-class LoseFirstReplies:
-    """A proxy to Redis that stops returning replies on the first connection through it once
-    that connection sent a ``SET``: the claims run on Redis, the client never hears of it.
-    With ``cut``, the first reply withheld also closes that connection (a link that broke
-    with the commands in flight)."""
-
-    def __init__(self, *, cut: bool = False) -> None:
-        self.cut = cut
-        self.port = 0
-        self.connections = 0
-        self.sets_sent = False
-        self._server: asyncio.Server | None = None
-        self._writers: list[asyncio.StreamWriter] = []
-
-    async def __aenter__(self) -> LoseFirstReplies:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in self._writers:
-            writer.transport.abort()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        first = self.connections == 1
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 6379)
-        self._writers += [writer, up_writer]
-
-        async def upstream() -> None:
-            while data := await reader.read(65536):
-                if first and b"\r\nSET\r\n" in data:
-                    self.sets_sent = True
-                up_writer.write(data)
-                await up_writer.drain()
-
-        async def downstream() -> None:
-            while data := await up_reader.read(65536):
-                if not (first and self.sets_sent):
-                    writer.write(data)
-                    await writer.drain()
-                elif self.cut:
-                    writer.transport.abort()
-                    up_writer.transport.abort()
-                    return
-
-        await asyncio.gather(upstream(), downstream(), return_exceptions=True)
-
-
 async def test_claims_whose_replies_were_lost_are_released_before_the_error(
     store: RedisDedupStore,
 ) -> None:
@@ -245,7 +195,7 @@ async def test_claims_whose_replies_were_lost_are_released_before_the_error(
         try:
             with pytest.raises(HareDedupError, match=r"no reply from Redis within 0\.5 s"):
                 await stalled.claim_many(["a", "b", "c"], 60_000)
-            assert proxy.sets_sent, "the claims reached Redis"
+            assert proxy.triggered, "the claims reached Redis"
             assert proxy.connections == 2, "the release went through a second connection"
         finally:
             await stalled.aclose()
@@ -261,7 +211,7 @@ async def test_a_batch_whose_connection_broke_in_flight_is_released_before_the_e
         try:
             with pytest.raises(HareDedupError, match="closed before the reply"):
                 await broken.claim_many(["a", "b", "c"], 60_000)
-            assert proxy.sets_sent, "the claims reached Redis"
+            assert proxy.triggered, "the claims reached Redis"
         finally:
             await broken.aclose()
     assert await store.count() == 0
@@ -288,7 +238,7 @@ async def test_a_claim_whose_connection_broke_in_flight_is_published_not_a_dupli
                 queue = await channel.declare_queue(f"{prefix}.orders")
                 await queue.bind(f"{prefix}.ex", "order.created")
                 assert await orders.publish_message({"id": 1}) is PublishResult.OK
-                assert proxy.sets_sent
+                assert proxy.triggered
                 assert proxy.connections == 2, "claimed again on a new connection"
                 assert await orders.publish_message({"id": 1}) is PublishResult.DUPLICATE
                 assert [json.loads(m.body) for m in await drain(queue)] == [{"id": 1}]
@@ -309,7 +259,7 @@ async def test_a_claim_given_up_while_redis_stalls_is_not_a_duplicate_later(
         )
         try:
             given_up = asyncio.create_task(stalled.claim("a", 60_000))
-            await eventually(lambda: proxy.sets_sent)
+            await eventually(lambda: proxy.triggered)
             given_up.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await given_up

@@ -126,6 +126,58 @@ class FaultProxy:
             await writer.drain()
 
 
+class LoseFirstReplies:
+    """A proxy to Redis that stops returning replies on the first connection through it once
+    that connection sent ``trigger`` (a ``SET``): the commands run on Redis, the client never
+    hears of it. With ``cut``, the first reply withheld also closes that connection (a link
+    that broke with the commands in flight)."""
+
+    def __init__(self, *, cut: bool = False, trigger: bytes = b"\r\nSET\r\n") -> None:
+        self.cut = cut
+        self.trigger = trigger
+        self.port = 0
+        self.connections = 0
+        self.triggered = False
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def __aenter__(self) -> LoseFirstReplies:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        first = self.connections == 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 6379)
+        self._writers += [writer, up_writer]
+
+        async def upstream() -> None:
+            while data := await reader.read(65536):
+                if first and self.trigger in data:
+                    self.triggered = True
+                up_writer.write(data)
+                await up_writer.drain()
+
+        async def downstream() -> None:
+            while data := await up_reader.read(65536):
+                if not (first and self.triggered):
+                    writer.write(data)
+                    await writer.drain()
+                elif self.cut:
+                    writer.transport.abort()
+                    up_writer.transport.abort()
+                    return
+
+        await asyncio.gather(upstream(), downstream(), return_exceptions=True)
+
+
 class Stopwatch:
     """Seconds since a mark (recovery times printed by the fault tests)."""
 
