@@ -1,7 +1,8 @@
 """The dedup store's own Redis connection (``RedisLink`` on a ``RespWire``) against the real
 Redis: pipelined callers get their own replies, a caller that gives up or an error reply
 leaves the connection in step, a stalled Redis fails the waiting calls by their deadline, and
-redis-py's handshake (password, ``SELECT``, ``unix://``) still opens the connection."""
+redis-py's handshake (password, ``SELECT``, ``unix://``, TLS, RESP3) still opens the
+connection."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from unittest.mock import ANY
 
 import pytest
+import trustme
 from redis.asyncio import ConnectionPool, Redis
 
 from faststream_hare import HareDedupError
@@ -19,7 +23,7 @@ from faststream_hare._internal.redis_wire import RedisReplyError
 from faststream_hare.dedup import RedisDedupStore
 from faststream_hare.dedup.redis_link import RedisLink
 from tests.support.rabbit_admin import REDIS_URL
-from tests.support.redis_server import ThrowawayRedis
+from tests.support.redis_server import ThrowawayRedis, free_port
 
 pytestmark = pytest.mark.redis
 
@@ -115,14 +119,44 @@ async def test_closing_the_link_lets_the_calls_in_flight_finish(link: RedisLink)
     assert await waiting is None
 
 
+@dataclass
+class PrivateRedis:
+    """A Redis of this module's own: a password, a unix socket and a TLS port."""
+
+    server: ThrowawayRedis
+    tls_port: int
+
+    def url(self, via: str) -> str:
+        """A URL to database 3 over ``via``: tcp, unix, tls or resp3 (tcp, protocol 3)."""
+        directory, port = self.server.directory, self.server.port
+        return {
+            "tcp": f"redis://:s3cret-pw@127.0.0.1:{port}/3",
+            "unix": f"unix://:s3cret-pw@{directory / 'redis.sock'}?db=3",
+            "tls": f"rediss://:s3cret-pw@127.0.0.1:{self.tls_port}/3"
+            f"?ssl_ca_certs={directory / 'ca.pem'}",
+            "resp3": f"redis://:s3cret-pw@127.0.0.1:{port}/3?protocol=3",
+        }[via]
+
+
 @pytest.fixture(scope="module")
-def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayRedis]:
-    """A Redis of this module's own with a password and a unix socket."""
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed (scripts/setup-services.sh installs it)")
     directory = tmp_path_factory.mktemp("redis")
+    authority = trustme.CA()
+    authority.cert_pem.write_to_path(str(directory / "ca.pem"))
+    issued = authority.issue_cert("127.0.0.1")
+    issued.cert_chain_pems[0].write_to_path(str(directory / "server.pem"))
+    issued.private_key_pem.write_to_path(str(directory / "server.key"))
+    tls_port = free_port()
     server = ThrowawayRedis(
-        directory, "--unixsocket", str(directory / "redis.sock"), password="s3cret-pw"
+        directory,
+        *("--unixsocket", str(directory / "redis.sock")),
+        *("--tls-port", str(tls_port), "--tls-auth-clients", "no"),
+        *("--tls-cert-file", str(directory / "server.pem")),
+        *("--tls-key-file", str(directory / "server.key")),
+        *("--tls-ca-cert-file", str(directory / "ca.pem")),
+        password="s3cret-pw",
     )
     server.start()
     try:
@@ -130,28 +164,23 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Throwawa
         while not server.answers():
             assert time.monotonic() < deadline, "the private Redis did not start"
             time.sleep(0.05)
-        yield server
+        yield PrivateRedis(server, tls_port)
     finally:
         server.stop()
 
 
-@pytest.mark.parametrize("via", ["tcp", "unix"])
+@pytest.mark.parametrize("via", ["tcp", "unix", "tls", "resp3"])
 async def test_redis_py_still_opens_the_connection_with_password_and_database(
-    private_redis: ThrowawayRedis, via: str
+    private_redis: PrivateRedis, via: str
 ) -> None:
-    port, socket_path = private_redis.port, private_redis.directory / "redis.sock"
-    url = (
-        f"redis://:s3cret-pw@127.0.0.1:{port}/3"
-        if via == "tcp"
-        else f"unix://:s3cret-pw@{socket_path}?db=3"
-    )
-    store = RedisDedupStore(url, name=f"t{uuid.uuid4().hex[:8]}")
-    admin = Redis.from_url(f"redis://:s3cret-pw@127.0.0.1:{port}/3", decode_responses=True)
+    store = RedisDedupStore(private_redis.url(via), name=f"t{uuid.uuid4().hex[:8]}")
+    admin = Redis.from_url(private_redis.url("tcp"), decode_responses=True)
     try:
         claim = await store.claim("a", 60_000)
         assert claim is not None
         assert await admin.get(claim.key) == claim.token, "the claim is in database 3"
         assert await store.claim("a", 60_000) is None
+        assert await store.claim_many(["a", "b"], 60_000) == [None, ANY]
         await store.release(claim)
         assert await admin.exists(claim.key) == 0
     finally:
@@ -161,9 +190,9 @@ async def test_redis_py_still_opens_the_connection_with_password_and_database(
 
 
 async def test_a_wrong_password_is_a_dedup_error_without_the_password(
-    private_redis: ThrowawayRedis,
+    private_redis: PrivateRedis,
 ) -> None:
-    port = private_redis.port
+    port = private_redis.server.port
     store = RedisDedupStore(f"redis://:wrong-pw@127.0.0.1:{port}/0")
     try:
         with pytest.raises(HareDedupError, match="could not claim a key") as caught:
