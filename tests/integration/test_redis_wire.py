@@ -22,6 +22,7 @@ from faststream_hare import HareDedupError
 from faststream_hare._internal.redis_wire import RedisReplyError
 from faststream_hare.dedup import RedisDedupStore
 from faststream_hare.dedup.redis_link import RedisLink
+from tests.support.fault_proxy import LoseFirstReplies
 from tests.support.rabbit_admin import REDIS_URL
 from tests.support.redis_server import ThrowawayRedis, free_port
 
@@ -77,9 +78,9 @@ async def test_an_error_reply_raises_after_the_batch_and_keeps_the_connection(
         await link.execute("DEL", key)
 
 
-async def test_a_silent_redis_fails_every_waiting_call_by_its_deadline() -> None:
-    """One timer watches the earliest deadline; the connection is then closed and the next
-    call opens another."""
+async def test_a_silent_server_fails_every_waiting_call_by_its_deadline() -> None:
+    """It accepts connections and never answers, so redis-py's handshake never ends: every
+    caller (one connecting, the others waiting for that connect) fails by its deadline."""
     accepted: list[asyncio.StreamWriter] = []
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -98,10 +99,6 @@ async def test_a_silent_redis_fails_every_waiting_call_by_its_deadline() -> None
         assert all(isinstance(o, TimeoutError) for o in outcomes), outcomes
         assert "no reply from Redis within 0.3 s" in str(outcomes[0])
         assert 0.25 < loop.time() - started < 2
-        assert len(accepted) == 1
-        with pytest.raises(TimeoutError):
-            await silent.execute("PING")
-        assert len(accepted) == 2, "a timed-out connection is not used again"
     finally:
         await silent.aclose()
         await pool.aclose()
@@ -109,6 +106,32 @@ async def test_a_silent_redis_fails_every_waiting_call_by_its_deadline() -> None
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_stalled_connection_fails_its_calls_by_their_deadline_and_is_replaced() -> None:
+    """Connected, then Redis stops answering: one timer watches the earliest deadline, every
+    waiting call fails, and the next call runs on a new connection."""
+    async with LoseFirstReplies() as proxy:
+        pool = ConnectionPool.from_url(f"redis://127.0.0.1:{proxy.port}/0", decode_responses=True)
+        stalled = RedisLink(pool, timeout_s=0.3)
+        key = f"hare-test-{uuid.uuid4().hex}"
+        try:
+            assert await stalled.execute("PING") == "PONG"  # connected, handshake done
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            outcomes = await asyncio.gather(
+                *(stalled.execute("SET", f"{key}:{n}", "v", "PX", 60_000) for n in range(5)),
+                return_exceptions=True,
+            )
+            assert all(isinstance(o, TimeoutError) for o in outcomes), outcomes
+            assert "no reply from Redis within 0.3 s" in str(outcomes[0])
+            assert 0.25 < loop.time() - started < 2
+            assert proxy.triggered
+            assert await stalled.execute("SET", key, "v", "PX", 60_000) == "OK"
+            assert proxy.connections == 2, "a timed-out connection is not used again"
+        finally:
+            await stalled.aclose()
+            await pool.aclose()
 
 
 async def test_closing_the_link_lets_the_calls_in_flight_finish(link: RedisLink) -> None:
