@@ -4,32 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import aio_pika
 
 from tests.support.rabbit_admin import AMQP_URL
 
 
-async def consumers(url: str, queue: str) -> int:
-    """Consumers of ``queue`` right now, asked over ``url`` (a cluster node, or the broker)."""
+async def _declared(url: str, queue: str) -> Any:
+    """``queue``'s passive-declare result over ``url``: its message and consumer counts."""
     connection = await aio_pika.connect(url)
     try:
         channel = await connection.channel()
         declared = await channel.declare_queue(queue, passive=True)
-        return int(declared.declaration_result.consumer_count or 0)
+        return declared.declaration_result
     finally:
         await connection.close()
+
+
+async def consumers(url: str, queue: str) -> int:
+    """Consumers of ``queue`` right now, asked over ``url`` (a cluster node, or the broker)."""
+    return int((await _declared(url, queue)).consumer_count or 0)
 
 
 async def depth(name: str) -> int:
     """Ready messages in ``name`` right now (passive declare)."""
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(name, passive=True)
-        return int(queue.declaration_result.message_count or 0)
-    finally:
-        await connection.close()
+    return int((await _declared(AMQP_URL, name)).message_count or 0)
 
 
 async def depths(*names: str) -> dict[str, int]:
