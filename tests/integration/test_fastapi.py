@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
+import aio_pika
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from faststream.rabbit.fastapi import RabbitRouter
+from pydantic import BaseModel
 
 from faststream_hare import HareBroker, HareConfigError, HarePublisher, HareSettings
 from faststream_hare.fastapi import HareRouter
+from tests.support.amqp import drain
 from tests.support.pools import queue_state
 from tests.support.rabbit_admin import AMQP_URL
 
@@ -96,3 +100,68 @@ def test_plain_endpoints_and_publishers_are_rabbit_routers() -> None:
 def test_settings_must_be_hare_settings() -> None:
     with pytest.raises(HareConfigError, match="settings must be a HareSettings"):
         HareRouter(settings={"retry_limit": 1})  # type: ignore[arg-type]
+
+
+class Order(BaseModel):
+    n: int
+
+
+async def publish(queue: str, body: dict[str, Any], message_id: str) -> None:
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        message = aio_pika.Message(
+            json.dumps(body).encode(), message_id=message_id, content_type="application/json"
+        )
+        await channel.default_exchange.publish(message, routing_key=queue)
+
+
+async def dead_letters(queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        return await drain(await channel.declare_queue(f"{queue}.dead", passive=True))
+
+
+def test_a_body_the_handlers_model_rejects_is_poison_under_fastapi(prefix: str) -> None:
+    """FastAPI validates the body (``RequestValidationError``): no retry can fix it."""
+    router = HareRouter(f"{AMQP_URL.rstrip('/')}/?name={prefix}", logger=None)
+    queue = f"{prefix}.typed"
+    seen: list[int] = []
+
+    @router.subscriber(queue, retry_limit=3, delay_in_ms=50)
+    async def handle(order: Order) -> None:
+        seen.append(order.n)
+
+    app = FastAPI()
+    app.include_router(router)
+    with TestClient(app):
+        asyncio.run(publish(queue, {"n": "not a number"}, "bad-1"))
+        asyncio.run(publish(queue, {"n": 7}, "good-1"))
+        wait_until(lambda: asyncio.run(queue_state(f"{queue}.dead")).ready == 1)
+        wait_until(lambda: seen == [7])
+    [dead] = asyncio.run(dead_letters(queue))
+    assert dead.message_id == "bad-1"
+    assert dead.headers["hare-reason"] == "poison"
+    assert dead.headers["hare-exception"] == "RequestValidationError"
+    assert "x-death" not in dead.headers  # straight to Q.dead, never through a delay queue
+
+
+def test_a_validation_error_inside_a_fastapi_handler_is_retried(prefix: str) -> None:
+    router = HareRouter(f"{AMQP_URL.rstrip('/')}/?name={prefix}", logger=None)
+    queue = f"{prefix}.inner"
+    attempts: list[int] = []
+
+    @router.subscriber(queue, retry_limit=1, delay_in_ms=50)
+    async def handle(order: Order) -> None:
+        attempts.append(order.n)
+        Order.model_validate({"n": "raised by the handler's own code"})
+
+    app = FastAPI()
+    app.include_router(router)
+    with TestClient(app):
+        asyncio.run(publish(queue, {"n": 1}, "inner-1"))
+        wait_until(lambda: asyncio.run(queue_state(f"{queue}.dead")).ready == 1)
+    assert attempts == [1, 1]  # the first try and one retry
+    [dead] = asyncio.run(dead_letters(queue))
+    assert dead.headers["hare-reason"] == "retries_exhausted"
