@@ -156,6 +156,11 @@ class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
         self._connection_events.attach(connection)
         return connection
 
+    async def start(self) -> None:
+        """Start as ``RabbitBroker`` does, then what runs beside the broker (outbox relays)."""
+        await super().start()
+        await self.hare_runtime.start_companions()
+
     @property
     def _connection_name(self) -> str:
         return f"{type(self).__name__}@{id(self):x}"
@@ -169,6 +174,7 @@ class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
         """Stop subscribers (pools drain, streams store offsets), then close the connection."""
         events, self._connection_events = self._connection_events, None
         try:
+            await self.hare_runtime.stop_companions()
             if events is not None:
                 await events.aclose()
             await super().stop(exc_type, exc_val, exc_tb)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,6 +22,8 @@ from faststream_hare.dedup.registry import DedupStores
 from faststream_hare.errors import HareConfigError, HareError
 from faststream_hare.idempotency.registry import IdempotencyStores
 from faststream_hare.settings import HareSettings
+
+logger = logging.getLogger("faststream_hare")
 
 if TYPE_CHECKING:
     import ssl
@@ -38,6 +41,17 @@ class CopyTransport(Protocol):
 
     def held(self, queue: str) -> list[MessageCopy] | None:
         """Copies kept for a queue nobody consumes (memory only; ``None`` on a real broker)."""
+
+
+class Companion(Protocol):
+    """Something that runs beside the broker (an outbox relay): started after the broker's
+    subscribers and publishers, stopped before they are."""
+
+    async def start(self) -> None:
+        """Start; the broker is connected."""
+
+    async def stop(self) -> None:
+        """Stop; the broker is still connected."""
 
 
 class HareRuntime:
@@ -69,6 +83,8 @@ class HareRuntime:
         self._transport: CopyTransport | None = None
         self._memory_session: object = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Started with the broker, stopped before it (registered by e.g. ``Outbox``).
+        self.companions: list[Companion] = []
         self._reconnected: asyncio.Event | None = None
 
     # -- settings ------------------------------------------------------------------------
@@ -165,6 +181,20 @@ class HareRuntime:
         if connection is None or connection.close_called:
             return None
         return connection
+
+    async def start_companions(self) -> None:
+        """Start every companion (the broker just started)."""
+        for companion in self.companions:
+            await companion.start()
+
+    async def stop_companions(self) -> None:
+        """Stop every companion, last started first; one that fails does not keep the
+        others running."""
+        for companion in reversed(self.companions):
+            try:
+                await companion.stop()
+            except Exception:
+                logger.exception("Could not stop %r", companion)
 
     # -- tasks -----------------------------------------------------------------------------
 

@@ -46,6 +46,10 @@ auto_scaler_checked = namespace.signal("hare_mq.auto_scaler.checked")
 consumer_pool_resized = namespace.signal("hare_mq.consumer_pool.resized")
 stream_message_processed = namespace.signal("hare_mq.stream.message.processed")
 retry_publisher_message_requeued = namespace.signal("hare_mq.retry_publisher.message.requeued")
+# the transactional outbox's relay (faststream_hare.outbox)
+outbox_batch_relayed = namespace.signal("hare_mq.outbox.batch.relayed")
+outbox_message_relayed = namespace.signal("hare_mq.outbox.message.relayed")
+outbox_message_failed = namespace.signal("hare_mq.outbox.message.failed")
 #: Before a retry/dead copy is sent; receivers may add to ``metadata["headers"]`` (tracing).
 retry_publisher_message_copying = namespace.signal("hare_mq.retry_publisher.message.copying")
 
@@ -77,6 +81,9 @@ ALL: dict[str, NamedSignal] = {
         auto_scaler_checked,
         consumer_pool_resized,
         stream_message_processed,
+        outbox_batch_relayed,
+        outbox_message_relayed,
+        outbox_message_failed,
     )
 }
 

@@ -1,0 +1,215 @@
+"""The outbox against the real PostgreSQL and RabbitMQ: a message is published if and only if
+its transaction commits; the relay keeps commit order per key and never drops a row."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aio_pika
+import asyncpg
+import pytest
+
+from faststream_hare import HareBroker, HareSettings, signals
+from faststream_hare.errors import HareConfigError
+from faststream_hare.outbox import Outbox, OutboxTables
+from faststream_hare.publishing.encoding import EncodingFailedError
+from tests.support.pools import running
+from tests.support.postgres import PG_DSN, fresh_tables, rows_waiting, schema
+from tests.support.rabbit_admin import AMQP_URL
+
+pytestmark = pytest.mark.rabbit
+
+
+def make_broker(prefix: str) -> HareBroker:
+    return HareBroker(
+        f"{AMQP_URL.rstrip('/')}/?name={prefix}",
+        settings=HareSettings(reconnect_interval_ms=200),
+        logger=None,
+    )
+
+
+@pytest.fixture
+async def tables() -> AsyncIterator[OutboxTables]:
+    tables = fresh_tables()
+    async with schema(tables):
+        yield tables
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[Any]:
+    pool = await asyncpg.create_pool(PG_DSN, min_size=1, max_size=22)
+    yield pool
+    await pool.close()
+
+
+async def bound_queue(
+    channel: aio_pika.abc.AbstractChannel, prefix: str, routing_key: str = "#"
+) -> aio_pika.abc.AbstractQueue:
+    exchange = await channel.declare_exchange(f"{prefix}.ex", "topic", durable=True)
+    queue = await channel.declare_queue(f"{prefix}.q", durable=True)
+    await queue.bind(exchange, routing_key)
+    return queue
+
+
+async def receive(
+    queue: aio_pika.abc.AbstractQueue, count: int, timeout: float = 30.0
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Exactly ``count`` messages (then a short wait proves there is no extra one)."""
+    got: list[aio_pika.abc.AbstractIncomingMessage] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while len(got) < count:
+        message = await queue.get(no_ack=True, fail=False)
+        if message is None:
+            assert asyncio.get_running_loop().time() < deadline, f"{len(got)} of {count}"
+            await asyncio.sleep(0.02)
+            continue
+        got.append(message)
+    await asyncio.sleep(0.3)
+    assert await queue.get(no_ack=True, fail=False) is None, "an extra message arrived"
+    return got
+
+
+async def test_a_committed_message_is_published_and_a_rolled_back_one_never(
+    prefix: str, channel: aio_pika.abc.AbstractChannel, tables: OutboxTables, pool: Any
+) -> None:
+    broker = make_broker(prefix)
+    outbox = Outbox(broker, pool=pool, table=tables.outbox, inbox_table=tables.inbox)
+    queue = await bound_queue(channel, prefix)
+    async with running(broker):
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(
+                conn,
+                {"order_id": 7},
+                exchange=f"{prefix}.ex",
+                routing_key="order.created",
+                message_id="order-7",
+                key="customer-42",
+                headers={"source": "shop"},
+            )
+        async with pool.acquire() as conn:
+            tx = conn.transaction()
+            await tx.start()
+            await outbox.add(
+                conn, {"order_id": 8}, exchange=f"{prefix}.ex", routing_key="order.created"
+            )
+            await tx.rollback()
+        [message] = await receive(queue, 1)
+        assert await rows_waiting(tables) == 0
+    assert message.body == b'{"order_id":7}'
+    assert message.message_id == "order-7"
+    assert message.content_type == "application/json"
+    assert message.headers == {"source": "shop"}
+    assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+
+
+async def test_nothing_is_published_before_the_commit(
+    prefix: str, channel: aio_pika.abc.AbstractChannel, tables: OutboxTables, pool: Any
+) -> None:
+    broker = make_broker(prefix)
+    outbox = Outbox(broker, pool=pool, table=tables.outbox, inbox_table=tables.inbox)
+    queue = await bound_queue(channel, prefix)
+    async with running(broker):
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, b"raw", exchange=f"{prefix}.ex", routing_key="r")
+            await asyncio.sleep(1.5)  # longer than the relay's poll interval
+            assert await queue.get(no_ack=True, fail=False) is None
+        [message] = await receive(queue, 1)
+    assert message.body == b"raw"
+    assert message.content_type is None
+
+
+async def test_bad_input_fails_at_add_and_the_transaction_can_still_commit(
+    prefix: str, tables: OutboxTables, pool: Any
+) -> None:
+    broker = make_broker(prefix)
+    outbox = Outbox(broker, pool=pool, table=tables.outbox, inbox_table=tables.inbox)
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            with pytest.raises(EncodingFailedError, match="JSON"):
+                await outbox.add(conn, {"when": object()}, routing_key="r")
+            with pytest.raises(EncodingFailedError, match="cannot publish a int"):
+                await outbox.add(conn, 5, routing_key="r")
+            with pytest.raises(EncodingFailedError, match="headers"):
+                await outbox.add(conn, {}, routing_key="r", headers={"at": object()})
+        with pytest.raises(HareConfigError, match="inside a transaction"):
+            await outbox.add(conn, {}, routing_key="r")
+    with pytest.raises(HareConfigError, match="asyncpg connection or a SQLAlchemy"):
+        await outbox.add(object(), {}, routing_key="r")
+    assert await rows_waiting(tables) == 0
+
+
+def test_wrong_options_fail_at_construction(prefix: str) -> None:
+    broker = make_broker(prefix)
+    with pytest.raises(HareConfigError, match="exactly one of dsn="):
+        Outbox(broker)
+    with pytest.raises(HareConfigError, match="exactly one of dsn="):
+        Outbox(broker, dsn=PG_DSN, pool=object())
+    with pytest.raises(HareConfigError, match="table must be a lower-case table name"):
+        Outbox(broker, dsn=PG_DSN, table="orders; drop table x")
+    with pytest.raises(HareConfigError, match="batch_size"):
+        Outbox(broker, dsn=PG_DSN, batch_size=0)
+    with pytest.raises(HareConfigError, match="needs a HareBroker"):
+        Outbox(object(), dsn=PG_DSN)  # type: ignore[arg-type]
+
+
+async def test_a_sqlalchemy_session_writes_in_its_transaction(
+    prefix: str, channel: aio_pika.abc.AbstractChannel, tables: OutboxTables
+) -> None:
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    engine = create_async_engine(PG_DSN.replace("postgresql://", "postgresql+asyncpg://"))
+    sessions = async_sessionmaker(engine)
+    broker = make_broker(prefix)
+    outbox = Outbox(broker, engine=engine, table=tables.outbox, inbox_table=tables.inbox)
+    queue = await bound_queue(channel, prefix)
+    try:
+        async with running(broker):
+            async with sessions() as session, session.begin():
+                await outbox.add(session, {"n": 1}, exchange=f"{prefix}.ex", routing_key="a")
+            async with sessions() as session:
+                await outbox.add(session, {"n": 2}, exchange=f"{prefix}.ex", routing_key="a")
+                await session.rollback()
+            [message] = await receive(queue, 1)
+    finally:
+        await engine.dispose()
+    assert message.body == b'{"n":1}'
+
+
+async def test_a_missing_exchange_is_retried_with_back_off_and_reported_never_dropped(
+    prefix: str, channel: aio_pika.abc.AbstractChannel, tables: OutboxTables, pool: Any
+) -> None:
+    failed: list[dict[str, Any]] = []
+
+    def on_failed(sender: Any, measurements: Any, metadata: dict[str, Any]) -> None:
+        failed.append({**metadata, **measurements})
+
+    signals.outbox_message_failed.connect(on_failed)
+    broker = make_broker(prefix)
+    outbox = Outbox(broker, pool=pool, table=tables.outbox, inbox_table=tables.inbox)
+    try:
+        async with running(broker):
+            async with pool.acquire() as conn, conn.transaction():
+                for n in range(3):
+                    await outbox.add(
+                        conn, {"n": n}, exchange=f"{prefix}.ex", routing_key="a", key="k"
+                    )
+            deadline = asyncio.get_running_loop().time() + 10
+            while len(failed) < 3:
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.05)
+            assert await rows_waiting(tables) == 3
+            queue = await bound_queue(channel, prefix)
+            messages = await receive(queue, 3)
+            backlog = await outbox.backlog()
+    finally:
+        signals.outbox_message_failed.disconnect(on_failed)
+    # one failure per try of the key's first row; the others waited behind it (order kept)
+    assert [m.body for m in messages] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
+    assert {f["reason"] for f in failed} == {"refused"}
+    assert "does not exist" in failed[0]["error"]
+    delays = [f["retry_in_s"] for f in failed[:3]]
+    assert delays == sorted(delays)
+    assert delays[0] < delays[2]
+    assert backlog.waiting == 0
