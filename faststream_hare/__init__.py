@@ -1,6 +1,7 @@
 """faststream-hare: HareMq's semantics for FastStream RabbitMQ apps."""
 
 from faststream_hare.broker import HareBroker, HareRouter
+from faststream_hare.dead_letters import ReplayError
 from faststream_hare.dedup import DedupStore, MemoryDedupStore, RedisDedupStore
 from faststream_hare.errors import (
     HareConfigError,
@@ -41,6 +42,7 @@ __all__ = (
     "PublishResult",
     "RedisDedupStore",
     "RedisIdempotencyStore",
+    "ReplayError",
     "Unique",
     "backoff",
     "signals",

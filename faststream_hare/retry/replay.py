@@ -1,15 +1,16 @@
-"""``republish_dead_messages``: move dead messages back, one confirmed copy at a time."""
+"""``republish_dead_messages``: the app's way into the dead-letter engine.
+
+On the real broker it runs ``faststream_hare.dead_letters`` with the app's confirm channel;
+in memory it moves the held copies itself.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
 
-import aiormq.exceptions
-
-from faststream_hare._internal.channels import scratch_channel
-from faststream_hare._internal.confirm import ConfirmError
-from faststream_hare.errors import HareConfigError, HareError
+from faststream_hare.dead_letters import DeadReport, QueueNotFoundError, ReplayError, replay_letters
+from faststream_hare.errors import HareConfigError
 from faststream_hare.retry.copies import MessageCopy
 from faststream_hare.retry.decision import replay_headers
 from faststream_hare.telemetry import signals
@@ -21,21 +22,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger("faststream_hare.retry")
 
 
-class ReplayError(HareError):
-    """A replay stopped early: a copy was not confirmed (``moved`` were moved before it)."""
-
-    def __init__(self, message: str, *, moved: int) -> None:
-        super().__init__(message)
-        self.moved = moved
-
-
 async def republish_dead_messages(runtime: HareRuntime, queue: str, count: int) -> int:
     """Move up to ``count`` messages from ``queue.dead`` to ``queue`` (FIFO, ``retry_count`` reset).
 
     Each copy goes to ``queue`` through the default exchange and is confirmed by the broker
     before its dead original is acked, so a message is never lost (at worst, after a crash
     between the two steps, it is in both queues). Returns how many were moved; stops early
-    when the dead queue is empty. ``count <= 0`` moves nothing.
+    when the dead queue is empty. ``count <= 0`` moves nothing. Raises ``ReplayError`` (its
+    ``moved`` says how many went before) when it cannot go on.
     """
     if isinstance(count, bool) or not isinstance(count, int):
         msg = f"count must be an integer number of messages, got {count!r}."
@@ -81,31 +75,14 @@ async def _replay_on_broker(runtime: HareRuntime, queue: str, count: int) -> int
     connection = runtime.connection
     if connection is None or connection.is_closed:
         msg = "republish_dead_messages needs a connected broker; call it after broker.start()."
-        raise HareError(msg)
-    dead_name = dead_queue_name(queue)
-    transport = runtime.transport
-    moved = 0
-    async with scratch_channel(connection) as channel:
-        try:
-            dead = await channel.declare_queue(dead_name, passive=True, robust=False)
-        except aiormq.exceptions.ChannelNotFoundEntity:
-            msg = f"Queue '{dead_name}' does not exist; is '{queue}' a hare subscriber's queue?"
-            raise HareError(msg) from None
-        while moved < count:
-            incoming = await dead.get(no_ack=False, fail=False)
-            if incoming is None:
-                break
-            copy = MessageCopy.of(incoming)
-            try:
-                await transport.send(queue, copy.with_headers(replay_headers(copy.headers)))
-            except ConfirmError as failure:
-                await incoming.nack(requeue=True)
-                msg = (
-                    f"Replay from '{dead_name}' to '{queue}' stopped after {moved} message(s): "
-                    f"{failure}; the rest stay in '{dead_name}'."
-                )
-                raise ReplayError(msg, moved=moved) from failure
-            await incoming.ack()
-            moved += 1
-    logger.info("Moved %d message(s) from '%s' back to '%s'", moved, dead_name, queue)
-    return moved
+        raise ReplayError(msg, DeadReport(queue, 0, 0, 0, dry_run=False, scanned=0))
+    try:
+        report = await replay_letters(connection, queue, count=count, send=runtime.transport.send)
+    except QueueNotFoundError:
+        dead = dead_queue_name(queue)
+        msg = f"Queue '{dead}' does not exist; is '{queue}' a hare subscriber's queue?"
+        raise ReplayError(msg, DeadReport(queue, 0, 0, 0, dry_run=False, scanned=0)) from None
+    logger.info(
+        "Moved %d message(s) from '%s' back to '%s'", report.moved, dead_queue_name(queue), queue
+    )
+    return report.moved

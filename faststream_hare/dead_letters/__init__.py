@@ -1,0 +1,156 @@
+"""Dead letters: read ``Q.dead`` in order, select with filters, replay or purge with confirms.
+
+The one engine behind ``broker.republish_dead_messages``, ``hare dead …`` and the console.
+Each function works on an aio-pika connection the caller owns and opens channels of its own,
+so an error there never closes the caller's other channels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+
+from aio_pika.abc import AbstractConnection
+
+from faststream_hare._internal.confirm import ConfirmedPublisher
+from faststream_hare.dead_letters.engine import (
+    DeadReport,
+    Pacer,
+    Progress,
+    ReplayError,
+    Sender,
+    process,
+)
+from faststream_hare.dead_letters.letters import (
+    DeadLetter,
+    Where,
+    check_count,
+    matches_all,
+    parse_rate,
+    parse_where,
+    parse_wheres,
+    text_or_none,
+)
+from faststream_hare.dead_letters.scan import QueueNotFoundError, scan_dead
+from faststream_hare.retry.copies import MessageCopy
+
+__all__ = (
+    "CONFIRM_TIMEOUT_S",
+    "DeadLetter",
+    "DeadReport",
+    "Pacer",
+    "Progress",
+    "QueueNotFoundError",
+    "ReplayError",
+    "Sender",
+    "Where",
+    "check_count",
+    "confirmed_sender",
+    "matches_all",
+    "parse_rate",
+    "parse_where",
+    "parse_wheres",
+    "purge_letters",
+    "read_letters",
+    "replay_letters",
+    "text_or_none",
+)
+
+#: How long a replayed copy may wait for the broker's confirm.
+CONFIRM_TIMEOUT_S = 10.0
+
+
+async def read_letters(
+    connection: AbstractConnection, queue: str, *, limit: int | None = None
+) -> list[DeadLetter]:
+    """Up to ``limit`` messages of ``queue.dead``, head first, without removing any."""
+    letters: list[DeadLetter] = []
+    async with scan_dead(connection, queue) as scan:
+        while (item := await scan.next(limit)) is not None:
+            scan.hold(item[0])
+            letters.append(item[1])
+    return letters
+
+
+@contextlib.asynccontextmanager
+async def confirmed_sender(connection: AbstractConnection) -> AsyncIterator[Sender]:
+    """A ``Sender`` on a confirm channel of its own on ``connection``, closed afterwards."""
+    publisher = ConfirmedPublisher(lambda: connection, default_timeout=CONFIRM_TIMEOUT_S)
+
+    async def send(queue: str, copy: MessageCopy) -> None:
+        await publisher.publish(copy.to_aio_pika(), exchange="", routing_key=queue)
+
+    try:
+        yield send
+    finally:
+        await publisher.close()
+
+
+async def replay_letters(
+    connection: AbstractConnection,
+    queue: str,
+    *,
+    where: Iterable[str | Where] = (),
+    count: int | None = None,
+    rate: str | float | None = None,
+    dry_run: bool = False,
+    sample: int | None = None,
+    on_progress: Progress | None = None,
+    send: Sender | None = None,
+) -> DeadReport:
+    """Move matching messages of ``queue.dead`` back to ``queue``, each copy confirmed first.
+
+    ``count`` caps how many move (``None``: all that match); ``rate`` (``"20/s"``) spaces the
+    copies; ``dry_run`` only counts; ``sample`` caps how many messages are read; ``send``
+    (default: a confirm channel of its own) publishes the copies. Raises ``ReplayError`` (with
+    the report) when a copy is not confirmed.
+    """
+    conditions, limit, per_second = parse_wheres(where), check_count(count), parse_rate(rate)
+    if send is None and not dry_run:
+        async with confirmed_sender(connection) as own:
+            return await replay_letters(
+                connection,
+                queue,
+                where=conditions,
+                count=limit,
+                rate=per_second,
+                sample=sample,
+                on_progress=on_progress,
+                send=own,
+            )
+    async with scan_dead(connection, queue) as scan:
+        return await process(
+            scan,
+            action="replay",
+            where=conditions,
+            limit=limit,
+            sample=sample,
+            dry_run=dry_run,
+            send=send,
+            rate=per_second,
+            on_progress=on_progress,
+        )
+
+
+async def purge_letters(
+    connection: AbstractConnection,
+    queue: str,
+    *,
+    where: Iterable[str | Where] = (),
+    count: int | None = None,
+    dry_run: bool = False,
+    sample: int | None = None,
+    on_progress: Progress | None = None,
+) -> DeadReport:
+    """Delete matching messages of ``queue.dead`` (the rest stay, in order); ``moved`` = purged."""
+    conditions, limit = parse_wheres(where), check_count(count)
+    async with scan_dead(connection, queue) as scan:
+        return await process(
+            scan,
+            action="purge",
+            where=conditions,
+            limit=limit,
+            sample=sample,
+            dry_run=dry_run,
+            on_progress=on_progress,
+        )

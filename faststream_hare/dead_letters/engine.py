@@ -1,0 +1,129 @@
+"""The one dead-letter engine: scan ``Q.dead`` in order, take what matches, move or delete it.
+
+``broker.republish_dead_messages``, ``hare dead replay|purge`` and the console all run
+``process``. A move publishes a copy to ``Q`` (default exchange, mandatory routing) and acks
+the dead original only after the broker confirmed the copy, so a message is never lost (at
+worst, after a crash between the two steps, it is in both queues). The copy loses
+``retry_count`` and the failure headers; everything else is kept. Messages not taken stay in
+``Q.dead`` in their original order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from faststream_hare._internal.confirm import ConfirmError
+from faststream_hare.dead_letters.letters import Where, matches_all
+from faststream_hare.dead_letters.scan import DeadScan
+from faststream_hare.errors import HareError
+from faststream_hare.retry.copies import MessageCopy
+from faststream_hare.retry.decision import replay_headers
+
+#: Publishes a copy to a queue and returns once the broker confirmed it (else raises).
+Sender = Callable[[str, MessageCopy], Awaitable[None]]
+#: ``on_progress(done, total)``: ``done`` messages read of at most ``total``.
+Progress = Callable[[int, int], None]
+Action = Literal["replay", "purge"]
+
+
+@dataclass(frozen=True)
+class DeadReport:
+    """What a replay or purge did: ``moved`` (or purged), ``skipped`` (not matching), ``failed``."""
+
+    queue: str
+    moved: int
+    skipped: int
+    failed: int
+    dry_run: bool
+    scanned: int
+    error: str | None = None
+
+
+class ReplayError(HareError):
+    """A replay stopped early; ``report`` (and ``moved``) say what it did before."""
+
+    def __init__(self, message: str, report: DeadReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+    @property
+    def moved(self) -> int:
+        """How many messages were moved before the replay stopped."""
+        return self.report.moved
+
+
+class Pacer:
+    """Spaces moves to at most ``rate`` per second (``None``: as fast as confirms go)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self._started = 0.0
+        self._done = 0
+
+    async def wait(self) -> None:
+        if self.rate is not None:
+            now = time.monotonic()
+            if self._done == 0:
+                self._started = now
+            elif (due := self._started + self._done / self.rate) > now:
+                await asyncio.sleep(due - now)
+        self._done += 1
+
+
+async def process(
+    scan: DeadScan,
+    *,
+    action: Action,
+    where: Sequence[Where] = (),
+    limit: int | None = None,
+    sample: int | None = None,
+    dry_run: bool = False,
+    send: Sender | None = None,
+    rate: float | None = None,
+    on_progress: Progress | None = None,
+) -> DeadReport:
+    """One pass over ``Q.dead``: take what matches (up to ``limit``), hold the rest.
+
+    A replay needs ``send``; a copy it cannot get confirmed goes back to ``Q.dead`` and the
+    pass stops with a ``ReplayError``.
+    """
+    taken = skipped = 0
+    pacer = Pacer(rate)
+    total = min(scan.depth_at_start, sample) if sample is not None else scan.depth_at_start
+    while limit is None or taken < limit:
+        item = await scan.next(sample)
+        if item is None:
+            break
+        message, letter = item
+        if not matches_all(letter, where):
+            scan.hold(message)
+            skipped += 1
+        elif dry_run:
+            scan.hold(message)
+            taken += 1
+        elif action == "purge":
+            await message.ack()
+            taken += 1
+        else:
+            assert send is not None, "a replay needs a sender"
+            await pacer.wait()
+            copy = MessageCopy.of(message)
+            try:
+                await send(scan.queue, copy.with_headers(replay_headers(copy.headers)))
+            except ConfirmError as failure:
+                scan.hold(message)
+                report = DeadReport(scan.queue, taken, skipped, 1, dry_run, scan.read, str(failure))
+                msg = (
+                    f"Replay from '{scan.dead_name}' to '{scan.queue}' stopped after {taken} "
+                    f"message(s): {failure}; the rest stay in '{scan.dead_name}'."
+                )
+                raise ReplayError(msg, report) from None
+            await message.ack()
+            taken += 1
+        if on_progress is not None:
+            on_progress(scan.read, total)
+    return DeadReport(scan.queue, taken, skipped, 0, dry_run, scan.read)
