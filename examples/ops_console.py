@@ -1,7 +1,9 @@
 """The dead-letter console mounted next to an app's own web routes (docs: Operating hare).
 
 Run the app with ``faststream run examples.ops_console:app`` and the web side with
-``uvicorn examples.ops_console:web``; the console is then at http://127.0.0.1:8000/hare/.
+``HARE_CONSOLE_TOKEN=<a long random value> uvicorn examples.ops_console:web``; open
+http://127.0.0.1:8000/hare/?token=<the value> once. Without the variable, ``create_app``
+refuses to build the console: it never serves dead letters to whoever asks.
 """
 
 from __future__ import annotations
@@ -31,5 +33,10 @@ async def health(request: object) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
-console = create_app(broker, token=os.environ.get("HARE_CONSOLE_TOKEN"), sample=5_000)
+console = create_app(
+    broker,
+    token=os.environ.get("HARE_CONSOLE_TOKEN"),
+    allowed_hosts=["ops.shop.example"],  # a name it is reached by, besides IP addresses
+    sample=5_000,
+)
 web = Starlette(routes=[Route("/health", health), Mount("/hare", app=console)])

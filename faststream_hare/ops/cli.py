@@ -87,9 +87,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("console", help="the dead-letter web console")
     p.add_argument("app", nargs="?", default=None, help=_APP_HELP)
     p.add_argument("--queue", action="append", default=[], help="with --url: a queue to show")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8088)
-    p.add_argument("--token", default=os.environ.get("HARE_CONSOLE_TOKEN"), help="access token")
+    p.add_argument(
+        "--token",
+        default=os.environ.get("HARE_CONSOLE_TOKEN"),
+        help="access token (default HARE_CONSOLE_TOKEN, else a new one, printed once)",
+    )
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="no token: a development run, allowed on a loopback --host only",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a further name browsers may use for the console (repeatable), e.g. a proxy's",
+    )
+    p.add_argument("--certfile", default=None, help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--keyfile", default=None, help="the certificate's private key (PEM)")
+    p.add_argument(
+        "--trust-forwarded-proto",
+        action="store_true",
+        help="behind an HTTPS proxy: believe its X-Forwarded-Proto (secure cookies, origins)",
+    )
     p.add_argument("--sample", type=int, default=10_000, help="read at most N dead letters")
     p.add_argument("--mgmt-url", default=None, help="management API (default http://HOST:15672)")
     p.add_argument("--url", default=None, help=_URL_HELP)

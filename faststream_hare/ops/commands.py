@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import secrets
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -188,14 +189,47 @@ def _console(args: argparse.Namespace) -> int:
     if args.app is None and not args.queue:
         msg = "hare console needs an APP (module:attr) or --url with --queue Q."
         raise HareConfigError(msg)
+    if (args.certfile is None) != (args.keyfile is None):
+        msg = "HTTPS needs both --certfile and --keyfile (PEM files); give both or neither."
+        raise HareConfigError(msg)
+    if args.no_auth and args.token:
+        msg = "--no-auth and a token (--token or HARE_CONSOLE_TOKEN) contradict; drop one."
+        raise HareConfigError(msg)
+    token = None if args.no_auth else (args.token or secrets.token_urlsafe(24))
     target = resolve_target(args.app, args.url)
     app = create_console(
         target,
         queues=tuple(args.queue),
-        token=args.token,
+        token=token,
+        auth="none" if args.no_auth else None,
+        allowed_hosts=args.allowed_host,
+        bound=args.host,
+        trust_forwarded_proto=args.trust_forwarded_proto,
         sample=args.sample,
         mgmt_url=args.mgmt_url,
     )
-    print(f"hare console on http://{args.host}:{args.port}/", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    print(_console_banner(args, None if args.token else token), file=sys.stderr, flush=True)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        ssl_certfile=args.certfile,
+        ssl_keyfile=args.keyfile,
+        proxy_headers=False,  # X-Forwarded-* only with --trust-forwarded-proto, by the console
+        server_header=False,
+        access_log=False,  # addresses may carry ?token= on a first visit
+        log_level="warning",
+    )
     return 0
+
+
+def _console_banner(args: argparse.Namespace, generated: str | None) -> str:
+    """The start-up line: the address, with a generated token (shown this once only)."""
+    scheme = "https" if args.certfile else "http"
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    address = f"{scheme}://{host}:{args.port}/"
+    if args.no_auth:
+        return f"hare console on {address} (no authentication: loopback development run)"
+    if generated is not None:
+        return f"hare console on {address}?token={generated} (open it once; not shown again)"
+    return f"hare console on {address} (open it once with ?token=<your token>)"

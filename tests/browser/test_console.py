@@ -22,10 +22,12 @@ pytestmark = [pytest.mark.rabbit, pytest.mark.browser]
 SHOTS = os.environ.get("HARE_SCREENSHOTS")
 
 
-async def shot(page: Any, name: str) -> None:
-    if SHOTS:
-        await asyncio.to_thread(Path(SHOTS).mkdir, parents=True, exist_ok=True)
-        await page.screenshot(path=str(Path(SHOTS) / f"console-{name}.png"), full_page=True)
+async def shot(page: Any, name: str, folder: Path | None = None) -> None:
+    """Save ``console-NAME.png`` in ``folder`` (default: HARE_SCREENSHOTS when set)."""
+    folder = folder or (Path(SHOTS) if SHOTS else None)
+    if folder is not None:
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        await page.screenshot(path=str(folder / f"console-{name}.png"), full_page=True)
 
 
 def app_broker(prefix: str, url: str) -> HareBroker:
@@ -40,8 +42,8 @@ def app_broker(prefix: str, url: str) -> HareBroker:
 async def test_overview_group_replay(prefix: str, broker_url: str, browser: Any) -> None:
     await seed_dead(prefix)
     page = await (await browser.new_context(viewport={"width": 1200, "height": 800})).new_page()
-    with serve(create_app(app_broker(prefix, broker_url))) as base:
-        await page.goto(f"{base}/")
+    with serve(create_app(app_broker(prefix, broker_url), token="s3cr3t")) as base:
+        await page.goto(f"{base}/?token=s3cr3t")
         row = page.locator(f'tr[data-queue="{prefix}"]')
         assert await row.locator("td.dead").get_attribute("data-dead") == "6"
         await shot(page, "overview")
@@ -97,9 +99,12 @@ async def test_token_is_required(prefix: str, broker_url: str, browser: Any) -> 
         assert response.status == 401
 
 
-@pytest.mark.skipif(not SHOTS, reason="set HARE_SCREENSHOTS=docs/img to retake the screenshots")
-async def test_docs_screenshots(admin: Any, browser: Any) -> None:
-    """The screenshots of docs/operations.md, from a small running shop app."""
+async def test_docs_screenshots(admin: Any, browser: Any, tmp_path: Path) -> None:
+    """The screenshots of docs/operations.md, from a small running shop app.
+
+    They go to a temporary folder; ``HARE_SCREENSHOTS=docs/img`` retakes the docs' images.
+    """
+    folder = Path(SHOTS) if SHOTS else tmp_path
     admin.delete_prefix("hare_demo.")
     broker = HareBroker()
     state = {"gateway_up": False}
@@ -128,20 +133,22 @@ async def test_docs_screenshots(admin: Any, browser: Any) -> None:
             page = await (
                 await browser.new_context(viewport={"width": 1100, "height": 640})
             ).new_page()
-            with serve(create_app(broker)) as base:
-                await page.goto(f"{base}/")
-                await shot(page, "overview")
+            with serve(create_app(broker, token="docs-token")) as base:
+                await page.goto(f"{base}/?token=docs-token")
+                await shot(page, "overview", folder)
                 await page.locator('tr[data-queue="hare_demo.orders"] td a').first.click()
-                await shot(page, "queue")
+                await shot(page, "queue", folder)
                 await page.locator("#messages tbody tr td a").nth(2).click()
-                await shot(page, "message")
+                await shot(page, "message", folder)
                 await page.go_back()
                 state["gateway_up"] = True
                 await page.locator(
                     'tr[data-group="TimeoutError"] a', has_text="Replay group"
                 ).click()
-                await shot(page, "confirm")
+                await shot(page, "confirm", folder)
                 await page.locator("#confirm").click()
-                await shot(page, "done")
+                await shot(page, "done", folder)
+        for name in ("overview", "queue", "message", "confirm", "done"):
+            assert (folder / f"console-{name}.png").stat().st_size > 10_000
     finally:
         admin.delete_prefix("hare_demo.")

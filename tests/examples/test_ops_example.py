@@ -9,6 +9,7 @@ from types import ModuleType
 import httpx
 import pytest
 
+from faststream_hare.errors import HareConfigError
 from tests.support.amqp import depth, wait_depth
 from tests.support.rabbit_admin import AMQP_URL
 
@@ -37,6 +38,12 @@ async def test_scripting_replays_only_the_timeouts(capsys: pytest.CaptureFixture
     assert await depth("hare_demo.invoices.dead") == 1
 
 
+def test_console_is_not_built_without_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARE_CONSOLE_TOKEN", raising=False)
+    with pytest.raises(HareConfigError, match="needs token="):
+        fresh("examples.ops_console")
+
+
 async def test_console_is_mounted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARE_CONSOLE_TOKEN", "demo-token")
     example = fresh("examples.ops_console")
@@ -45,7 +52,7 @@ async def test_console_is_mounted(monkeypatch: pytest.MonkeyPatch) -> None:
         await example.broker.publish({"id": 7}, queue="hare_demo.shipments")
         await wait_depth("hare_demo.shipments.dead", 1)
     transport = httpx.ASGITransport(app=example.web)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         assert (await client.get("/health")).text == "ok"
         assert (await client.get("/hare/")).status_code == 401
         auth = {"Authorization": "Bearer demo-token"}
@@ -53,3 +60,7 @@ async def test_console_is_mounted(monkeypatch: pytest.MonkeyPatch) -> None:
         assert page.status_code == 200
         assert 'data-group="KeyError"' in page.text
         assert "order 7 has no address" in page.text
+        named = {"Host": "ops.shop.example"} | auth
+        assert (await client.get("/hare/", headers=named)).status_code == 200
+        foreign = {"Host": "rebound.example"} | auth
+        assert (await client.get("/hare/", headers=foreign)).status_code == 400

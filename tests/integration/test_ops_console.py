@@ -26,8 +26,12 @@ def console_for(prefix: str, url: str, **options: object) -> HareBroker:
 
 
 def client_for(app: Starlette) -> httpx.AsyncClient:
+    """A client that behaves as the console's own pages do: its POSTs carry their Origin."""
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver", follow_redirects=True
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://127.0.0.1",
+        headers={"Origin": "http://127.0.0.1"},
+        follow_redirects=True,
     )
 
 
@@ -40,7 +44,7 @@ def csrf_of(html: str) -> str:
 async def test_pages_and_a_confirmed_group_replay(prefix: str, broker_url: str) -> None:
     await seed_dead(prefix)
     broker = console_for(prefix, broker_url)
-    async with client_for(create_app(broker)) as client:
+    async with client_for(create_app(broker, auth="app")) as client:
         page = await client.get("/")
         assert page.status_code == 200
         assert f'data-queue="{prefix}"' in page.text
@@ -69,7 +73,7 @@ async def test_pages_and_a_confirmed_group_replay(prefix: str, broker_url: str) 
 
 async def test_message_page_and_single_purge(prefix: str, broker_url: str) -> None:
     await seed_dead(prefix)
-    async with client_for(create_app(console_for(prefix, broker_url))) as client:
+    async with client_for(create_app(console_for(prefix, broker_url), auth="app")) as client:
         queue_page = await client.get(f"/queues/{prefix}")
         links = re.findall(rf'href="[^"]*/queues/{prefix}/messages/([0-9a-f]+)"', queue_page.text)
         fingerprint = links[2]  # message #1 (two links per row)
@@ -92,7 +96,7 @@ async def test_message_page_and_single_purge(prefix: str, broker_url: str) -> No
 
 async def test_post_without_csrf_is_refused(prefix: str, broker_url: str) -> None:
     await seed_dead(prefix)
-    async with client_for(create_app(console_for(prefix, broker_url))) as client:
+    async with client_for(create_app(console_for(prefix, broker_url), auth="app")) as client:
         await client.get(f"/queues/{prefix}")
         form = {"action": "purge", "group": "ValueError"}
         assert (await client.post(f"/queues/{prefix}/action", data=form)).status_code == 403
@@ -121,10 +125,12 @@ async def test_token_header_query_and_cookie(prefix: str, broker_url: str) -> No
 async def test_mounted_and_sampled(prefix: str, broker_url: str) -> None:
     await seed_dead(prefix)
     outer = Starlette(
-        routes=[Mount("/hare", app=create_app(console_for(prefix, broker_url), sample=4))]
+        routes=[
+            Mount("/hare", app=create_app(console_for(prefix, broker_url), auth="app", sample=4))
+        ]
     )
     async with client_for(outer) as client:
         page = await client.get(f"/hare/queues/{prefix}")
         assert page.status_code == 200
         assert "Showing the first 4 of 6 messages" in page.text
-        assert f'href="http://testserver/hare/queues/{prefix}?group=' in page.text
+        assert f'href="http://127.0.0.1/hare/queues/{prefix}?group=' in page.text

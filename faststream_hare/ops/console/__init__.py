@@ -1,9 +1,12 @@
 """The dead-letter console: a small server-rendered web app (Starlette + Jinja2, no JS).
 
-``create_app(broker)`` mounts in an existing ASGI app; ``hare console APP`` serves it alone.
+``create_app(broker, token=...)`` mounts in an existing ASGI app; ``hare console APP`` serves
+it alone. Access is always an explicit choice: a token, or ``auth='app'`` / ``auth='none'``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -11,7 +14,8 @@ from starlette.routing import Route
 
 from faststream_hare.broker import HareBroker
 from faststream_hare.errors import HareConfigError
-from faststream_hare.ops.console.auth import TokenGuard
+from faststream_hare.ops.console.access import choose_access
+from faststream_hare.ops.console.auth import ConsoleGuard
 from faststream_hare.ops.console.views import (
     Console,
     confirm_page,
@@ -32,13 +36,28 @@ def create_console(
     *,
     queues: tuple[str, ...] = (),
     token: str | None = None,
+    auth: str | None = None,
+    allowed_hosts: Iterable[str] = (),
+    bound: str | None = None,
+    trust_forwarded_proto: bool = False,
     sample: int = DEFAULT_SAMPLE,
     mgmt_url: str | None = None,
 ) -> Starlette:
-    """The console for an APP's broker (``target.broker``) or for ``queues`` at ``target.url``."""
+    """The console for an APP's broker (``target.broker``) or for ``queues`` at ``target.url``.
+
+    ``bound`` is the address the console is served on (``None`` when mounted in another app);
+    ``Host`` headers must name it or one of ``allowed_hosts``.
+    """
     if sample <= 0:
         msg = f"--sample must be a positive number of messages, got {sample}."
         raise HareConfigError(msg)
+    access = choose_access(
+        token,
+        auth,
+        bound=bound,
+        allowed_hosts=allowed_hosts,
+        trust_forwarded_proto=trust_forwarded_proto,
+    )
     routes = [
         Route("/", overview, name="overview"),
         Route("/queues/{queue}", queue_page, name="queue"),
@@ -46,7 +65,7 @@ def create_console(
         Route("/queues/{queue}/confirm", confirm_page, name="confirm"),
         Route("/queues/{queue}/action", do_action, methods=["POST"], name="action"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(TokenGuard, token=token or None)])
+    app = Starlette(routes=routes, middleware=[Middleware(ConsoleGuard, access=access)])
     app.state.console = Console(target=target, queues=queues, sample=sample, mgmt_url=mgmt_url)
     return app
 
@@ -55,10 +74,25 @@ def create_app(
     broker: HareBroker,
     *,
     token: str | None = None,
+    auth: str | None = None,
+    allowed_hosts: Iterable[str] = (),
+    trust_forwarded_proto: bool = False,
     sample: int = DEFAULT_SAMPLE,
     mgmt_url: str | None = None,
 ) -> Starlette:
-    """The console for ``broker``'s hare queues, to mount in an ASGI app (e.g. ``/hare``)."""
+    """The console for ``broker``'s hare queues, to mount in an ASGI app (e.g. ``/hare``).
+
+    Give ``token=`` (requests show it once, then carry a session cookie), or choose
+    ``auth='app'`` (your app authenticates the mount) or ``auth='none'`` (loopback only, for
+    development). ``Host`` must be an IP address, ``localhost`` or one of ``allowed_hosts``;
+    ``trust_forwarded_proto`` honours ``X-Forwarded-Proto`` from an HTTPS proxy.
+    """
     return create_console(
-        Target(url=broker_url(broker), broker=broker), token=token, sample=sample, mgmt_url=mgmt_url
+        Target(url=broker_url(broker), broker=broker),
+        token=token,
+        auth=auth,
+        allowed_hosts=allowed_hosts,
+        trust_forwarded_proto=trust_forwarded_proto,
+        sample=sample,
+        mgmt_url=mgmt_url,
     )

@@ -1,112 +1,214 @@
-"""The console's guards: an optional access token, and a CSRF field on every POST form.
+"""The console's guard: Host check, token or session, same-origin POSTs, CSRF values.
 
-Token: ``Authorization: Bearer <token>`` on each request, or ``?token=<token>`` once, which
-sets an HttpOnly session cookie (holding an HMAC of the token, never the token itself) and
-redirects to the same page without it, so the token does not stay in the address bar.
-
-CSRF: a random per-browser value in a ``SameSite=Strict`` cookie that every form repeats in
-a hidden field (double submit); a POST whose field is missing or different gets a 403.
+Every request must name a host the console answers (no DNS rebinding). With a token, a
+request shows it as ``Authorization: Bearer <token>``, or once as ``?token=<token>``, which
+starts a signed session cookie and redirects to the same page without the token, so the
+token stays out of addresses, history, proxy and access logs. Without a token (``auth='app'``
+or ``'none'``) each browser still gets a session, because the CSRF value is derived from it.
+A POST must come from the console's own origin (``Origin``, else ``Referer``) and carry its
+session's CSRF value; requests that showed the bearer token are exempt (no browser adds it).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from starlette.datastructures import URL
-from starlette.requests import Request
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-SESSION_COOKIE = "hare_console_session"
-CSRF_COOKIE = "hare_console_csrf"
+from faststream_hare.ops.console.access import Access
+from faststream_hare.ops.console.hosts import is_loopback
+from faststream_hare.ops.console.sessions import Sessions, same
+
 CSRF_FIELD = "csrf"
+COOKIE_PREFIX = "hare_console"
+_SCOPE_KEY = "hare_console.visit"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: Sent with every response: no framing (a purge button under someone's overlay), no
+#: scripts or remote content, no caching of message bodies, no Referer to other sites.
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "cache-control": "no-store",
+}
 
 
-class TokenGuard:
-    """ASGI middleware: every HTTP request must carry the token (header, query or cookie)."""
+@dataclass(frozen=True)
+class Visit:
+    """What the guard learned about a request the views may serve."""
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    session: str | None
+    bearer: bool
+    no_auth: bool
+    sessions: Sessions
+
+
+class ConsoleGuard:
+    """ASGI middleware enforcing ``access`` on every HTTP request."""
+
+    def __init__(self, app: ASGIApp, access: Access) -> None:
         self.app = app
-        self.token = token
-        self._secret = secrets.token_bytes(32)
-
-    def session_value(self) -> str:
-        assert self.token is not None
-        return hmac.new(self._secret, self.token.encode(), hashlib.sha256).hexdigest()
+        self.access = access
+        self.sessions = Sessions()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.token:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        response = self._check(request)
-        if response is None:
-            await self.app(scope, receive, send)
+        secure = self._is_https(request)
+        extra: list[str] = []
+        outcome = self._check(request, secure, extra)
+
+        async def send_guarded(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+                for cookie in extra:
+                    headers.append("set-cookie", cookie)
+            await send(message)
+
+        if isinstance(outcome, Response):
+            await outcome(scope, receive, send_guarded)
         else:
-            await response(scope, receive, send)
+            scope[_SCOPE_KEY] = outcome
+            await self.app(scope, receive, send_guarded)
 
-    def _check(self, request: Request) -> Response | None:
-        assert self.token is not None
-        header = request.headers.get("authorization", "")
-        if header.startswith("Bearer ") and _same(header[7:], self.token):
-            return None
-        cookie = request.cookies.get(SESSION_COOKIE, "")
-        if cookie and _same(cookie, self.session_value()):
-            return None
-        given = request.query_params.get("token")
-        if given is not None and _same(given, self.token):
-            clean = _without_token(request.url)
-            redirect = RedirectResponse(str(clean), status_code=303)
-            redirect.set_cookie(
-                SESSION_COOKIE,
-                self.session_value(),
-                httponly=True,
-                samesite="strict",
-                path=request.scope.get("root_path") or "/",
+    def _check(self, request: Request, secure: bool, cookies: list[str]) -> Response | Visit:
+        access = self.access
+        if not access.hosts.allows(request.headers.get("host", "")):
+            return _refuse(
+                400,
+                "this Host is not an address the console answers (DNS rebinding is refused); "
+                "add the name with --allowed-host NAME (create_app(..., allowed_hosts=[...])).",
             )
-            return redirect
-        return PlainTextResponse(
-            "hare console: a token is required; open the page once with ?token=<token> or "
-            "send Authorization: Bearer <token>.",
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
+        if access.mode == "none" and not is_loopback(_client_host(request)):
+            return _refuse(403, "a console started without authentication answers loopback only.")
+        bearer = False
+        session = self.sessions.open(request.cookies.get(self.cookie_name(request), ""))
+        if access.mode == "token":
+            assert access.token is not None
+            header = request.headers.get("authorization", "")
+            given = request.query_params.get("token")
+            if given is not None:
+                if not same(given, access.token):
+                    return _unauthorised()
+                redirect = RedirectResponse(_without_token(request), status_code=303)
+                cookies.append(self._new_session(request, secure)[1])
+                return redirect
+            bearer = header.startswith("Bearer ") and same(header[7:], access.token)
+            if not bearer and session is None:
+                return _unauthorised()
+        elif session is None:
+            session, cookie = self._new_session(request, secure)
+            cookies.append(cookie)
+        if request.method not in _SAFE_METHODS and not bearer:
+            origin = _origin_of(request)
+            if origin is None or origin != self._own_origin(request, secure):
+                return _refuse(
+                    403,
+                    "a POST must come from the console's own pages (its Origin or Referer did "
+                    "not match); behind an HTTPS proxy start it with --trust-forwarded-proto.",
+                )
+        return Visit(
+            session=None if bearer else session,
+            bearer=bearer,
+            no_auth=access.mode == "none",
+            sessions=self.sessions,
         )
 
+    def cookie_name(self, request: HTTPConnection) -> str:
+        """Per port: consoles on two ports of one host share a cookie jar, not a session."""
+        server = request.scope.get("server")
+        return f"{COOKIE_PREFIX}_{server[1]}" if server and server[1] else COOKIE_PREFIX
 
-def csrf_value(request: Request) -> str:
-    """This browser's CSRF value (new when the cookie is not set yet)."""
-    existing = request.cookies.get(CSRF_COOKIE)
-    if existing:
-        return existing
-    value: str = request.state.__dict__.setdefault("new_csrf", secrets.token_urlsafe(24))
-    return value
-
-
-def remember_csrf(request: Request, response: Response) -> Response:
-    """Set the CSRF cookie when this request created one."""
-    new = request.state.__dict__.get("new_csrf")
-    if new:
-        response.set_cookie(
-            CSRF_COOKIE,
-            new,
-            httponly=True,
-            samesite="strict",
-            path=request.scope.get("root_path") or "/",
+    def _new_session(self, request: Request, secure: bool) -> tuple[str, str]:
+        session, value = self.sessions.issue()
+        path = request.scope.get("root_path") or "/"
+        cookie = (
+            f"{self.cookie_name(request)}={value}; Path={path}; Max-Age={self.sessions.lifetime}; "
+            "HttpOnly; SameSite=Strict"
         )
+        return session, cookie + ("; Secure" if secure else "")
+
+    def _is_https(self, request: Request) -> bool:
+        if request.url.scheme == "https":
+            return True
+        if not self.access.trust_forwarded_proto:
+            return False
+        forwarded = request.headers.get("x-forwarded-proto", "")
+        return forwarded.split(",")[0].strip().lower() == "https"
+
+    def _own_origin(self, request: Request, secure: bool) -> str:
+        return _origin("https" if secure else "http", request.headers.get("host", ""))
+
+
+def visit_of(request: HTTPConnection) -> Visit:
+    """The guard's findings for this request (the console's views run only behind it)."""
+    visit: Visit = request.scope[_SCOPE_KEY]
+    return visit
+
+
+def csrf_value(request: HTTPConnection) -> str:
+    """The CSRF value for this request's forms ('' for bearer requests, which need none)."""
+    visit = visit_of(request)
+    return "" if visit.session is None else visit.sessions.csrf(visit.session)
+
+
+def csrf_ok(request: HTTPConnection, submitted: object) -> bool:
+    """True when the form's field is this session's CSRF value (or the bearer token was shown)."""
+    visit = visit_of(request)
+    return visit.bearer or visit.sessions.csrf_ok(visit.session, submitted)
+
+
+def _origin_of(request: Request) -> str | None:
+    """The page a POST came from: its ``Origin``, else its ``Referer``'s origin."""
+    for value in (request.headers.get("origin", ""), request.headers.get("referer", "")):
+        url = urlsplit(value)
+        if url.scheme and url.netloc:
+            return _origin(url.scheme, url.netloc)
+    return None
+
+
+def _origin(scheme: str, netloc: str) -> str:
+    """``scheme://host[:port]`` in one spelling: lower case, no default port."""
+    scheme, netloc = scheme.lower(), netloc.lower()
+    default = {"http": ":80", "https": ":443"}.get(scheme)
+    if default and netloc.endswith(default):
+        netloc = netloc[: -len(default)]
+    return f"{scheme}://{netloc}"
+
+
+def _client_host(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
+
+
+def _without_token(request: Request) -> str:
+    """The same page, as a path (no scheme or host to get wrong behind a proxy), without token."""
+    url = request.url.remove_query_params("token")
+    return f"{url.path}?{url.query}" if url.query else url.path
+
+
+def _unauthorised() -> Response:
+    response = _refuse(
+        401,
+        "a token is required; open the address `hare console` printed (it ends with "
+        "?token=...) once, or send Authorization: Bearer <token>.",
+    )
+    response.headers["www-authenticate"] = "Bearer"
     return response
 
 
-def csrf_ok(request: Request, submitted: object) -> bool:
-    """True when the form's field repeats the browser's CSRF cookie."""
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    return bool(cookie) and isinstance(submitted, str) and _same(submitted, cookie)
-
-
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
-
-
-def _without_token(url: URL) -> URL:
-    return url.remove_query_params("token")
+def _refuse(status: int, reason: str) -> Response:
+    return PlainTextResponse(f"hare console: {reason}\n", status_code=status)

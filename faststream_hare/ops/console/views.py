@@ -18,7 +18,7 @@ from starlette.templating import Jinja2Templates
 from faststream_hare._internal.masking import mask_text, mask_url
 from faststream_hare.errors import HareError
 from faststream_hare.ops import dead_letters
-from faststream_hare.ops.console.auth import CSRF_FIELD, csrf_ok, csrf_value, remember_csrf
+from faststream_hare.ops.console.auth import CSRF_FIELD, csrf_ok, csrf_value, visit_of
 from faststream_hare.ops.records import pretty_body, preview
 from faststream_hare.ops.selection import NO_EXCEPTION, DeadLetter, Where, group_dead
 from faststream_hare.ops.status import gather_status
@@ -59,9 +59,9 @@ class Console:
             "csrf": csrf_value(request),
             "server": mask_url(self.target.url),
             "sample": self.sample,
+            "no_auth": visit_of(request).no_auth,
         }
-        response = TEMPLATES.TemplateResponse(request, name, context)
-        return remember_csrf(request, response)
+        return TEMPLATES.TemplateResponse(request, name, context)
 
     def failure(self, request: Request, exc: HareError) -> Response:
         response = self.render(request, "error.html", message=mask_text(str(exc)))
