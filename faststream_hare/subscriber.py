@@ -18,6 +18,7 @@ from faststream_hare._internal.faststream import SubscriberUsecase, SubscriberWi
 from faststream_hare.asyncapi.channels import hare_channels
 from faststream_hare.asyncapi.extension import hare_extension
 from faststream_hare.errors import HareError
+from faststream_hare.retry.guard import DeliveryGuard
 from faststream_hare.retry.middleware import RetryMiddleware
 from faststream_hare.retry.pending import PendingHandoffs
 from faststream_hare.retry.requeue_backoff import RequeueBackoff
@@ -47,6 +48,7 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
     """A subscriber with hare options (retries, streams, pools)."""
 
     own_middlewares = (RetryMiddleware(),)
+    outer_middlewares = (DeliveryGuard(),)
 
     hare: SubscriberOptions
     _hare_pool: ConsumerPool | None

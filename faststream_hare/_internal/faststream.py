@@ -65,10 +65,16 @@ class SubscriberWithOwnMiddlewares(RabbitSubscriber):
     """
 
     own_middlewares: tuple[Any, ...] = ()
+    #: Outside the broker's middlewares: they see whatever those raise (after the handler too).
+    outer_middlewares: tuple[Any, ...] = ()
 
     @property
     def _broker_middlewares(self) -> tuple[Any, ...]:
-        return (*self._outer_config.broker_middlewares, *self.own_middlewares)
+        return (
+            *self.outer_middlewares,
+            *self._outer_config.broker_middlewares,
+            *self.own_middlewares,
+        )
 
 
 PublisherT = TypeVar("PublisherT", bound=RabbitPublisher)

@@ -29,6 +29,7 @@ from faststream_hare.retry.decision import (
 )
 from faststream_hare.retry.handoff import Handoff
 from faststream_hare.retry.poison import is_poison
+from faststream_hare.retry.settle import hand_on
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
@@ -172,15 +173,9 @@ class Attempt:
             handoff.report(decision, exc)
             raise AckMessage from exc
         # On the broker the consumer moves on while the copy's confirm is in flight: hare
-        # settles the original itself (acked once the copy is confirmed, else back to Q), so
-        # FastStream's own settling is turned into a no-op by locking the message.
-        raw = self.msg.raw_message
-        handoff = Handoff(self.subscriber, raw, raw, self.log)
-        decision = handoff.decide(dead_reason=dead_reason)
-        copy = handoff.prepare(decision, exc)
-        raw.lock()
-        self.subscriber.handoffs.start(
-            handoff.finish(decision, exc, copy), name=f"hare-handoff:{self.subscriber.queue_name}"
+        # settles the original itself (acked once the copy is confirmed, else back to Q).
+        await hand_on(
+            self.subscriber, self.msg.raw_message, exc, dead_reason=dead_reason, log=self.log
         )
         raise AckMessage from exc
 

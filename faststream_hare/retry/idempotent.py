@@ -3,9 +3,9 @@
 Before the handler runs, the delivery's key is leased in the subscriber's idempotency store.
 A key already done is acked without running the handler (``consumer.message.duplicate``); a key
 leased by another delivery, or a store that cannot be reached, sends the message back to ``Q``
-after a pause — never dropped, never handled unchecked. After a success the key is marked done
-(before FastStream acks); a failure releases the lease before the retry copy is sent, so the
-retry runs the handler again.
+after a pause — never dropped, never handled unchecked. After a success — the handler returned
+and FastStream published its return value — the key is marked done (before FastStream acks); a
+failure releases the lease before the retry copy is sent, so the retry runs the handler again.
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ class IdempotentDelivery:
             subscriber.queue_name, message_id=raw.message_id, body=raw.body, keys=options.keys
         )
         self._lease: Claim | None = None
+        #: Set when the done mark waits for the rest of FastStream's processing (``guard.py``).
+        self.defer_done = False
 
     async def run(self, attempt: Attempt, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
         """The attempt's result; ``AckMessage`` for a duplicate, ``NackMessage`` to go back."""
@@ -98,8 +100,17 @@ class IdempotentDelivery:
             else:
                 await self._release()
             raise
-        await self._mark_done()
+        if not self.defer_done:
+            await self._mark_done()
         return result
+
+    async def complete(self) -> None:
+        """The whole processing succeeded (its return value published too): mark it done."""
+        await self._mark_done()
+
+    async def abandon(self) -> None:
+        """The processing failed after the handler: release the lease so a retry runs it."""
+        await self._release()
 
     def _duplicate(self) -> None:
         queue = self.subscriber.queue_name

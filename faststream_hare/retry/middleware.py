@@ -21,9 +21,10 @@ from faststream.exceptions import HandlerException, SubscriberNotFound
 
 from faststream_hare.retry.attempt import Attempt
 from faststream_hare.retry.endpoint import as_hare_endpoint
-from faststream_hare.retry.handoff import Handoff
+from faststream_hare.retry.guard import current_delivery
 from faststream_hare.retry.idempotent import IdempotentDelivery
 from faststream_hare.retry.poison import NoHandler
+from faststream_hare.retry.settle import hand_on
 from faststream_hare.retry.stream_failures import StreamFailures
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from faststream.rabbit.message import RabbitMessage
 
     from faststream_hare._internal.faststream import ContextRepo
+    from faststream_hare.retry.decision import DeadReason
     from faststream_hare.retry.endpoint import HareEndpoint
 
 _hare_logger = logging.getLogger("faststream_hare.retry")
@@ -74,6 +76,10 @@ class _RetryScope(BaseMiddleware):
         idempotent = subscriber.hare.idempotent
         if idempotent is not None:
             delivery = IdempotentDelivery(subscriber, idempotent, message, self._log())
+            state = current_delivery(self.context)
+            if state is not None:  # the guard marks it done once the reply is out too
+                state.idempotent = delivery
+                delivery.defer_done = True
             return await delivery.run(attempt, call_next)
         return await attempt.run(call_next)
 
@@ -100,10 +106,7 @@ class _RetryScope(BaseMiddleware):
         raw = cast("AbstractIncomingMessage", self.msg)
         if isinstance(exc, SubscriberNotFound):
             error: Exception = NoHandler("no handler of this subscriber accepts the message")
-            reason = "no_handler"
+            reason: DeadReason = "no_handler"
         else:
             error, reason = exc, "poison"
-        handoff = Handoff(subscriber, raw, raw, self._log())
-        decision = handoff.decide(dead_reason="no_handler" if reason == "no_handler" else "poison")
-        if await handoff.send(decision, error):
-            handoff.report(decision, error)
+        await hand_on(subscriber, raw, error, dead_reason=reason, log=self._log())

@@ -25,6 +25,7 @@ from faststream.specification import AsyncAPI
 
 from faststream_hare import HareBroker, HareRouter, HareTopologyError
 from faststream_hare._internal.faststream import middlewares_of
+from faststream_hare.retry.guard import DeliveryGuard
 from faststream_hare.retry.middleware import RetryMiddleware
 from tests.support.rabbit_admin import AMQP_URL, RabbitAdmin
 from tests.support.waiting import eventually
@@ -115,8 +116,9 @@ def test_retry_is_on_hare_subscribers_only(prefix: str) -> None:
     app.broker.include_router(router)
     hare_sub = app.broker.hare_subscribers()
     assert hare_sub == [app.broker.subscribers[-1]]
-    *users, retry = middlewares_of(hare_sub[0])
+    guard, *users, retry = middlewares_of(hare_sub[0])
     assert [m.__name__ for m in users] == ["UserRecorder"]
+    assert isinstance(guard, DeliveryGuard)  # outside the user's: sees what they raise
     assert isinstance(retry, RetryMiddleware)
     assert all(not isinstance(m, RetryMiddleware) for m in app.broker.middlewares)
     for endpoint in endpoints(app.broker)[:-1]:

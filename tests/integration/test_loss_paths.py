@@ -15,6 +15,7 @@ import pytest
 from faststream.rabbit.annotations import RabbitMessage
 
 from faststream_hare import HareBroker, signals
+from faststream_hare.retry import handoff as handoff_module
 from tests.support.amqp import AMQP_URL, depths, drain, wait_depth
 from tests.support.waiting import eventually
 
@@ -178,3 +179,40 @@ async def test_copies_that_cannot_be_confirmed_back_off(prefix: str, broker_url:
 
     assert pauses[:4] == [500, 1_000, 2_000, 4_000]
     assert runs <= 6  # 0.5 + 1 + 2 + 4 s of pauses: a handful of runs, not hundreds
+
+
+async def test_a_poison_message_whose_requeue_stalls_is_never_acked(
+    prefix: str, broker_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No copy confirmed and the requeue's nack stuck on a stalled link past its bound: the
+    message stays unacked (hare holds it) and is back in ``Q`` once its channel closes."""
+    queue = f"{prefix}.poison-stall"
+    broker = HareBroker(broker_url)
+    nacks: list[int] = []
+
+    async def broken_parser(message: Any, original: Any) -> Any:
+        raise ValueError("cannot parse this")
+
+    async def stalled_nack(self: Any, multiple: bool = False, requeue: bool = True) -> None:
+        nacks.append(self.delivery_tag)
+        await asyncio.sleep(3600)
+
+    @broker.subscriber(queue, retry_limit=3, delay_in_ms=100, parser=broken_parser)
+    async def handle(body: str) -> None:
+        raise AssertionError("never reached")
+
+    monkeypatch.setattr(handoff_module, "OPERATION_TIMEOUT_S", 0.2)
+    async with broker:
+        await broker.start()
+        connection = await broker.connect()
+        channel = await connection.channel()
+        await channel.queue_delete(f"{queue}.dead")  # the copy comes back unroutable
+        await channel.close()
+        monkeypatch.setattr(aio_pika.IncomingMessage, "nack", stalled_nack)
+        await broker.publish("poison", queue=queue, message_id="stall-1")
+        await eventually(lambda: len(nacks) == 1, timeout=10)
+        await asyncio.sleep(0.5)  # the nack's bound expired: FastStream must not ack it
+        monkeypatch.undo()
+    counts = await depths(queue)
+    print(f"[around] poison requeue stalled: back in Q={counts[queue]} lost={1 - counts[queue]}")
+    assert counts == {queue: 1}

@@ -1,0 +1,44 @@
+"""Handing a failed delivery on from wherever it failed, with hare alone settling it.
+
+The handler raising (``attempt.py``), FastStream failing before it (parser, decoder, no
+handler: ``middleware.py``) and everything failing after it (``guard.py``) end here. On the
+broker the message is locked first — FastStream's own ack or reject becomes a no-op — and its
+copy is confirmed in the background (``pending.py``): the original is acked only once the copy
+is confirmed, else it goes back to ``Q``. Never acked without a confirmed copy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from faststream_hare.retry.handoff import Handoff
+
+if TYPE_CHECKING:
+    import logging
+
+    from aio_pika.abc import AbstractIncomingMessage
+
+    from faststream_hare.retry.decision import DeadReason
+    from faststream_hare.retry.endpoint import HareEndpoint
+
+
+async def hand_on(
+    subscriber: HareEndpoint,
+    raw: AbstractIncomingMessage,
+    exc: BaseException,
+    *,
+    dead_reason: DeadReason | None,
+    log: logging.Logger,
+) -> None:
+    """Send ``raw`` to its next delay queue or ``Q.dead``; hare settles it from now on."""
+    handoff = Handoff(subscriber, raw, raw, log)
+    decision = handoff.decide(dead_reason=dead_reason)
+    if subscriber.hare_runtime.in_memory:  # under TestRabbitBroker: settled before we return
+        if await handoff.send(decision, exc):
+            handoff.report(decision, exc)
+        return
+    copy = handoff.prepare(decision, exc)
+    raw.lock()
+    subscriber.handoffs.start(
+        handoff.finish(decision, exc, copy), name=f"hare-handoff:{subscriber.queue_name}"
+    )
