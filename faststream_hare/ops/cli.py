@@ -19,6 +19,7 @@ from faststream_hare.ops import commands
 from faststream_hare.ops.selection import GROUP_BY_CHOICES
 from faststream_hare.ops.target import load_broker
 from faststream_hare.ops.topology_text import describe_topology
+from faststream_hare.outbox import commands as outbox_commands
 
 __all__ = ("build_parser", "describe_topology", "load_broker", "main")
 
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("topology", help="print the topology hare declares for an app")
     p.add_argument("app", help=_APP_HELP)
+    outbox_commands.add_parser(sub)
     p = sub.add_parser("replay", help="(short form) move up to --count dead messages back")
     p.add_argument("queue", help="the work queue Q (messages come from Q.dead)")
     p.add_argument("--count", type=int, default=100, help="at most this many (default 100)")

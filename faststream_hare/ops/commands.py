@@ -24,6 +24,7 @@ from faststream_hare.ops.selection import group_dead
 from faststream_hare.ops.status import gather_status
 from faststream_hare.ops.target import load_broker, resolve_target
 from faststream_hare.ops.topology_text import describe_topology
+from faststream_hare.outbox import commands as outbox_commands
 
 #: Replays and purges that read at least this many messages show a progress bar on a terminal.
 PROGRESS_FROM = 100
@@ -45,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         return _doctor(args)
     if args.command == "console":
         return _console(args)
+    if args.command == "outbox":
+        return outbox_commands.run(args, load_broker(args.app))
     return _dead(args)
 
 
@@ -66,7 +69,11 @@ def _status(args: argparse.Namespace) -> int:
         raise HareConfigError(msg)
     target = resolve_target(args.app, args.url)
     statuses = asyncio.run(gather_status(target, queues=tuple(args.queue), mgmt_url=args.mgmt_url))
-    _emit(args, render.status_json(statuses), render.status_table(statuses))
+    backlogs = asyncio.run(outbox_commands.gather_backlogs(target.broker))
+    data = render.status_json(statuses) + [{"outbox": b.as_dict()} for b in backlogs]
+    _emit(args, data, render.status_table(statuses))
+    if backlogs and not args.json:
+        _console_out().print(outbox_commands.backlog_table(backlogs))
     return 0
 
 

@@ -4,8 +4,9 @@ Several relays share one table without publishing a row twice and without breaki
 of a key. A relay *owns a key* while it holds a session advisory lock on it (``relay_lock``,
 ``hashtext(key)``; a row without a key is owned through ``row_lock`` and its id):
 
-1. ``lock_work`` looks at the oldest due rows and try-locks their keys; keys another relay
-   holds are skipped (``pg_try_advisory_lock`` never waits).
+1. ``lock_work`` looks at the oldest due rows and try-locks their keys, oldest first, until
+   the keys it got cover a batch; keys another relay holds are skipped
+   (``pg_try_advisory_lock`` never waits), so relays share the keys instead of one taking all.
 2. ``take`` — a new statement, so its snapshot is taken *after* the locks were granted and sees
    everything the previous owner committed — reads up to a batch of the owned keys' rows in id
    order and counts a try on each (committed before anything is published: a relay killed
@@ -76,14 +77,24 @@ class RelayQueries:
     def __init__(self, tables: OutboxTables, batch_size: int) -> None:
         table = tables.outbox
         self.batch_size = batch_size
+        # keys in the order of their oldest candidate row, try-locked one at a time (a
+        # recursive walk) until the keys this relay got cover a batch: the rest stay free
+        # for the other relays. OFFSET 0 keeps the lock call from being inlined (and run twice).
         self._lock_work = (
-            f"WITH candidates AS MATERIALIZED (SELECT id, key FROM {table} "
+            f"WITH RECURSIVE candidates AS MATERIALIZED (SELECT id, key FROM {table} "
             f"WHERE due_at <= now() ORDER BY id LIMIT {CANDIDATES}), "
-            f"keys AS MATERIALIZED (SELECT DISTINCT key FROM candidates WHERE key IS NOT NULL) "
-            f"SELECT key, NULL::bigint AS id FROM keys "
-            f"WHERE pg_try_advisory_lock({tables.relay_lock}, hashtext(key)) "
-            f"UNION ALL SELECT NULL, id FROM candidates WHERE key IS NULL "
-            f"AND pg_try_advisory_lock({tables.row_lock}, (id % 2147483647)::int4)"
+            f"keys AS MATERIALIZED (SELECT key, count(*) AS n, "
+            f"row_number() OVER (ORDER BY min(id)) AS rn "
+            f"FROM candidates WHERE key IS NOT NULL GROUP BY key), "
+            f"walk(rn, key, got, taken) AS (SELECT 0::bigint, NULL::text, false, 0::bigint "
+            f"UNION ALL SELECT k.rn, k.key, l.got, w.taken + CASE WHEN l.got THEN k.n ELSE 0 END "
+            f"FROM walk w JOIN keys k ON k.rn = w.rn + 1 CROSS JOIN LATERAL "
+            f"(SELECT pg_try_advisory_lock({tables.relay_lock}, hashtext(k.key)) AS got "
+            f"OFFSET 0) l WHERE w.taken < {batch_size}) "
+            f"SELECT key, NULL::bigint AS id FROM walk WHERE got "
+            f"UNION ALL SELECT NULL, id FROM (SELECT id FROM candidates WHERE key IS NULL "
+            f"ORDER BY id LIMIT {batch_size}) AS keyless "
+            f"WHERE pg_try_advisory_lock({tables.row_lock}, (id % 2147483647)::int4)"
         )
         self._take = (
             f"WITH picked AS (SELECT o.id FROM {table} o "

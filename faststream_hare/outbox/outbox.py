@@ -147,6 +147,12 @@ class Outbox:
         """Messages the relay of this process published and deleted since it started."""
         return 0 if self._relay is None else self._relay.relayed
 
+    @property
+    def republished(self) -> int:
+        """Of ``relayed``, messages an earlier try may have published already (a relay
+        stopped between publish and delete): possible duplicates, same message_id."""
+        return 0 if self._relay is None else self._relay.republished
+
     def _new_relay(self) -> Relay:
         runtime = self.broker.hare_runtime
         self._publisher = ConfirmedPublisher(lambda: _live(runtime.connection))

@@ -53,6 +53,8 @@ class Relay:
         self._wake = asyncio.Event()
         #: Rows published by this relay (what the loop confirmed and deleted).
         self.relayed = 0
+        #: Of those, rows an earlier try may have published already (possible duplicates).
+        self.republished = 0
 
     def wake(self) -> None:
         """Run a batch now (a commit notified, or the relay is stopping)."""
@@ -110,6 +112,7 @@ class Relay:
                 return 0
             rows = await queries.take(conn, keys, ids)
             if not rows:
+                await queries.unlock(conn)
                 return 0
             started = time.monotonic()
             outcome = await publish_rows(rows, self.publisher, timeout_s=self.confirm_timeout_s)
@@ -119,10 +122,16 @@ class Relay:
                 failures=outcome.failures,
                 untried=[row.id for row in outcome.untried],
             )
-        finally:
+        except BaseException:
+            # the rows stay (a later batch publishes them again); the locks go with the
+            # session when the connection is broken, else they are given up here
             if not conn.is_closed():
-                await queries.unlock(conn)
+                with contextlib.suppress(Exception):
+                    await queries.unlock(conn)
+            raise
+        await queries.unlock(conn)
         self.relayed += len(outcome.published)
+        self.republished += sum(1 for row in outcome.published if row.maybe_published_before)
         for failure in outcome.failures:
             self.events.failed(failure)
         self.events.batch(outcome.published, time.monotonic() - started, len(outcome.failures))

@@ -16,14 +16,18 @@ from aio_pika import DeliveryMode, Message
 from faststream_hare._internal.confirm import ConfirmedPublisher, NackedError, ReturnedError
 from faststream_hare.outbox.claims import Failure, OutboxRow
 
-#: Back-off of a failing key: 0.25 s after the first failure, doubling, at most 30 s.
+#: Back-off of a failing key: 0.25 s after the first failure, doubling, at most 30 s for a
+#: message RabbitMQ refused (a missing exchange is fixed by a person), at most 2 s when there
+#: was no confirm (RabbitMQ unreachable: the link comes back on its own).
 FIRST_BACK_OFF_S = 0.25
 MAX_BACK_OFF_S = 30.0
+MAX_LINK_BACK_OFF_S = 2.0
 
 
-def back_off_s(failures: int) -> float:
+def back_off_s(failures: int, *, refused: bool = True) -> float:
     """The pause after a row's ``failures``-th failure."""
-    return min(FIRST_BACK_OFF_S * 2.0 ** max(failures - 1, 0), MAX_BACK_OFF_S)
+    ceiling = MAX_BACK_OFF_S if refused else MAX_LINK_BACK_OFF_S
+    return min(FIRST_BACK_OFF_S * 2.0 ** max(failures - 1, 0), ceiling)
 
 
 @dataclass(slots=True)
@@ -73,7 +77,10 @@ async def publish_rows(
                 refused = isinstance(exc, ReturnedError | NackedError)
                 outcome.failures.append(
                     Failure(
-                        row, refused, f"{type(exc).__name__}: {exc}", back_off_s(row.failures + 1)
+                        row,
+                        refused,
+                        f"{type(exc).__name__}: {exc}",
+                        back_off_s(row.failures + 1, refused=refused),
                     )
                 )
                 outcome.untried.extend(group[index + 1 :])

@@ -14,6 +14,7 @@ import asyncio
 import json
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,10 +136,13 @@ def account(written: Written, bodies: list[bytes]) -> Accounting:
     return Accounting(lost, duplicates, phantoms, breaks)
 
 
-async def collect(queue: Any, until: int, timeout: float) -> list[bytes]:
-    """Bodies in arrival order until ``until`` distinct ids arrived (or the timeout)."""
+async def collect(
+    queue: Any, until: int, timeout: float, seen: Sequence[bytes] = ()
+) -> list[bytes]:
+    """Bodies in arrival order until ``until`` distinct ids arrived, counting the ids of
+    ``seen`` already (or the timeout)."""
     bodies: list[bytes] = []
-    ids: set[str] = set()
+    ids: set[str] = {json.loads(body)["order_id"] for body in seen}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     async with queue.iterator() as messages:

@@ -26,14 +26,20 @@ async def schema(tables: OutboxTables) -> AsyncIterator[None]:
     conn = await asyncpg.connect(PG_DSN)
     try:
         await conn.execute(tables.schema_sql())
+    finally:
+        await conn.close()
+    try:
         yield
     finally:
-        name = tables.outbox.replace(".", "_")
-        await conn.execute(
-            f"DROP TABLE IF EXISTS {tables.outbox}, {tables.inbox}; "
-            f"DROP FUNCTION IF EXISTS {name}_notify()"
-        )
-        await conn.close()
+        conn = await asyncpg.connect(PG_DSN)  # a new one: a test may restart PostgreSQL
+        try:
+            name = tables.outbox.replace(".", "_")
+            await conn.execute(
+                f"DROP TABLE IF EXISTS {tables.outbox}, {tables.inbox}; "
+                f"DROP FUNCTION IF EXISTS {name}_notify()"
+            )
+        finally:
+            await conn.close()
 
 
 async def rows_waiting(tables: OutboxTables) -> int:
