@@ -4,7 +4,12 @@ its transaction commits; the relay keeps commit order per key and never drops a 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -20,6 +25,7 @@ from tests.support.postgres import PG_DSN, fresh_tables, rows_waiting, schema
 from tests.support.rabbit_admin import AMQP_URL
 
 pytestmark = pytest.mark.rabbit
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_broker(prefix: str) -> HareBroker:
@@ -213,3 +219,45 @@ async def test_a_missing_exchange_is_retried_with_back_off_and_reported_never_dr
     assert delays == sorted(delays)
     assert delays[0] < delays[2]
     assert backlog.waiting == 0
+
+
+def _hare(*args: str, tables: OutboxTables) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OUTBOX_TABLE": tables.outbox, "OUTBOX_INBOX": tables.inbox}
+    return subprocess.run(
+        [sys.executable, "-m", "faststream_hare.ops.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_hare_outbox_init_makes_the_schema_and_hare_status_shows_the_backlog(
+    prefix: str,
+) -> None:
+    tables = fresh_tables()
+    app = "tests.support.outbox_app:app"
+    printed = await asyncio.to_thread(_hare, "outbox", "init", app, "--print", tables=tables)
+    assert f"CREATE TABLE IF NOT EXISTS {tables.outbox}" in printed.stdout
+    async with schema(tables):  # drops what init made, after the test
+        made = await asyncio.to_thread(_hare, "outbox", "init", app, tables=tables)
+        assert made.returncode == 0, made.stderr
+        again = await asyncio.to_thread(_hare, "outbox", "init", app, tables=tables)
+        assert again.returncode == 0, again.stderr  # safe to repeat
+        outbox = Outbox(make_broker(prefix), dsn=PG_DSN, table=tables.outbox, relay=False)
+        conn = await asyncpg.connect(PG_DSN)
+        try:
+            async with conn.transaction():
+                await outbox.add(conn, {"n": 1}, exchange="nowhere", routing_key="r", key="k")
+        finally:
+            await conn.close()
+        status = await asyncio.to_thread(_hare, "status", app, "--json", tables=tables)
+        assert status.returncode == 0, status.stderr
+        [entry] = [e["outbox"] for e in json.loads(status.stdout) if "outbox" in e]
+        table = await asyncio.to_thread(_hare, "status", app, tables=tables)
+    assert entry["table"] == tables.outbox
+    assert entry["waiting"] == 1
+    assert entry["oldest_age_s"] >= 0
+    assert "hare outboxes" in table.stdout
+    assert tables.outbox in table.stdout
