@@ -3,7 +3,9 @@
 Each caller gets a future of its own that ends like aiormq's confirmation for its message:
 the ``basic.ack`` frame, or the error (returned, nacked, channel closed). A caller that
 stopped waiting before its turn was written (a timeout, a stop) is left out of the write, so
-nothing is published on behalf of someone who already gave up.
+nothing is published on behalf of someone who already gave up. A publish whose message id is
+in flight on the channel (``aiormq_frames.InFlight``) joins a later write, once that one's
+confirm ended, so a return is never matched to the wrong publish.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiormq.exceptions import ChannelInvalidStateError
 
-from faststream_hare._internal.aiormq_frames import Publish, write_publishes
+from faststream_hare._internal.aiormq_frames import InFlight, Publish, write_publishes
 from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -40,9 +42,13 @@ class PublishPipeline:
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[Any] = loop.create_future()
         self._waiting.append((publish, outcome))
-        if self._writer is None:
-            self._writer = loop.create_task(self._write_all(), name="hare-publish-pipeline")
+        self._ensure_writer()
         return outcome
+
+    def _ensure_writer(self) -> None:
+        if self._writer is None:
+            loop = asyncio.get_running_loop()
+            self._writer = loop.create_task(self._write_all(), name="hare-publish-pipeline")
 
     async def close(self) -> None:
         """Stop writing; publishes not yet written fail as not connected."""
@@ -83,11 +89,26 @@ class PublishPipeline:
             for _, outcome in batch:
                 _fail(outcome, exc)
             return
-        for (_, outcome), written in zip(batch, outcomes, strict=True):
+        for (publish, outcome), written in zip(batch, outcomes, strict=True):
             if isinstance(written, Exception):
                 _fail(outcome, written)
+            elif isinstance(written, InFlight):
+                written.confirmation.add_done_callback(self._resubmit(publish, outcome))
             else:
                 written.add_done_callback(_relay_to(outcome))
+
+    def _resubmit(
+        self, publish: Publish, outcome: asyncio.Future[Any]
+    ) -> Callable[[asyncio.Future[Any]], None]:
+        """Once the same id's confirm ended: back in the queue, unless its caller gave up."""
+
+        def resubmit(_: asyncio.Future[Any]) -> None:
+            if outcome.done():
+                return
+            self._waiting.append((publish, outcome))
+            self._ensure_writer()
+
+        return resubmit
 
     def _fail_waiting(self, exc: Exception) -> None:
         waiting, self._waiting = self._waiting, []
