@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+#: Positions in the header section (AMQP 1.0 part 3, section 3.2.1).
+DURABLE, PRIORITY, TTL = 0, 1, 2
 #: Positions in the properties section (AMQP 1.0 part 3, section 3.2.4).
 MESSAGE_ID, USER_ID, REPLY_TO, CORRELATION_ID = 0, 1, 4, 5
-CONTENT_TYPE, CONTENT_ENCODING, CREATION_TIME = 6, 7, 9
+CONTENT_TYPE, CONTENT_ENCODING, CREATION_TIME, GROUP_ID = 6, 7, 9, 10
 PROPERTY_COUNT = 13
 
-_DATA, _SEQUENCE, _VALUE = 0x75, 0x76, 0x77
+_HEADER, _DATA, _SEQUENCE, _VALUE = 0x70, 0x75, 0x76, 0x77
 _ANNOTATIONS, _PROPERTIES, _APPLICATION_PROPERTIES = 0x72, 0x73, 0x74
 _NO_VALUE: Any = object()
 _ANNOTATIONS_SEEN: dict[bytes, dict[Any, Any]] = {}
@@ -43,6 +45,7 @@ class Sections:
     ``annotations`` may be shared by messages with identical annotations: treat it as read-only.
     """
 
+    header: list[Any] = field(default_factory=list)
     annotations: dict[Any, Any] = field(default_factory=dict)
     properties: list[Any] = field(default_factory=list)
     application_properties: dict[Any, Any] = field(default_factory=dict)
@@ -57,6 +60,10 @@ class Sections:
     def property(self, index: int) -> Any:
         """A field of the properties section by position (``None`` when absent)."""
         return self.properties[index] if index < len(self.properties) else None
+
+    def header_field(self, index: int) -> Any:
+        """A field of the header section by position (``None`` when absent)."""
+        return self.header[index] if index < len(self.header) else None
 
 
 def decode_message(raw: bytes) -> Sections:
@@ -108,6 +115,8 @@ def _store(sections: Sections, descriptor: Any, value: Any) -> None:
         sections.data = value if sections.data is None else sections.data + value
     elif descriptor == _ANNOTATIONS:
         sections.annotations = value or {}
+    elif descriptor == _HEADER:
+        sections.header = value or []
     elif descriptor == _PROPERTIES:
         sections.properties = value or []
     elif descriptor == _APPLICATION_PROPERTIES:
@@ -116,7 +125,7 @@ def _store(sections: Sections, descriptor: Any, value: Any) -> None:
         sections.value = value
     elif descriptor == _SEQUENCE:
         sections.value = [*sections.value, *value] if sections.has_value else list(value)
-    # header, delivery annotations and footer carry nothing a consumer reads
+    # delivery annotations and the footer carry nothing a consumer reads
 
 
 def _read(buf: bytes, pos: int) -> tuple[Any, int]:

@@ -5,6 +5,15 @@ middlewares and handler want an aio-pika ``IncomingMessage``. RabbitMQ stores AM
 publishes in a stream as AMQP 1.0 messages; this module maps them back (body, properties,
 headers, exchange and routing key) so the handler sees what a classic queue would have given
 it, plus the ``x-stream-offset`` header RabbitMQ adds when a stream is read over AMQP.
+
+The 0-9-1 properties without a plain AMQP 1.0 twin are stored differently by each RabbitMQ
+version, so both places are read:
+
+| property | RabbitMQ 3.x | RabbitMQ 4.x |
+|---|---|---|
+| priority, delivery mode, expiration | ``x-basic-*`` annotations | header: priority, durable, ttl |
+| type | ``x-basic-type`` application property | ``x-basic-type`` annotation |
+| app id | ``x-basic-app-id`` application property | ``group-id`` property |
 """
 
 from __future__ import annotations
@@ -21,9 +30,13 @@ from faststream_hare.streams.amqp10 import (
     CONTENT_TYPE,
     CORRELATION_ID,
     CREATION_TIME,
+    DURABLE,
+    GROUP_ID,
     MESSAGE_ID,
+    PRIORITY,
     PROPERTY_COUNT,
     REPLY_TO,
+    TTL,
     USER_ID,
     Sections,
     decode_message,
@@ -37,6 +50,7 @@ _ANNOTATION_PROPERTIES = {
     "x-basic-priority": "priority",
     "x-basic-delivery-mode": "delivery_mode",
     "x-basic-expiration": "expiration",
+    "x-basic-type": "message_type",
 }
 _APPLICATION_PROPERTIES = {"x-basic-type": "message_type", "x-basic-app-id": "app_id"}
 _NOT_PERSISTENT = DeliveryMode.NOT_PERSISTENT
@@ -133,10 +147,14 @@ def to_incoming_message(raw: bytes, *, offset: int, queue: str) -> StreamIncomin
         else:
             headers[_text(key)] = str(value) if isinstance(value, uuid.UUID) else value
     headers[OFFSET_HEADER] = offset
+    if sections.header:
+        _from_header(sections, basic)
     expiration = basic.pop("expiration", None)
     props = sections.properties
     if len(props) < PROPERTY_COUNT:
         props = [*props, *([None] * (PROPERTY_COUNT - len(props)))]
+    if "app_id" not in basic and props[GROUP_ID] is not None:
+        basic["app_id"] = _text(props[GROUP_ID])
     body, content_type = _body(sections, _text_or_none(props[CONTENT_TYPE]))
     return StreamIncomingMessage(
         body=body,
@@ -153,6 +171,16 @@ def to_incoming_message(raw: bytes, *, offset: int, queue: str) -> StreamIncomin
         expiration=None if expiration is None else float(expiration) / 1000,
         **basic,
     )
+
+
+def _from_header(sections: Sections, basic: dict[str, Any]) -> None:
+    """Priority, delivery mode and expiration as RabbitMQ 4 keeps them (header section)."""
+    if "priority" not in basic:
+        basic["priority"] = sections.header_field(PRIORITY)
+    if "delivery_mode" not in basic and sections.header_field(DURABLE):
+        basic["delivery_mode"] = DeliveryMode.PERSISTENT.value
+    if "expiration" not in basic:
+        basic["expiration"] = sections.header_field(TTL)
 
 
 def _body(sections: Sections, content_type: str | None) -> tuple[bytes, str | None]:

@@ -14,6 +14,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from rstream import Consumer, OffsetNotFound
 
 from faststream_hare import HareBroker, HareError, HareSettings, signals
+from tests.support.broker import AMQP_HOST, STREAM_PORT
 from tests.support.rabbit_admin import AMQP_URL, RabbitAdmin
 from tests.support.waiting import eventually
 
@@ -68,7 +69,7 @@ class Feeder:
 
 async def stored_offset(queue: str, name: str) -> int | None:
     """The offset the server holds for consumer ``name`` of stream ``queue``."""
-    consumer = Consumer("127.0.0.1", 5552, username="guest", password="guest")
+    consumer = Consumer(AMQP_HOST, STREAM_PORT, username="guest", password="guest")
     try:
         return await consumer.query_offset(queue, name)
     except OffsetNotFound:
@@ -489,6 +490,8 @@ async def test_headers_and_properties_reach_the_handler(prefix: str, broker_url:
             app_id="billing",
             type="order.created",
             reply_to="replies",
+            expiration=60,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
         async with broker:
             await broker.start()
@@ -510,6 +513,7 @@ async def test_headers_and_properties_reach_the_handler(prefix: str, broker_url:
         "order.created",
         "replies",
     )
+    assert (raw.expiration, raw.delivery_mode) == (60.0, aio_pika.DeliveryMode.PERSISTENT)
     assert raw.routing_key == queue
 
 

@@ -53,6 +53,49 @@ def test_rabbitmq_entry_maps_back_to_what_a_classic_queue_delivers() -> None:
     assert (message.exchange, message.routing_key) == ("", "hare_t_explore_s4")
 
 
+#: One aio-pika publish (priority 4, app_id "billing", type "order.created", expiration 60 s,
+#: persistent, header tenant=acme) as RabbitMQ 3.10.8 and 4.0.5 stored it in a stream: 4.0
+#: keeps priority, durability and TTL in the header section, the type as a message annotation
+#: and the app id as ``group-id``.
+ENTRIES_OF_ONE_PUBLISH = {
+    "3.10.8": (
+        b"\x00Sr\xc1{\n\xa3\rx-routing-key\xa1\x13r4infra_dump_stream\xa3\nx-exchange\xa1\x00"
+        b"\xa3\x10x-basic-priorityP\x04\xa3\x15x-basic-delivery-modeP\x02"
+        b"\xa3\x12x-basic-expiration\xa1\x0560000"
+        b"\x00Ss\xc05\r\xa1\x03m-1\xa0\x05guest@@\xa1\x07replies\xa1\x03c-1"
+        b"\xa3\x10application/json@@@@@@"
+        b"\x00St\xc1E\x06\xa1\x0cx-basic-type\xa1\rorder.created"
+        b"\xa1\x0ex-basic-app-id\xa1\x07billing\xa1\x06tenant\xa1\x04acme"
+        b'\x00Su\xa0\t{"k":"v"}'
+    ),
+    "4.0.5": (
+        b"\x00Sp\xc0\x0b\x05AP\x04p\x00\x00\xea`AC"
+        b"\x00Sr\xc1P\x06\xa3\x0cx-basic-type\xa1\rorder.created\xa3\nx-exchange\xa1\x00"
+        b"\xa3\rx-routing-key\xa1\x13r4infra_dump_stream"
+        b"\x00Ss\xc0=\r\xa1\x03m-1\xa0\x05guest@@\xa1\x07replies\xa1\x03c-1"
+        b"\xa3\x10application/json@@@\xa1\x07billing@@"
+        b"\x00St\xc1\x0f\x02\xa1\x06tenant\xa1\x04acme"
+        b'\x00Su\xa0\t{"k":"v"}'
+    ),
+}
+
+
+@pytest.mark.parametrize("version", sorted(ENTRIES_OF_ONE_PUBLISH))
+def test_each_rabbitmq_version_maps_back_to_the_same_properties(version: str) -> None:
+    message = to_incoming_message(ENTRIES_OF_ONE_PUBLISH[version], offset=7, queue="ignored")
+    assert message.body == b'{"k":"v"}'
+    assert message.headers == {"tenant": "acme", "x-stream-offset": 7}
+    assert (message.message_id, message.correlation_id, message.reply_to) == (
+        "m-1",
+        "c-1",
+        "replies",
+    )
+    assert (message.content_type, message.user_id) == ("application/json", "guest")
+    assert (message.priority, message.app_id, message.type) == (4, "billing", "order.created")
+    assert (int(message.delivery_mode), message.expiration) == (2, 60.0)
+    assert (message.exchange, message.routing_key) == ("", "r4infra_dump_stream")
+
+
 def test_stream_protocol_producer_message_maps_too() -> None:
     stored = AMQPMessage(
         body=b"{}",
