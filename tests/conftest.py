@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from faststream_hare import signals
+from tests.support import broker
 from tests.support.rabbit_admin import AMQP_URL, RabbitAdmin
 from tests.support.redis_server import ThrowawayRedis
 
@@ -63,14 +64,23 @@ def amqp_url() -> str:
     return AMQP_URL
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """The first lines of every run say which RabbitMQ it tests, and where."""
+    return f"rabbitmq: {broker.version() or 'not reachable'} at {broker.where()}"
+
+
 @pytest.fixture(autouse=True)
-def _clean_hare_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests start from default settings unless they set HARE_MQ_* themselves."""
+def _clean_hare_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests start from default settings unless they set HARE_MQ_* themselves; apps of the
+    broker tests that take their settings from the environment reach the broker in use."""
     import os
 
     for key in list(os.environ):
         if key.startswith("HARE_MQ_") or key == "RABBITMQ_URL":
             monkeypatch.delenv(key, raising=False)
+    if request.node.get_closest_marker("rabbit"):
+        for key, value in broker.app_environment().items():
+            monkeypatch.setenv(key, value)
 
 
 @pytest.fixture

@@ -15,11 +15,9 @@ import aio_pika
 import pytest
 
 from tests.support.amqp import drain
+from tests.support.broker import AMQP_PORT, STREAM_PORT
 from tests.support.fault_proxy import FaultProxy
 from tests.support.rabbit_admin import AMQP_URL
-
-AMQP_PORT = 5672
-STREAM_PORT = 5552
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The broker's app restarted under load (``rabbitmqctl stop_app`` / ``start_app``).
 
-The default broker is always started again in a ``finally``. Lost must be 0; the app recovers
-by itself; the time from the broker accepting connections again to the next handled message
-is printed.
+The broker in use (tests/support/broker.py) is always started again in a ``finally``. Lost
+must be 0; the app recovers by itself; the time from the broker accepting connections again to
+the next handled message is printed.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 from faststream_hare import HareBroker, HareSettings
 from tests.faults.accounting import message_ids, publish_ids
 from tests.faults.conftest import Account
+from tests.support.broker import cli
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.rabbit
@@ -25,11 +26,11 @@ COUNT = 1_000
 
 
 def _rabbitmqctl(*args: str, timeout: float = 120) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=timeout)
+    subprocess.run([cli("rabbitmqctl"), *args], check=True, capture_output=True, timeout=timeout)
 
 
 def _ensure_running() -> None:
-    subprocess.run(["rabbitmqctl", "start_app"], capture_output=True, timeout=120, check=False)
+    subprocess.run([cli("rabbitmqctl"), "start_app"], capture_output=True, timeout=120, check=False)
     _rabbitmqctl("await_startup", "--timeout", "120")
 
 

@@ -22,6 +22,7 @@ from rstream import Consumer, OffsetNotFound
 
 from faststream_hare import HareBroker, HareSettings, signals
 from tests.faults.conftest import Account, reached
+from tests.support.broker import AMQP_HOST, STREAM_PORT
 from tests.support.fault_proxy import FaultProxy, Stopwatch
 from tests.support.rabbit_admin import AMQP_URL, RabbitAdmin
 from tests.support.waiting import eventually
@@ -56,7 +57,7 @@ async def publish_ids(queue: str, ids: list[str]) -> None:
 
 
 async def stored_offset(queue: str, name: str) -> int | None:
-    consumer = Consumer("127.0.0.1", 5552, username="guest", password="guest")
+    consumer = Consumer(AMQP_HOST, STREAM_PORT, username="guest", password="guest")
     try:
         return await consumer.query_offset(queue, name)
     except OffsetNotFound:

@@ -22,6 +22,7 @@ from faststream_hare import (
 )
 from faststream_hare.telemetry.prometheus import HareMetrics
 from tests.support.amqp import wait_depth
+from tests.support.broker import AMQP_URL
 from tests.support.pools import make_broker, running, wait_state
 from tests.support.waiting import eventually
 
@@ -47,7 +48,7 @@ def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
 def fast_broker(prefix: str, registry: CollectorRegistry | None = None) -> HareBroker:
     middlewares = () if registry is None else (RabbitPrometheusMiddleware(registry=registry),)
     return HareBroker(
-        f"amqp://guest:guest@127.0.0.1:5672/?name={prefix}",
+        f"{AMQP_URL.rstrip('/')}/?name={prefix}",
         settings=HareSettings(reconnect_interval_ms=300),
         middlewares=middlewares,
         logger=None,

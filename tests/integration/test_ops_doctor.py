@@ -13,6 +13,7 @@ from faststream_hare.ops.cli import main
 from faststream_hare.ops.doctor import diagnose
 from faststream_hare.ops.doctor_facts import gather_facts
 from tests.support.amqp import wait_depth
+from tests.support.broker import MGMT_URL
 from tests.support.rabbit_admin import AMQP_URL
 
 pytestmark = pytest.mark.rabbit
@@ -24,7 +25,9 @@ APP_PATH = "tests.integration.test_ops_doctor:APP"
 
 async def doctor(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, list]]:
     capsys.readouterr()
-    code = await asyncio.to_thread(main, ["doctor", APP_PATH, "--json", *extra])
+    code = await asyncio.to_thread(
+        main, ["doctor", APP_PATH, "--json", "--mgmt-url", MGMT_URL, *extra]
+    )
     report = json.loads(capsys.readouterr().out)
     by_check: dict[str, list] = {}
     for finding in report["findings"]:
@@ -51,7 +54,7 @@ async def test_a_healthy_app_passes(
         code, findings = await doctor(capsys)
     assert (code, findings) == (0, {})
     capsys.readouterr()
-    assert await asyncio.to_thread(main, ["doctor", APP_PATH]) == 0
+    assert await asyncio.to_thread(main, ["doctor", APP_PATH, "--mgmt-url", MGMT_URL]) == 0
     assert "7 checks, all passed" in capsys.readouterr().out
 
 
@@ -124,12 +127,17 @@ async def test_each_finding_is_provoked(
         assert all(f["fix"] for fs in findings.values() for f in fs)
 
         capsys.readouterr()
-        assert await asyncio.to_thread(main, ["doctor", APP_PATH, "--deep", "3"]) == 1
+        assert (
+            await asyncio.to_thread(
+                main, ["doctor", APP_PATH, "--mgmt-url", MGMT_URL, "--deep", "3"]
+            )
+            == 1
+        )
         out = capsys.readouterr().out
         assert f"FAIL no_consumer {prefix}.slow: '{prefix}.slow' has 2 messages waiting" in out
         assert "fix: start the app" in out
 
-        facts, notes = await gather_facts(broker, broker_url)
+        facts, notes = await gather_facts(broker, broker_url, mgmt_url=MGMT_URL)
         assert notes == []
         assert {f.check for f in diagnose(facts, deep_queue=3)} >= {"no_consumer", "topology"}
     finally:

@@ -13,6 +13,7 @@ from faststream_hare.ops.cli import main
 from faststream_hare.ops.status import gather_status
 from faststream_hare.ops.target import Target
 from tests.support.amqp import wait_depth
+from tests.support.broker import MGMT_URL
 
 pytestmark = pytest.mark.rabbit
 
@@ -58,7 +59,10 @@ async def test_status_of_a_running_app(
         await broker.publish("e0", queue=f"{prefix}.events")
         await wait_depth(f"{prefix}.orders.dead", 2)
         capsys.readouterr()
-        assert await asyncio.to_thread(main, ["status", app_path, "--json"]) == 0
+        assert (
+            await asyncio.to_thread(main, ["status", app_path, "--json", "--mgmt-url", MGMT_URL])
+            == 0
+        )
         statuses = {s["queue"]: s for s in json.loads(capsys.readouterr().out)}
         orders = statuses[f"{prefix}.orders"]
         assert [(r["name"], r["role"]) for r in orders["rows"]] == [
@@ -76,7 +80,7 @@ async def test_status_of_a_running_app(
         assert (auto["pool_size"], auto["pool_target"]) == (1, 1)
         assert statuses[f"{prefix}.events"]["kind"] == "stream"
         assert statuses[f"{prefix}.events"]["stream_consumer"] == f"{prefix}-audit"
-        assert await asyncio.to_thread(main, ["status", app_path]) == 0
+        assert await asyncio.to_thread(main, ["status", app_path, "--mgmt-url", MGMT_URL]) == 0
         table = capsys.readouterr().out
         assert f"{prefix}.orders.delay.5000" in table
         assert "2 / 2" in table
@@ -88,7 +92,7 @@ async def test_status_of_a_running_app(
 
 
 async def stream_offset(url: str, broker: HareBroker, queue: str) -> int | None:
-    statuses = await gather_status(Target(url, broker))
+    statuses = await gather_status(Target(url, broker), mgmt_url=MGMT_URL)
     return {s.queue: s for s in statuses}[queue].stream_offset
 
 
@@ -102,12 +106,24 @@ async def test_status_with_url_and_queue(
         await wait_depth(f"{prefix}.orders.dead", 1)
     capsys.readouterr()
     code = await asyncio.to_thread(
-        main, ["status", "--url", broker_url, "--queue", f"{prefix}.orders", "--json"]
+        main,
+        [
+            "status",
+            "--url",
+            broker_url,
+            "--queue",
+            f"{prefix}.orders",
+            "--json",
+            "--mgmt-url",
+            MGMT_URL,
+        ],
     )
     assert code == 0
     (status,) = json.loads(capsys.readouterr().out)
     assert status["dead"] == 1
     assert status["rows"][0]["consumers"] == 0
-    code = await asyncio.to_thread(main, ["status", "--url", broker_url, "--queue", "nope.x"])
+    code = await asyncio.to_thread(
+        main, ["status", "--url", broker_url, "--queue", "nope.x", "--mgmt-url", MGMT_URL]
+    )
     assert code == 2
     assert "Queue 'nope.x' does not exist" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from faststream.rabbit import RabbitBroker
 
 from faststream_hare import HareBroker, signals
 from tests.support.amqp import depth
+from tests.support.broker import AMQP_HOST, AMQP_PORT, rabbitmqctl
 from tests.support.rabbit_admin import RabbitAdmin
 from tests.support.waiting import eventually
 
@@ -52,11 +53,13 @@ async def test_environment_settings_and_no_password_anywhere(
 ) -> None:
     secret = f"pw-{prefix[-6:]}-Secret"
     user = f"{prefix}_user"
-    _rabbitmqctl("add_user", user, secret)
-    _rabbitmqctl("set_permissions", "-p", "/", user, ".*", ".*", ".*")
+    rabbitmqctl("add_user", user, secret)
+    rabbitmqctl("set_permissions", "-p", "/", user, ".*", ".*", ".*")
     try:
         monkeypatch.setenv("RABBITMQ_URL", "amqp://nobody:wrong@127.0.0.1:1/")
-        monkeypatch.setenv("HARE_MQ_URL", f"amqp://{user}:{secret}@127.0.0.1:5672/?name={prefix}")
+        monkeypatch.setenv(
+            "HARE_MQ_URL", f"amqp://{user}:{secret}@{AMQP_HOST}:{AMQP_PORT}/?name={prefix}"
+        )
         monkeypatch.setenv("HARE_MQ_DELAY_IN_MS", "1234")
         monkeypatch.setenv("HARE_MQ_RETRY_LIMIT", "0")
         monkeypatch.setenv("HARE_MQ_RECONNECT_INTERVAL_MS", "300")
@@ -102,16 +105,10 @@ async def test_environment_settings_and_no_password_anywhere(
             sig.disconnect(record)
         signals.connection_connected.disconnect(count_connected)
     finally:
-        _rabbitmqctl("delete_user", user)
+        rabbitmqctl("delete_user", user)
 
     names = {"reason" in md for _, md in payloads}  # type: ignore[misc]
     assert names == {True, False}, "disconnect signals (with a reason) and others were emitted"
     text = repr(payloads) + caplog.text  # every formatted log line, tracebacks included
     assert secret not in text
     assert f"{user}:***@" in text  # the user name is shown, the password masked
-
-
-def _rabbitmqctl(*args: str) -> None:
-    import subprocess
-
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)

@@ -24,7 +24,7 @@ from tests.interop.haremq import (
 )
 from tests.interop.raw_amqp import get_all
 from tests.support.amqp import depths, wait_depth
-from tests.support.rabbit_admin import RabbitAdmin
+from tests.support.rabbit_admin import RabbitAdmin, classic_arguments
 
 pytestmark = [pytest.mark.interop, pytest.mark.rabbit]
 
@@ -100,7 +100,7 @@ async def test_hare_uses_haremq_dead_queue_and_warns_once(
     assert dead_queue in ttl_warnings[0]
     info = admin.queue(dead_queue)
     assert info is not None
-    assert info["arguments"] == {"x-message-ttl": HAREMQ_DEAD_TTL_MS}
+    assert classic_arguments(info) == {"x-message-ttl": HAREMQ_DEAD_TTL_MS}
     assert calls == ["dead-1"]
     dead = await get_all(dead_queue)
     assert [(m.message_id, m.headers["retry_count"]) for m in dead] == [("dead-1", 1)]

@@ -22,7 +22,7 @@ from tests.interop.haremq import (
     run_elixir_side,
 )
 from tests.support.amqp import depths
-from tests.support.rabbit_admin import RabbitAdmin
+from tests.support.rabbit_admin import RabbitAdmin, classic_arguments
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.interop, pytest.mark.rabbit]
@@ -80,7 +80,7 @@ async def share_the_queue(
 def assert_haremq_dead_queue(admin: RabbitAdmin, names: Names) -> None:
     dead = admin.queue(f"{names.queue}.dead")
     assert dead is not None
-    assert dead["arguments"] == {"x-message-ttl": HAREMQ_DEAD_TTL_MS}
+    assert classic_arguments(dead) == {"x-message-ttl": HAREMQ_DEAD_TTL_MS}
 
 
 async def test_hare_first_then_haremq_starts(

@@ -1,7 +1,8 @@
 """A loopback TCP proxy that injects faults: cut every connection, refuse new ones, stall, slow;
 it also keeps every byte the client sent (``sent``), to check what went on the wire.
 
-Put it between the app and RabbitMQ (AMQP 5672 or streams 5552): the app connects to
+Put it between the app and RabbitMQ (the AMQP or stream port of the broker in use, see
+``tests/support/broker.py``): the app connects to
 ``127.0.0.1:<proxy.port>``. Only the proxy's own connections are affected — never anybody
 else's on the shared broker.
 """
@@ -12,11 +13,13 @@ import asyncio
 import contextlib
 import time
 
+from tests.support.broker import AMQP_HOST, AMQP_PORT
+
 
 class FaultProxy:
     """Forwards ``127.0.0.1:<port>`` to ``target``, with faults on demand."""
 
-    def __init__(self, target_host: str = "127.0.0.1", target_port: int = 5672) -> None:
+    def __init__(self, target_host: str = AMQP_HOST, target_port: int = AMQP_PORT) -> None:
         self.target = (target_host, target_port)
         self.port = 0
         self.cuts = 0

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
 
-MGMT_URL = os.environ.get("HARE_TEST_MGMT_URL", "http://127.0.0.1:15672")
-AMQP_URL = os.environ.get("HARE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-REDIS_URL = os.environ.get("HARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.support.broker import AMQP_URL, MGMT_URL, REDIS_URL
+
+__all__ = ["AMQP_URL", "MGMT_URL", "REDIS_URL", "RabbitAdmin"]
+
 _AUTH = "Basic " + base64.b64encode(b"guest:guest").decode()
 _VHOST = "%2F"
 
@@ -102,3 +102,13 @@ class RabbitAdmin:
                 continue
             closed += 1
         return closed
+
+
+def classic_arguments(info: dict[str, Any]) -> dict[str, Any]:
+    """A classic queue's arguments as its declarer gave them.
+
+    RabbitMQ 4.0 adds ``x-queue-type: classic`` to every classic queue it reports; 3.10 does
+    not. The queue's kind is asserted through ``type`` instead, and the rest must match exactly.
+    """
+    assert info["type"] == "classic", info
+    return {k: v for k, v in info["arguments"].items() if k != "x-queue-type"}
