@@ -7,6 +7,7 @@ took a message before they ack or report success; this is the one place that kno
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,19 @@ class ConfirmTimeoutError(ConfirmError):
     """No confirm arrived in time."""
 
 
+_NO_EXCHANGE = re.compile(r"no exchange '(?P<name>.*)' in vhost")
+
+
+def missing_exchange(exc: BaseException) -> str | None:
+    """The exchange a ``404 NOT_FOUND`` names (RabbitMQ's text), if it names one.
+
+    The 404 closes the channel: every publish in flight on it fails with it, but only the
+    ones sent to this exchange were refused.
+    """
+    found = _NO_EXCHANGE.search(str(exc))
+    return found["name"] if found else None
+
+
 class ConfirmedPublisher:
     """A confirm channel of its own, opened lazily and reopened when it closes.
 
@@ -100,6 +114,9 @@ class ConfirmedPublisher:
             raise NackedError(msg) from exc
         except aiormq.exceptions.ChannelNotFoundEntity as exc:
             self._forget_channel()
+            if missing_exchange(exc) != exchange:  # the channel closed under this publish
+                msg = f"not connected to RabbitMQ (the channel closed: {exc})"
+                raise NotConnectedError(msg) from exc
             msg = f"exchange '{exchange}' does not exist, so '{routing_key}' is unroutable"
             raise ReturnedError(msg) from exc
         except (
