@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterable
+from typing import Literal
 
 from aio_pika.abc import AbstractConnection
 
 from faststream_hare._internal.confirm import ConfirmedPublisher
-from faststream_hare.dead_letters.engine import (
-    DeadReport,
-    Pacer,
-    Progress,
-    ReplayError,
-    Sender,
-    process,
-)
+from faststream_hare.dead_letters.engine import DeadReport, Pacer, Progress, ReplayError, process
 from faststream_hare.dead_letters.letters import (
     DeadLetter,
     Where,
@@ -31,10 +25,17 @@ from faststream_hare.dead_letters.letters import (
     parse_wheres,
     text_or_none,
 )
-from faststream_hare.dead_letters.scan import QueueNotFoundError, scan_dead
+from faststream_hare.dead_letters.scan import (
+    AUTO,
+    QueueNotFoundError,
+    Sender,
+    broker_default_limit,
+    scan_dead,
+)
 from faststream_hare.retry.copies import MessageCopy
 
 __all__ = (
+    "AUTO",
     "CONFIRM_TIMEOUT_S",
     "DeadLetter",
     "DeadReport",
@@ -44,6 +45,7 @@ __all__ = (
     "ReplayError",
     "Sender",
     "Where",
+    "broker_default_limit",
     "check_count",
     "confirmed_sender",
     "matches_all",
@@ -58,14 +60,29 @@ __all__ = (
 
 #: How long a replayed copy may wait for the broker's confirm.
 CONFIRM_TIMEOUT_S = 10.0
+#: The delivery limit in force on ``Q.dead``: a number, ``None`` (no limit) or ``AUTO``.
+DeliveryLimit = int | Literal["auto"] | None
 
 
 async def read_letters(
-    connection: AbstractConnection, queue: str, *, limit: int | None = None
+    connection: AbstractConnection,
+    queue: str,
+    *,
+    limit: int | None = None,
+    delivery_limit: DeliveryLimit = AUTO,
 ) -> list[DeadLetter]:
-    """Up to ``limit`` messages of ``queue.dead``, head first, without removing any."""
+    """Up to ``limit`` messages of ``queue.dead``, head first, without removing any.
+
+    Never deletes one, however often it runs: see ``scan.py`` for how a read keeps clear of
+    a quorum queue's ``delivery_limit`` (``AUTO``: the broker's default).
+    """
     letters: list[DeadLetter] = []
-    async with scan_dead(connection, queue) as scan:
+    async with (
+        confirmed_sender(connection) as refile,
+        scan_dead(
+            connection, queue, refile=refile, delivery_limit=delivery_limit, to_depth=False
+        ) as scan,
+    ):
         while (item := await scan.next(limit)) is not None:
             scan.hold(item[0])
             letters.append(item[1])
@@ -97,13 +114,14 @@ async def replay_letters(
     sample: int | None = None,
     on_progress: Progress | None = None,
     send: Sender | None = None,
+    delivery_limit: DeliveryLimit = AUTO,
 ) -> DeadReport:
     """Move matching messages of ``queue.dead`` back to ``queue``, each copy confirmed first.
 
     ``count`` caps how many move (``None``: all that match); ``rate`` (``"20/s"``) spaces the
     copies; ``dry_run`` only counts; ``sample`` caps how many messages are read; ``send``
     (default: a confirm channel of its own) publishes the copies. Raises ``ReplayError`` (with
-    the report) when a copy is not confirmed.
+    the report) when a copy is not confirmed. ``delivery_limit`` as in ``read_letters``.
     """
     conditions, limit, per_second = parse_wheres(where), check_count(count), parse_rate(rate)
     if send is None and not dry_run:
@@ -141,10 +159,14 @@ async def purge_letters(
     dry_run: bool = False,
     sample: int | None = None,
     on_progress: Progress | None = None,
+    delivery_limit: DeliveryLimit = AUTO,
 ) -> DeadReport:
     """Delete matching messages of ``queue.dead`` (the rest stay, in order); ``moved`` = purged."""
     conditions, limit = parse_wheres(where), check_count(count)
-    async with scan_dead(connection, queue) as scan:
+    async with (
+        confirmed_sender(connection) as refile,
+        scan_dead(connection, queue, refile=refile, delivery_limit=delivery_limit) as scan,
+    ):
         return await process(
             scan,
             action="purge",

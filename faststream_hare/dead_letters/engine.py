@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.dead_letters.letters import Where, matches_all
-from faststream_hare.dead_letters.scan import DeadScan
+from faststream_hare.dead_letters.scan import DeadScan, Sender
 from faststream_hare.errors import HareError
 from faststream_hare.retry.copies import MessageCopy
 from faststream_hare.retry.decision import replay_headers
 
-#: Publishes a copy to a queue and returns once the broker confirmed it (else raises).
-Sender = Callable[[str, MessageCopy], Awaitable[None]]
 #: ``on_progress(done, total)``: ``done`` messages read of at most ``total``.
 Progress = Callable[[int, int], None]
 Action = Literal["replay", "purge"]

@@ -5,28 +5,66 @@ the message back at the head of the queue, so the next ``basic.get`` returns it 
 therefore keeps every message it does not take unacked on its channel and gives them all back
 at the end; RabbitMQ returns requeued messages to their original positions, so ``Q.dead``
 keeps its order (classic and quorum queues, RabbitMQ 3.10 and 4.0).
+
+Why a scan may *re-file* a message: on a quorum queue every message given back counts towards
+the queue's delivery limit, whatever the way back (``nack``/``reject`` with requeue, a closed
+channel, a cancelled consumer, ``basic.recover``, AMQP 1.0 ``released``: all measured on
+RabbitMQ 3.10.8 and 4.0.5), and RabbitMQ 4.0 gives every quorum queue a limit of 20 unless
+told otherwise. A message given back once more than the limit is deleted by the broker. So a
+held message whose next return would bring it to the limit is not given back: a confirmed
+copy of it (same body, properties and headers) goes to the tail of ``Q.dead`` first, then the
+original is acked. Nothing is lost; only such a message moves to the tail. A ``Q.dead``
+without a delivery limit (``x-delivery-limit: -1`` on RabbitMQ 4) never needs it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Final, Literal
 
 import aiormq.exceptions
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
 from faststream_hare._internal.channels import close_quietly, open_plain_channel
+from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.dead_letters.letters import DeadLetter
 from faststream_hare.errors import HareError
+from faststream_hare.retry.copies import MessageCopy
 from faststream_hare.topology.names import dead_queue_name
 
 #: A message still unacked on the scan's channel, and what it shows.
 ScanItem = tuple[AbstractIncomingMessage, DeadLetter]
+#: Publishes a copy to a queue and returns once the broker confirmed it (else raises).
+Sender = Callable[[str, MessageCopy], Awaitable[None]]
+#: RabbitMQ 4's delivery limit for a quorum queue that sets none itself.
+RABBITMQ4_DEFAULT_DELIVERY_LIMIT = 20
+#: ``delivery_limit=AUTO``: the broker's default (20 on RabbitMQ 4, none before).
+AUTO: Final = "auto"
+
+logger = logging.getLogger("faststream_hare.dead_letters")
 
 
 class QueueNotFoundError(HareError):
     """A queue the operation needs does not exist."""
+
+
+def broker_default_limit(connection: AbstractConnection) -> int | None:
+    """The delivery limit RabbitMQ gives a quorum queue without one: 20 from 4.0, none before."""
+    properties = getattr(getattr(connection, "transport", None), "connection", None)
+    server = getattr(properties, "server_properties", None) or {}
+    version = server.get("version", b"")
+    text = version.decode() if isinstance(version, bytes) else str(version)
+    major = text.split(".", 1)[0]
+    return RABBITMQ4_DEFAULT_DELIVERY_LIMIT if major.isdigit() and int(major) >= 4 else None
+
+
+def delivery_count(message: AbstractIncomingMessage) -> int:
+    """How often the broker has had ``message`` back (``x-delivery-count``; 0 when absent)."""
+    value = (message.headers or {}).get("x-delivery-count")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def letter_of(message: AbstractIncomingMessage, position: int) -> DeadLetter:
@@ -61,19 +99,30 @@ class DeadScan:
     depth_at_start: int
     held: list[AbstractIncomingMessage] = field(default_factory=list)
     read: int = 0
+    #: Stop at ``depth_at_start`` (a replay or purge) rather than at the end of the queue.
+    to_depth: bool = True
+    #: Returns a message may take before the broker deletes it (``None``: no limit).
+    delivery_limit: int | None = None
+    #: Re-files messages whose next return would reach ``delivery_limit`` (``None``: never).
+    refile: Sender | None = None
+    refiled: int = 0
 
     @property
     def dead_name(self) -> str:
         return dead_queue_name(self.queue)
 
     async def next(self, limit: int | None = None) -> ScanItem | None:
-        """The next message, or ``None`` at the end of what was there when the scan began.
+        """The next message, or ``None`` at the end (of what was there when the scan began).
 
-        Stopping at the depth seen at the start means a message replayed by this scan that
-        fails again (and is dead-lettered anew at the tail) is not picked up a second time.
+        Stopping at the depth seen at the start (``to_depth``) means a message replayed by this
+        scan that fails again (and is dead-lettered anew at the tail) is not picked up a second
+        time. A read goes on to the end instead: a quorum queue's depth lags behind publishes
+        by a moment, so it could tell a reader "empty" just after a re-file.
         """
-        bound = self.depth_at_start if limit is None else min(limit, self.depth_at_start)
-        if self.read >= bound:
+        bound = self.depth_at_start if self.to_depth else None
+        if limit is not None:
+            bound = limit if bound is None else min(limit, bound)
+        if bound is not None and self.read >= bound:
             return None
         message = await self.dead.get(no_ack=False, fail=False)
         if message is None:
@@ -86,17 +135,64 @@ class DeadScan:
         """Keep ``message`` unacked until the scan ends (it stays in ``Q.dead``)."""
         self.held.append(message)
 
+    def too_often_returned(self, message: AbstractIncomingMessage) -> bool:
+        """True when giving ``message`` back would bring it to the delivery limit."""
+        limit = self.delivery_limit
+        return limit is not None and limit >= 0 and delivery_count(message) + 1 >= limit
+
     async def give_back(self) -> None:
-        """Requeue every held message; RabbitMQ puts each back at its original position."""
+        """Requeue every held message (RabbitMQ puts each back at its original position);
+        re-file the ones another return would bring to the delivery limit."""
         held, self.held = self.held, []
         for message in held:
+            if self.too_often_returned(message) and await self._refile(message):
+                continue
             with contextlib.suppress(Exception):
                 await message.nack(requeue=True)
 
+    async def _refile(self, message: AbstractIncomingMessage) -> bool:
+        """A confirmed copy to the tail of ``Q.dead``, then ack the original; False if not."""
+        if self.refile is None:
+            return False
+        try:
+            await self.refile(self.dead_name, MessageCopy.of(message))
+        except ConfirmError as failure:
+            logger.warning(
+                "A message of '%s' was returned %d times and may reach its delivery limit; "
+                "its copy to the tail was not confirmed (%s)",
+                self.dead_name,
+                delivery_count(message),
+                failure,
+            )
+            return False
+        with contextlib.suppress(Exception):
+            await message.ack()
+        self.refiled += 1
+        logger.warning(
+            "Moved a message of '%s' to its tail: it was read %d times and the queue's delivery "
+            "limit is %s (give Q.dead no delivery limit to keep reads from ever moving one)",
+            self.dead_name,
+            delivery_count(message),
+            self.delivery_limit,
+        )
+        return True
+
 
 @contextlib.asynccontextmanager
-async def scan_dead(connection: AbstractConnection, queue: str) -> AsyncIterator[DeadScan]:
-    """A ``DeadScan`` of ``queue.dead`` on a channel of its own, always given back."""
+async def scan_dead(
+    connection: AbstractConnection,
+    queue: str,
+    *,
+    refile: Sender | None = None,
+    delivery_limit: int | Literal["auto"] | None = AUTO,
+    to_depth: bool = True,
+) -> AsyncIterator[DeadScan]:
+    """A ``DeadScan`` of ``queue.dead`` on a channel of its own, always given back.
+
+    ``delivery_limit`` is the one in force on ``queue.dead`` (``"auto"``: the broker's
+    default); ``refile`` publishes the copies of messages that reach it.
+    """
+    limit = broker_default_limit(connection) if isinstance(delivery_limit, str) else delivery_limit
     name = dead_queue_name(queue)
     channel = await open_plain_channel(connection)
     try:
@@ -106,7 +202,15 @@ async def scan_dead(connection: AbstractConnection, queue: str) -> AsyncIterator
             msg = f"Queue '{name}' does not exist; check the queue name (give Q, not Q.dead)."
             raise QueueNotFoundError(msg) from None
         depth = int(dead.declaration_result.message_count or 0)
-        scan = DeadScan(queue=queue, channel=channel, dead=dead, depth_at_start=depth)
+        scan = DeadScan(
+            queue=queue,
+            channel=channel,
+            dead=dead,
+            depth_at_start=depth,
+            delivery_limit=limit,
+            refile=refile,
+            to_depth=to_depth,
+        )
         try:
             yield scan
         finally:

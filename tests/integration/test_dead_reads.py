@@ -1,0 +1,95 @@
+"""Reading ``Q.dead`` never deletes, hides for longer than the read, or reorders a dead letter.
+
+On a quorum queue every message a reader gives back counts towards the queue's delivery limit
+(RabbitMQ 4.0 sets 20 on every quorum queue that sets none), so these tests read a quorum
+``Q.dead`` declared as hare versions before the limit existed declared it, far more often than
+the limit, on whichever broker the suite runs against (``HARE_TEST_AMQP_URL``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aio_pika
+import pytest
+
+from faststream_hare.dead_letters import broker_default_limit, read_letters
+from faststream_hare.ops import dead_letters
+from faststream_hare.settings import DEFAULT_MESSAGE_TTL_MS
+from tests.support.rabbit_admin import AMQP_URL
+
+pytestmark = pytest.mark.rabbit
+
+IDS = [f"d{i}" for i in range(5)]
+
+
+async def seed_quorum_dead(queue: str, arguments: dict[str, object] | None = None) -> str:
+    """``queue`` and a quorum ``queue.dead`` holding ``IDS``; returns the broker's version."""
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        quorum = {"x-queue-type": "quorum"}
+        await channel.declare_queue(queue, durable=True, arguments=quorum)
+        await channel.declare_queue(
+            f"{queue}.dead",
+            durable=True,
+            arguments={**quorum, "x-message-ttl": DEFAULT_MESSAGE_TTL_MS, **(arguments or {})},
+        )
+        for message_id in IDS:
+            await channel.default_exchange.publish(
+                aio_pika.Message(message_id.encode(), message_id=message_id),
+                routing_key=f"{queue}.dead",
+            )
+        version = connection.transport.connection.server_properties.get("version", b"?")
+        return version.decode() if isinstance(version, bytes) else str(version)
+    finally:
+        await connection.close()
+
+
+async def settled_depth(name: str, expected: int = len(IDS)) -> int:
+    """Ready messages by passive declare, asked until it shows ``expected`` (for up to 5 s):
+    a quorum queue's count lags behind publishes by a moment."""
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        for _ in range(50):
+            queue = await channel.declare_queue(name, passive=True)
+            count = int(queue.declaration_result.message_count or 0)
+            if count == expected:
+                break
+            await asyncio.sleep(0.1)
+        return count
+    finally:
+        await connection.close()
+
+
+async def test_fifty_listings_leave_every_dead_letter_in_order(prefix: str) -> None:
+    version = await seed_quorum_dead(prefix)
+    print(f"RabbitMQ {version}: 50 listings of a quorum Q.dead without x-delivery-limit")
+    for _ in range(50):
+        letters = await dead_letters.list_dead(AMQP_URL, prefix)
+        assert [letter.message_id for letter in letters] == IDS
+    assert await settled_depth(f"{prefix}.dead") == len(IDS)
+
+
+async def test_an_explicit_delivery_limit_is_respected(prefix: str) -> None:
+    """A limit of 3: without re-filing the fourth read would have deleted every message."""
+    await seed_quorum_dead(prefix, {"x-delivery-limit": 3})
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        for _ in range(12):
+            letters = await read_letters(connection, prefix, delivery_limit=3)
+            assert [letter.message_id for letter in letters] == IDS
+    finally:
+        await connection.close()
+    assert await settled_depth(f"{prefix}.dead") == len(IDS)
+
+
+async def test_the_broker_default_limit_follows_the_version() -> None:
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        version = str(connection.transport.connection.server_properties.get("version", b""))
+        expected = 20 if version.strip("b'").split(".")[0] >= "4" else None
+        assert broker_default_limit(connection) == expected
+    finally:
+        await connection.close()
