@@ -117,9 +117,10 @@ class Handoff:
             await self._requeue(decision.queue, f"{type(failure).__name__}: {failure}")
             return False
         self.subscriber.requeue_backoff.reset()
-        try:
-            await self.original.ack()  # a stop cancels an ack stuck on a dead link (pending.py)
-        except (ChannelInvalidStateError, AMQPError, ConnectionError) as exc:
+        try:  # bounded: a link that died with aiormq's write queue full never wakes it
+            async with asyncio.timeout(OPERATION_TIMEOUT_S):
+                await self.original.ack()
+        except (ChannelInvalidStateError, AMQPError, ConnectionError, TimeoutError) as exc:
             logger.warning(
                 "Message %s was copied to '%s', but the link went down before its ack (%s); "
                 "it will be delivered again",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from faststream.exceptions import AckMessage, NackMessage
 
+from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
 from faststream_hare.dedup.store import Claim
 from faststream_hare.idempotency.keys import idempotency_key
 from faststream_hare.idempotency.store import Seen
@@ -143,8 +144,9 @@ class IdempotentDelivery:
         try:
             await asyncio.sleep(pause)
         finally:
-            try:
-                await self.msg.nack(requeue=True)
+            try:  # bounded: after it the broker redelivers (the channel is gone)
+                async with asyncio.timeout(OPERATION_TIMEOUT_S):
+                    await self.msg.nack(requeue=True)
             except Exception as exc:  # the channel is gone: the broker requeues it anyway
                 logger.debug("nack failed: %r", exc)
         raise NackMessage(requeue=True)

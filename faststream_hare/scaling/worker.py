@@ -259,8 +259,8 @@ class Worker:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         if self._stopping and not self.config.no_ack:
             # Delivered between our cancel and its confirmation: give it back at once.
-            with contextlib.suppress(Exception):
-                await message.nack(requeue=True)
+            with contextlib.suppress(Exception):  # bounded; else the broker requeues it
+                await asyncio.wait_for(message.nack(requeue=True), OPERATION_TIMEOUT_S)
             return
         self._in_flight += 1
         self._idle.clear()

@@ -216,3 +216,38 @@ async def test_a_poison_message_whose_requeue_stalls_is_never_acked(
     counts = await depths(queue)
     print(f"[around] poison requeue stalled: back in Q={counts[queue]} lost={1 - counts[queue]}")
     assert counts == {queue: 1}
+
+
+async def test_an_ack_stuck_on_a_dead_link_is_bounded(
+    prefix: str, broker_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy is confirmed, then the original's ack never completes (a connection that died
+    with aiormq's write queue full): the handoff ends after its bound instead of waiting
+    forever, and the unacked original is left to the broker's redelivery."""
+    queue = f"{prefix}.ack-stall"
+    broker = HareBroker(broker_url)
+    acks: list[int] = []
+
+    async def stalled_ack(self: Any, multiple: bool = False) -> None:
+        acks.append(self.delivery_tag)
+        await asyncio.sleep(3600)
+
+    subscriber = broker.subscriber(queue, retry_limit=3, delay_in_ms=60_000)
+
+    @subscriber
+    async def handle(body: str) -> None:
+        raise ValueError("fails")
+
+    monkeypatch.setattr(handoff_module, "OPERATION_TIMEOUT_S", 0.2)
+    async with broker:
+        await broker.start()
+        monkeypatch.setattr(aio_pika.IncomingMessage, "ack", stalled_ack)
+        await broker.publish("stuck ack", queue=queue, message_id="ack-1")
+        await eventually(lambda: len(acks) == 1, timeout=10)
+        await asyncio.sleep(0.6)
+        still_pending = len(subscriber.handoffs)  # type: ignore[attr-defined]
+        monkeypatch.undo()
+    counts = await depths(queue, f"{queue}.delay")
+    print(f"[around] ack stalled: handoffs still waiting={still_pending} kept={counts}")
+    assert still_pending == 0
+    assert counts == {queue: 1, f"{queue}.delay": 1}  # a duplicate later, never a loss
