@@ -29,6 +29,12 @@ from faststream_hare.subscriber_options import SubscriberOptions
 from faststream_hare.subscriber_validation import check_ack_policy
 from faststream_hare.telemetry import signals
 from faststream_hare.topology.declare import declare_plan, declare_queue
+from faststream_hare.topology.delivery_limit import (
+    BrokerVersion,
+    default_limit,
+    server_version,
+    unlimited_argument,
+)
 from faststream_hare.topology.plan import (
     TopologyPlan,
     plan_dead_queue_only,
@@ -63,6 +69,8 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
         self.requeue_backoff = RequeueBackoff()
         #: Copies whose confirm is still in flight (their originals are not settled yet).
         self.handoffs = PendingHandoffs()
+        #: The delivery limit in force on ``Q`` once started (``None``: no limit).
+        self.delivery_limit: int | None = None
 
     @property
     def queue_name(self) -> str:
@@ -82,8 +90,12 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
             self._hare_runtime = runtime_of(self, kind="Subscriber", name=self.queue.name)
         return self._hare_runtime
 
-    def plan(self, settings: HareSettings) -> TopologyPlan:
-        """The topology this subscriber declares, with the broker's settings applied."""
+    def plan(self, settings: HareSettings, version: BrokerVersion | None = None) -> TopologyPlan:
+        """The topology this subscriber declares, with the broker's settings applied.
+
+        ``version`` is the broker's: on RabbitMQ 4.0 and later a quorum ``Q`` and ``Q.dead``
+        lift the default delivery limit (``topology/delivery_limit.py``).
+        """
         if self.hare.stream:
             return plan_stream_topology(
                 queue=self.queue_name,
@@ -101,6 +113,7 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
             delay_in_ms=_pick(self.hare.delay_in_ms, settings.delay_in_ms),
             delay_cascade_in_ms=self.hare.delay_cascade_in_ms,
             message_ttl_ms=settings.message_ttl_ms,
+            delivery_limit=unlimited_argument(version),
         )
 
     def schema(self) -> dict[str, SubscriberSpec]:
@@ -125,7 +138,9 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
             check_ack_policy(self.ack_policy, self.queue_name)
         settings = runtime.settings
         connection = await runtime.connect()
-        await declare_plan(connection, self.plan(settings))
+        version = server_version(connection)
+        kept = await declare_plan(connection, self.plan(settings, version))
+        self.delivery_limit = default_limit(version) if self.queue_name in kept else None
         if self.hare.stream:
             if self.hare.stream_dead_letter:
                 await declare_queue(

@@ -20,7 +20,7 @@ REASON_HEADER = "hare-reason"
 #: W3C traceparent of a message's first attempt, on its retry copies (span links; DESIGN §13).
 FIRST_TRACEPARENT_HEADER = "hare-first-traceparent"
 #: Why a message is dead: the ``hare-reason`` header and the metrics' ``reason`` label.
-DeadReason = Literal["retries_exhausted", "poison", "no_handler", "unrecoverable"]
+DeadReason = Literal["retries_exhausted", "poison", "no_handler", "unrecoverable", "delivery_limit"]
 #: ``hare-error`` is cut to this many bytes of UTF-8 so a huge message cannot bloat headers.
 MAX_ERROR_BYTES = 1024
 

@@ -20,6 +20,7 @@ from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.retry.copies import MessageCopy
 from faststream_hare.retry.decision import RetryDecision, copy_headers, decide, read_retry_count
 from faststream_hare.telemetry import signals
+from faststream_hare.topology.delivery_limit import requeue_would_near_limit
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractIncomingMessage
@@ -105,16 +106,16 @@ class Handoff:
         if copy is None:
             copy = self.prepare(decision, exc)
         if copy is None:
-            await self._requeue(decision.queue, "the copy could not be built")
+            await self._give_back(decision, exc, "the copy could not be built")
             return False
         try:
             await self.runtime.transport.send(decision.queue, copy)
         except ConfirmError as failure:
-            await self._requeue(decision.queue, str(failure))
+            await self._give_back(decision, exc, str(failure))
             return False
         except Exception as failure:  # a bug of hare's: the message must survive it too
             logger.exception("hare failed to copy a message to '%s'", decision.queue)
-            await self._requeue(decision.queue, f"{type(failure).__name__}: {failure}")
+            await self._give_back(decision, exc, f"{type(failure).__name__}: {failure}")
             return False
         self.subscriber.requeue_backoff.reset()
         try:  # bounded: a link that died with aiormq's write queue full never wakes it
@@ -141,6 +142,26 @@ class Handoff:
             raise  # stopping: the unacked original goes back to Q with its channel
         except Exception:
             logger.exception("hare failed to settle message %s", self.raw.message_id)
+
+    async def _give_back(self, decision: RetryDecision, exc: BaseException, reason: str) -> None:
+        """Requeue; or, when that could bring ``Q``'s delivery limit near, dead-letter instead."""
+        limit = getattr(self.subscriber, "delivery_limit", None)
+        if decision.reason != "delivery_limit" and requeue_would_near_limit(
+            self.raw.headers, limit
+        ):
+            logger.error(
+                "Message %s of queue '%s' has come back %s times and the queue drops a message "
+                "after %s; it goes to the dead queue instead (hare-reason: delivery_limit)",
+                self.raw.message_id,
+                self.subscriber.queue_name,
+                (self.raw.headers or {}).get("x-delivery-count"),
+                limit,
+            )
+            over = self.decide(dead_reason="delivery_limit")
+            if await self.send(over, exc):
+                self.report(over, exc)
+            return
+        await self._requeue(decision.queue, reason)
 
     async def _requeue(self, target: str, reason: str) -> None:
         queue = self.subscriber.queue_name

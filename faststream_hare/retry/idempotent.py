@@ -22,8 +22,10 @@ from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
 from faststream_hare.dedup.store import Claim
 from faststream_hare.idempotency.keys import idempotency_key
 from faststream_hare.idempotency.store import Seen
+from faststream_hare.retry.handoff import Handoff
 from faststream_hare.retry.requeue_backoff import RequeueBackoff
 from faststream_hare.telemetry import signals
+from faststream_hare.topology.delivery_limit import requeue_would_near_limit
 
 if TYPE_CHECKING:
     from faststream.rabbit.message import RabbitMessage
@@ -131,7 +133,20 @@ class IdempotentDelivery:
         )
 
     async def _back_to_queue(self, pause: float, reason: str) -> NoReturn:
-        """Pause, then nack with requeue (also when cancelled during the pause)."""
+        """Pause, then nack with requeue (also when cancelled during the pause).
+
+        Where ``Q`` keeps a delivery limit (``topology/delivery_limit.py``) and this return
+        could bring it near, the message goes to ``Q.dead`` instead (``delivery_limit``).
+        """
+        raw = self.msg.raw_message
+        limit = getattr(self.subscriber, "delivery_limit", None)
+        if requeue_would_near_limit(raw.headers, limit):
+            handoff = Handoff(self.subscriber, raw, self.msg, self.log)
+            failure = RuntimeError(f"idempotency check impossible: {reason}")
+            decision = handoff.decide(dead_reason="delivery_limit")
+            if await handoff.send(decision, failure):
+                handoff.report(decision, failure)
+            raise NackMessage(requeue=True)  # settled already: FastStream leaves it
         level = logging.DEBUG if reason.startswith("in progress") else logging.WARNING
         logger.log(
             level,

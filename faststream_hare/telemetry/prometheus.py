@@ -22,7 +22,13 @@ from faststream_hare.telemetry import signals
 __all__ = ("DEAD_LETTER_REASONS", "HareMetrics", "delay_ms_label")
 
 #: Values of the ``reason`` label of ``hare_dead_lettered_total``.
-DEAD_LETTER_REASONS = ("retries_exhausted", "poison", "no_handler", "unrecoverable")
+DEAD_LETTER_REASONS = (
+    "retries_exhausted",
+    "poison",
+    "no_handler",
+    "unrecoverable",
+    "delivery_limit",
+)
 
 _CASCADE_SUFFIX = re.compile(r"\.delay\.(\d+)$")
 

@@ -1,8 +1,10 @@
 """Declaring a topology plan on the broker, on a channel of hare's own.
 
-A 406 from the broker closes only that channel and becomes a ``HareTopologyError``. One
-mismatch is tolerated: ``Q.dead`` that already exists with another ``x-message-ttl`` (an
-Elixir HareMq service declares 31 449 600 ms) is used as it is, with one WARNING.
+A 406 from the broker closes only that channel and becomes a ``HareTopologyError``. Two
+mismatches are tolerated, each with one WARNING: ``Q.dead`` that already exists with another
+``x-message-ttl`` (an Elixir HareMq service declares 31 449 600 ms) is used as it is, and so is
+a quorum queue that exists without hare's ``x-delivery-limit`` (declared before RabbitMQ 4.0,
+or by an older hare): it is declared again as it is, and its limit stays in force.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from faststream_hare._internal.channels import close_quietly
 from faststream_hare.errors import HareTopologyError
+from faststream_hare.topology.delivery_limit import ARGUMENT, policy_command
 from faststream_hare.topology.mismatch import translate_406
 from faststream_hare.topology.plan import QueueDecl, TopologyPlan
 
@@ -21,8 +24,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger("faststream_hare.topology")
 
 
-async def declare_plan(connection: AbstractRobustConnection, plan: TopologyPlan) -> None:
-    """Declare ``plan``: exchanges, queues, then bindings."""
+async def declare_plan(connection: AbstractRobustConnection, plan: TopologyPlan) -> tuple[str, ...]:
+    """Declare ``plan``: exchanges, queues, then bindings.
+
+    Returns the queues that kept a delivery limit hare wanted to lift (see above).
+    """
+    kept_limit: list[str] = []
     channel = await connection.channel(publisher_confirms=False)
     try:
         for ex in plan.exchanges:
@@ -32,14 +39,30 @@ async def declare_plan(connection: AbstractRobustConnection, plan: TopologyPlan)
             try:
                 await _declare_queue(channel, decl)
             except HareTopologyError as exc:
-                if decl.name != plan.dead_queue or exc.argument != "x-message-ttl":
+                tolerated = _tolerated(plan, decl, exc)
+                if tolerated is None:
                     raise
-                _warn_dead_ttl(decl.name, exc.found, exc.wanted)
                 await close_quietly(channel)  # the 406 closed it on the broker's side
                 channel = await connection.channel(publisher_confirms=False)
+                if tolerated is not decl:
+                    await _declare_queue(channel, tolerated)
+                    kept_limit.append(decl.name)
+                    _warn_kept_limit(decl.name, exc.found)
         await _bind(channel, plan)
     finally:
         await close_quietly(channel)
+    return tuple(kept_limit)
+
+
+def _tolerated(plan: TopologyPlan, decl: QueueDecl, exc: HareTopologyError) -> QueueDecl | None:
+    """What to use instead of ``decl`` after its 406 (``decl``: as it is; ``None``: fail)."""
+    if decl.name == plan.dead_queue and exc.argument == "x-message-ttl":
+        _warn_dead_ttl(decl.name, exc.found, exc.wanted)
+        return decl
+    if exc.argument == ARGUMENT and ARGUMENT in decl.arguments and exc.found == "none":
+        arguments = {k: v for k, v in decl.arguments.items() if k != ARGUMENT}
+        return QueueDecl(decl.name, arguments, decl.durable)
+    return None
 
 
 async def declare_queue(connection: AbstractRobustConnection, decl: QueueDecl) -> None:
@@ -66,6 +89,19 @@ async def _bind(channel: AbstractRobustChannel, plan: TopologyPlan) -> None:
             else:
                 target = await channel.get_queue(b.destination, ensure=False)
                 await target.bind(b.source, routing_key=b.routing_key)
+
+
+def _warn_kept_limit(queue: str, found: object) -> None:
+    logger.warning(
+        "Quorum queue '%s' already exists without x-delivery-limit (found %s), so RabbitMQ's "
+        "default limit of 20 deliveries applies; hare uses the queue as it is and sends a "
+        "message it would requeue for the last time to the dead queue instead. To lift the "
+        "limit, set a policy: %s (or add delivery-limit=-1 to the policy already on it); "
+        "`hare doctor` shows the limit in force.",
+        queue,
+        found,
+        policy_command([queue]),
+    )
 
 
 def _warn_dead_ttl(queue: str, found: object, wanted: object) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from faststream_hare.topology.delivery_limit import ARGUMENT
 from faststream_hare.topology.names import cascade_queue_name, dead_queue_name, delay_queue_name
 
 
@@ -58,19 +59,27 @@ def plan_topology(
     delay_in_ms: int = 10_000,
     delay_cascade_in_ms: Sequence[int] = (),
     message_ttl_ms: int = 31_449_600_000,
+    delivery_limit: int | None = None,
 ) -> TopologyPlan:
-    """Plan a classic/quorum subscriber: E, exchange Q, Q, delay queue(s), Q.dead, bindings."""
+    """Plan a classic/quorum subscriber: E, exchange Q, Q, delay queue(s), Q.dead, bindings.
+
+    ``delivery_limit`` is the ``x-delivery-limit`` of a quorum ``Q`` and ``Q.dead`` (the
+    queues consumers read; see ``delivery_limit.py``); delay queues have no consumers.
+    """
     exchanges = [ExchangeDecl(exchange, exchange_type)] if exchange else []
     exchanges.append(ExchangeDecl(queue, exchange_type))
     quorum = queue_type == "quorum"
     kind: dict[str, Any] = {"x-queue-type": "quorum"} if quorum else {}
-    queues = [QueueDecl(queue, dict(kind))]
+    read: dict[str, Any] = dict(kind)
+    if quorum and delivery_limit is not None:
+        read[ARGUMENT] = delivery_limit
+    queues = [QueueDecl(queue, dict(read))]
     delays: list[str] = []
     for name, delay in _delay_queues(queue, delay_in_ms, delay_cascade_in_ms):
         delays.append(name)
         queues.append(QueueDecl(name, {**kind, **_delay_args(queue, routing_key, delay, quorum)}))
     dead = dead_queue_name(queue)
-    queues.append(QueueDecl(dead, {**kind, "x-message-ttl": message_ttl_ms}))
+    queues.append(QueueDecl(dead, {**read, "x-message-ttl": message_ttl_ms}))
     bindings = [BindingDecl(exchange, queue, routing_key, to_exchange=True)] if exchange else []
     bindings.append(BindingDecl(queue, queue, routing_key))
     return TopologyPlan(
