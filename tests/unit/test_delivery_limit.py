@@ -89,7 +89,8 @@ def test_limit_of_a_management_record() -> None:
 
 def test_policy_command_names_exactly_the_queues() -> None:
     command = policy_command(["orders", "orders.dead"])
-    assert command.startswith("rabbitmqctl set_policy hare-delivery-limit '^(orders|orders\\.dead)$'")
+    pattern = "'^(orders|orders\\.dead)$'"
+    assert command.startswith(f"rabbitmqctl set_policy hare-delivery-limit {pattern}")
     assert '{"delivery-limit": -1}' in command
     assert command.endswith("--apply-to queues")
 
