@@ -368,10 +368,12 @@ async def test_credentials_never_reach_pages_or_output(prefix: str, browser: Any
         base = run.base
         page = await browser.new_page()
         response = await page.goto(f"{base}?token={TOKEN}")
-        assert response.status == 503
-        text = await page.content()
-        assert "guest:***@" in text
-        assert password not in text
-        assert TOKEN not in text
+        for path in ("", f"queues/{prefix}", f"queues/{prefix}/confirm?action=purge&group=X"):
+            response = await page.goto(f"{base}{path}")
+            assert response.status == 503
+            text = await page.content()
+            assert "guest:***@" in text
+            assert password not in text
+            assert TOKEN not in text
     assert password not in run.output
     assert TOKEN not in run.output

@@ -118,6 +118,8 @@ async def test_token_header_query_and_cookie(prefix: str, broker_url: str) -> No
         assert "token" not in first.headers["location"]
         assert "t0ken" not in first.headers["set-cookie"]
         assert (await client.get("/")).status_code == 200  # the session cookie does it now
+        assert (await client.get("/", params={"token": "wrong"})).status_code == 401
+        assert (await client.get("/", headers={"Authorization": "bearer t0ken"})).status_code == 200
     async with client_for(app) as stranger:
         assert (await stranger.post(f"/queues/{prefix}/action", data={})).status_code == 401
 

@@ -12,6 +12,7 @@ session's CSRF value; requests that showed the bearer token are exempt (no brows
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
@@ -98,17 +99,13 @@ class ConsoleGuard:
         bearer = False
         session = self.sessions.open(request.cookies.get(self.cookie_name(request), ""))
         if access.mode == "token":
-            assert access.token is not None
-            header = request.headers.get("authorization", "")
-            given = request.query_params.get("token")
-            if given is not None:
-                if not same(given, access.token):
-                    return _unauthorised()
+            shown = self._token_shown(request)
+            if shown == "query":
                 redirect = RedirectResponse(_without_token(request), status_code=303)
                 cookies.append(self._new_session(request, secure)[1])
                 return redirect
-            bearer = header.startswith("Bearer ") and same(header[7:], access.token)
-            if not bearer and session is None:
+            bearer = shown == "bearer"
+            if shown == "wrong" or (not bearer and session is None):
                 return _unauthorised()
         elif session is None:
             session, cookie = self._new_session(request, secure)
@@ -127,6 +124,17 @@ class ConsoleGuard:
             no_auth=access.mode == "none",
             sessions=self.sessions,
         )
+
+    def _token_shown(self, request: Request) -> Literal["query", "bearer", "no", "wrong"]:
+        """How the request showed the token; a wrong ``?token=`` is never silently dropped."""
+        assert self.access.token is not None
+        given = request.query_params.get("token")
+        if given is not None:
+            return "query" if same(given, self.access.token) else "wrong"
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and same(credentials.strip(), self.access.token):
+            return "bearer"
+        return "no"
 
     def cookie_name(self, request: HTTPConnection) -> str:
         """Per port: consoles on two ports of one host share a cookie jar, not a session."""
