@@ -46,13 +46,16 @@ share_cookie() {  # the CLI runs as root in the root: give it the node's Erlang 
 
 write_wrappers() {
     mkdir -p "$BIN"
-    local tool
+    local tool plugins
+    plugins=$(cd "$ROOT" && echo usr/lib/rabbitmq/lib/rabbitmq_server-*/plugins)
+    plugins="/$plugins"  # as the CLI sees it inside the root
     for tool in rabbitmqctl rabbitmq-plugins rabbitmq-diagnostics rabbitmq-streams rabbitmq-queues \
         rabbitmq-upgrade; do
         cat >"$BIN/$tool" <<EOF
 #!/usr/bin/env bash
 # Runs the RabbitMQ 4.0 CLI inside $ROOT against the node started by scripts/rabbitmq4.sh.
-exec chroot "$ROOT" /usr/lib/rabbitmq/bin/$tool -n "\$(sed -n 's/^NODENAME=//p' $ROOT/etc/rabbitmq/rabbitmq-env.conf)" "\$@"
+exec chroot "$ROOT" /usr/bin/env PLUGINS_DIR="$plugins" /usr/lib/rabbitmq/bin/$tool \\
+    -n "\$(sed -n 's/^NODENAME=//p' $ROOT/etc/rabbitmq/rabbitmq-env.conf)" "\$@"
 EOF
         chmod +x "$BIN/$tool"
     done
