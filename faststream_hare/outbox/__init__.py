@@ -6,7 +6,8 @@ Needs the ``outbox`` extra (asyncpg, SQLAlchemy). Nothing else in hare imports t
 """
 
 from faststream_hare.outbox.backlog import Backlog
+from faststream_hare.outbox.inbox import PostgresStore
 from faststream_hare.outbox.outbox import Outbox
 from faststream_hare.outbox.tables import OutboxTables
 
-__all__ = ("Backlog", "Outbox", "OutboxTables")
+__all__ = ("Backlog", "Outbox", "OutboxTables", "PostgresStore")

@@ -31,7 +31,7 @@ def check_table_name(value: object, option: str) -> str:
     return value
 
 
-def _int4(text: str) -> int:
+def lock_namespace(text: str) -> int:
     """A stable signed 32-bit number for ``text`` (advisory lock namespaces)."""
     value = zlib.crc32(text.encode())
     return value - (1 << 32) if value >= 1 << 31 else value
@@ -56,17 +56,17 @@ class OutboxTables:
     @property
     def writer_lock(self) -> int:
         """Advisory lock namespace writers take per key (orders commits of one key)."""
-        return _int4(f"{self.outbox}:writer")
+        return lock_namespace(f"{self.outbox}:writer")
 
     @property
     def relay_lock(self) -> int:
         """Advisory lock namespace a relay takes per key while it publishes that key."""
-        return _int4(f"{self.outbox}:relay")
+        return lock_namespace(f"{self.outbox}:relay")
 
     @property
     def row_lock(self) -> int:
         """Advisory lock namespace a relay takes per row without a key."""
-        return _int4(f"{self.outbox}:row")
+        return lock_namespace(f"{self.outbox}:row")
 
     def schema_sql(self) -> str:
         """``schema.sql`` with these names filled in (comments at its top left out)."""

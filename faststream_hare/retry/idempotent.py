@@ -11,6 +11,7 @@ failure releases the lease before the retry copy is sent, so the retry runs the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
@@ -188,6 +189,18 @@ class IdempotentDelivery:
         try:
             await self.store.mark_done(lease, self.options.period_ms)
         except Exception as exc:
+            if getattr(self.store, "done_commits_effects", False):
+                # the done mark commits the handler's own writes (an inbox on PostgreSQL):
+                # neither committed, so the message must run again, never be acked
+                logger.warning(
+                    "Message %s: the handler's transaction did not commit (%s); it goes back "
+                    "to the queue and runs again",
+                    self.msg.raw_message.message_id,
+                    exc,
+                )
+                with contextlib.suppress(Exception):
+                    await self.msg.nack(requeue=True)
+                return
             logger.warning(
                 "Message %s was handled but could not be marked done (%s); a redelivery "
                 "after the lease (%d ms) would run the handler again",

@@ -90,6 +90,27 @@ class HareMetrics:
         self.stream_offset = _gauge(
             "hare_stream_offset", "Last processed offset of a stream subscriber.", "queue"
         )
+        self.outbox_relayed = _counter(
+            "hare_outbox_relayed",
+            "Outbox messages the relay published (confirmed) and deleted.",
+            "table",
+        )
+        self.outbox_republished = _counter(
+            "hare_outbox_republished",
+            "Of those, messages an earlier try may have published (possible duplicates).",
+            "table",
+        )
+        self.outbox_failed = _counter(
+            "hare_outbox_failed",
+            "Outbox publish tries that failed (the row stays and is tried again).",
+            "table",
+            "reason",
+        )
+        self.outbox_lag = _gauge(
+            "hare_outbox_lag_seconds",
+            "Commit-to-confirm time of the slowest message of the relay's last batch.",
+            "table",
+        )
         self._metrics: tuple[Counter | Gauge, ...] = (
             self.retries,
             self.dead_lettered,
@@ -101,6 +122,10 @@ class HareMetrics:
             self.pool_target,
             self.queue_depth,
             self.stream_offset,
+            self.outbox_relayed,
+            self.outbox_republished,
+            self.outbox_failed,
+            self.outbox_lag,
         )
         if registry is not None:
             _register(registry, self._metrics)
@@ -123,6 +148,8 @@ class HareMetrics:
                 (signals.auto_scaler_checked, self._on_checked),
                 (signals.stream_message_processed, self._on_stream_offset),
                 (signals.stream_message_failed, self._on_stream_offset),
+                (signals.outbox_batch_relayed, self._on_outbox_batch),
+                (signals.outbox_message_failed, self._on_outbox_failed),
             ],
             broker,
         )
@@ -136,6 +163,16 @@ class HareMetrics:
             self.registry = None
 
     # -- receivers (sender, measurements=..., metadata=...) --------------------------------
+
+    def _on_outbox_batch(self, sender: Any, measurements: Mapping[str, Any], metadata: Any) -> None:
+        table = metadata["table"]
+        self.outbox_relayed.labels(table).inc(measurements["relayed"])
+        self.outbox_republished.labels(table).inc(measurements["republished"])
+        if measurements["relayed"]:
+            self.outbox_lag.labels(table).set(measurements["max_lag_s"])
+
+    def _on_outbox_failed(self, sender: Any, measurements: Any, metadata: Any) -> None:
+        self.outbox_failed.labels(metadata["table"], metadata["reason"]).inc()
 
     def _on_retried(self, sender: Any, measurements: Mapping[str, Any], metadata: Any) -> None:
         delay = self._delay_label(sender, measurements, metadata)

@@ -15,11 +15,13 @@ from typing import Any
 import aio_pika
 import asyncpg
 import pytest
+from prometheus_client import CollectorRegistry
 
 from faststream_hare import HareBroker, HareSettings, signals
 from faststream_hare.errors import HareConfigError
 from faststream_hare.outbox import Outbox, OutboxTables
 from faststream_hare.publishing.encoding import EncodingFailedError
+from faststream_hare.telemetry.prometheus import HareMetrics
 from tests.support.pools import running
 from tests.support.postgres import PG_DSN, fresh_tables, rows_waiting, schema
 from tests.support.rabbit_admin import AMQP_URL
@@ -193,6 +195,8 @@ async def test_a_missing_exchange_is_retried_with_back_off_and_reported_never_dr
 
     signals.outbox_message_failed.connect(on_failed)
     broker = make_broker(prefix)
+    registry = CollectorRegistry()
+    metrics = HareMetrics(registry, broker=broker)
     outbox = Outbox(broker, pool=pool, table=tables.outbox, inbox_table=tables.inbox)
     try:
         async with running(broker):
@@ -209,8 +213,20 @@ async def test_a_missing_exchange_is_retried_with_back_off_and_reported_never_dr
             queue = await bound_queue(channel, prefix)
             messages = await receive(queue, 3)
             backlog = await outbox.backlog()
+            await asyncio.sleep(0.2)  # the batch's signal follows the delete
+            labels = {"table": tables.outbox}
+            samples = {
+                name: registry.get_sample_value(name, {**labels, **extra})
+                for name, extra in (
+                    ("hare_outbox_relayed_total", {}),
+                    ("hare_outbox_republished_total", {}),
+                    ("hare_outbox_failed_total", {"reason": "refused"}),
+                    ("hare_outbox_lag_seconds", {}),
+                )
+            }
     finally:
         signals.outbox_message_failed.disconnect(on_failed)
+        metrics.close()
     # one failure per try of the key's first row; the others waited behind it (order kept)
     assert [m.body for m in messages] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
     assert {f["reason"] for f in failed} == {"refused"}
@@ -219,6 +235,10 @@ async def test_a_missing_exchange_is_retried_with_back_off_and_reported_never_dr
     assert delays == sorted(delays)
     assert delays[0] < delays[2]
     assert backlog.waiting == 0
+    assert samples["hare_outbox_relayed_total"] == 3
+    assert samples["hare_outbox_republished_total"] == 0
+    assert samples["hare_outbox_failed_total"] == len(failed)
+    assert (samples["hare_outbox_lag_seconds"] or 0) > 0
 
 
 def _hare(*args: str, tables: OutboxTables) -> subprocess.CompletedProcess[str]:
