@@ -152,6 +152,10 @@ def test_every_metric_of_the_design_is_exported(registry: CollectorRegistry) -> 
         "hare_pool_target",
         "hare_queue_depth",
         "hare_stream_offset",
+        "hare_outbox_relayed",
+        "hare_outbox_republished",
+        "hare_outbox_failed",
+        "hare_outbox_lag_seconds",
     }
 
 
