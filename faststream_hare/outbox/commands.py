@@ -63,20 +63,22 @@ def run(args: argparse.Namespace, broker: HareBroker) -> int:
 
 
 async def _relay(broker: HareBroker, outboxes: Sequence[Outbox]) -> None:
-    """Connect the broker (no subscriber starts) and relay until SIGINT/SIGTERM."""
-    task = asyncio.current_task()
-    assert task is not None
+    """Connect the broker (no subscriber starts) and relay until SIGINT/SIGTERM; then let
+    the batch in flight finish."""
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, task.cancel)
+        loop.add_signal_handler(signum, stop.set)
     await broker.connect()
-    names = ", ".join(o.tables.outbox for o in outboxes)
-    print(f"hare: relaying outbox {names} (Ctrl+C stops)", file=sys.stderr, flush=True)
     try:
-        await asyncio.gather(*(outbox.run_relay() for outbox in outboxes))
-    except asyncio.CancelledError:
-        pass
+        for outbox in outboxes:
+            outbox.start_relay()
+        names = ", ".join(o.tables.outbox for o in outboxes)
+        print(f"hare: relaying outbox {names} (Ctrl+C stops)", file=sys.stderr, flush=True)
+        await stop.wait()
     finally:
+        for outbox in outboxes:
+            await outbox.stop()
         relayed = sum(o.relayed for o in outboxes)
         republished = sum(o.republished for o in outboxes)
         with contextlib.suppress(Exception):

@@ -110,7 +110,12 @@ class Outbox:
 
     async def start(self) -> None:
         """The broker started: start the relay in the app (unless ``relay=False``)."""
-        if not self.relay_in_app or self.broker.hare_runtime.in_memory or self._task:
+        if self.relay_in_app and not self.broker.hare_runtime.in_memory:
+            self.start_relay()
+
+    def start_relay(self) -> None:
+        """Start relaying in a task of this loop (the broker is connected); ``stop()`` ends it."""
+        if self._task is not None:
             return
         relay = self._new_relay()
         self._task = asyncio.get_running_loop().create_task(
@@ -133,14 +138,6 @@ class Outbox:
         publisher, self._publisher = self._publisher, None
         if publisher is not None:
             await publisher.close()
-
-    async def run_relay(self) -> None:
-        """Relay in this task until cancelled (``hare outbox relay``; the broker connected)."""
-        relay = self._new_relay()
-        try:
-            await relay.run()
-        finally:
-            await self.stop()
 
     @property
     def relayed(self) -> int:
