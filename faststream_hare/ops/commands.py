@@ -83,9 +83,12 @@ def _doctor(args: argparse.Namespace) -> int:
     facts, notes = asyncio.run(gather_facts(target.broker, target.url, mgmt_url=args.mgmt_url))
     findings = notes + diagnose(facts, deep_queue=args.deep)
     if args.json:
-        print(json.dumps(render.findings_json(findings), indent=2))
+        print(json.dumps(render.findings_json(findings) | render.broker_json(facts), indent=2))
     else:
-        render.findings_output(_console_out(), findings)
+        out = _console_out()
+        for line in render.broker_lines(facts):
+            out.print(line, highlight=False)
+        render.findings_output(out, findings)
     return 1 if any(f.level == "fail" for f in findings) else 0
 
 

@@ -11,6 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from faststream_hare.topology.delivery_limit import (
+    ARGUMENT,
+    RESERVED_RETURNS,
+    format_version,
+    policy_command,
+)
 from faststream_hare.topology.names import dead_queue_name
 
 Level = Literal["fail", "warn"]
@@ -55,7 +61,13 @@ class SubscriberFacts:
     existing_queues: Mapping[str, Mapping[str, Any] | None] | None = None
     planned_exchanges: Mapping[str, str] = field(default_factory=dict)
     existing_exchanges: Mapping[str, str | None] | None = None
+    #: The delivery limit in force on a quorum ``Q`` (``None``: none, or not observed).
     delivery_limit: int | None = None
+    #: The same for a quorum ``Q.dead``.
+    dead_delivery_limit: int | None = None
+    #: Where each limit comes from (``argument``, ``policy``, ``default``), by queue name.
+    limit_sources: Mapping[str, str] = field(default_factory=dict)
+    broker_version: tuple[int, ...] | None = None
     ready: int | None = None
     consumers: int | None = None
     stream_reachable: bool | None = None
@@ -103,6 +115,8 @@ def topology(f: SubscriberFacts) -> list[Finding]:
             want, have = wanted.get(arg), found.get(arg)
             if want == have or (arg == "x-queue-type" and want is None and have == "classic"):
                 continue
+            if arg == ARGUMENT and have is None:
+                continue  # used as it is: the quorum_delivery_limit check says what it means
             findings.append(_argument_finding(f, name, arg, have, want))
     for name, wanted_type in f.planned_exchanges.items():
         have_type = (f.existing_exchanges or {}).get(name)
@@ -139,18 +153,49 @@ def _argument_finding(f: SubscriberFacts, name: str, arg: str, have: Any, want: 
 
 
 def quorum_delivery_limit(f: SubscriberFacts) -> list[Finding]:
-    if f.queue_type != "quorum" or f.delivery_limit is None or f.delivery_limit >= f.retry_limit:
+    """A quorum ``Q`` or ``Q.dead`` whose broker drops a message returned too often.
+
+    hare needs no limit on either. With one in force, hare dead-letters a message it would
+    requeue within ``RESERVED_RETURNS`` of it; a limit that small leaves it no room.
+    """
+    if f.queue_type != "quorum":
         return []
-    return [
-        Finding(
-            "quorum_delivery_limit",
-            f.queue,
-            f"quorum queue '{f.queue}' drops a message after {f.delivery_limit} deliveries, "
-            f"below retry_limit={f.retry_limit}",
-            f"raise x-delivery-limit (or the policy's delivery-limit) to at least "
-            f"{f.retry_limit}, or lower retry_limit",
+    dead = dead_queue_name(f.queue)
+    fix = (
+        f"lift it with a policy: {policy_command([f.queue, dead])} (RabbitMQ 4.0 and later; "
+        "on 3.x remove the limit), or add delivery-limit to the policy already on the queue"
+    )
+    findings = []
+    version = format_version(f.broker_version)
+    if f.delivery_limit is not None:
+        source = f.limit_sources.get(f.queue, "argument")
+        room = f.delivery_limit > RESERVED_RETURNS + 1
+        problem = (
+            f"quorum queue '{f.queue}' drops a message returned more than {f.delivery_limit} "
+            f"times ({source}, RabbitMQ {version}); hare needs no limit"
         )
-    ]
+        if room:
+            problem += (
+                f" and dead-letters a message it would requeue {RESERVED_RETURNS} returns "
+                "before it (hare-reason: delivery_limit)"
+            )
+        findings.append(
+            Finding("quorum_delivery_limit", f.queue, problem, fix, "warn" if room else "fail")
+        )
+    if f.dead_delivery_limit is not None:
+        source = f.limit_sources.get(dead, "argument")
+        findings.append(
+            Finding(
+                "quorum_delivery_limit",
+                f.queue,
+                f"quorum queue '{dead}' drops a dead letter returned more than "
+                f"{f.dead_delivery_limit} times ({source}, RabbitMQ {version}): tools that "
+                "read dead letters by returning them count towards it",
+                fix,
+                "warn",
+            )
+        )
+    return findings
 
 
 def dead_ttl(f: SubscriberFacts) -> list[Finding]:

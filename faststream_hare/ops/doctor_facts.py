@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from faststream_hare.ops.doctor import Finding, SubscriberFacts
 from faststream_hare.ops.link import connect, queue_depth
 from faststream_hare.ops.management import Management, ManagementUnavailableError
 from faststream_hare.streams.endpoint import stream_endpoint
+from faststream_hare.topology.delivery_limit import (
+    BrokerVersion,
+    limit_of_record,
+    limit_source,
+    server_version,
+)
 from faststream_hare.topology.names import dead_queue_name
 
 if TYPE_CHECKING:
@@ -36,9 +43,10 @@ async def gather_facts(
     notes: list[Finding] = []
     facts = []
     async with connect(url) as connection:
+        version = server_version(connection)
         for sub in sorted(broker.hare_subscribers(), key=lambda s: s.queue_name):
             try:
-                existing = await _existing(management, sub, settings)
+                existing = await _existing(management, sub, settings, version)
             except ManagementUnavailableError as exc:
                 existing = None
                 if not notes:
@@ -51,35 +59,42 @@ async def gather_facts(
                             "warn",
                         )
                     )
-            facts.append(await _facts(connection, url, sub, settings, existing))
+            facts.append(await _facts(connection, url, sub, settings, existing, version))
     return facts, notes
 
 
 async def _existing(
-    management: Management, sub: HareSubscriber, settings: HareSettings
-) -> tuple[dict[str, dict[str, Any] | None], dict[str, str | None], int | None]:
-    """(queue arguments, exchange types, quorum delivery limit) as the broker holds them."""
-    plan = sub.plan(settings)
+    management: Management,
+    sub: HareSubscriber,
+    settings: HareSettings,
+    version: BrokerVersion | None,
+) -> Existing:
+    """Queue arguments, exchange types and quorum delivery limits as the broker holds them."""
+    plan = sub.plan(settings, version)
     queues: dict[str, dict[str, Any] | None] = {}
-    limit: int | None = None
+    limits: dict[str, int | None] = {}
+    sources: dict[str, str] = {}
     for decl in plan.queues:
         record = await management.queue(decl.name)
         queues[decl.name] = None if record is None else dict(record.get("arguments") or {})
-        if record is not None and decl.name == sub.queue_name:
-            limit = _delivery_limit(record)
+        if record is not None and record.get("type") == "quorum":
+            limits[decl.name] = limit_of_record(version, record)
+            sources[decl.name] = limit_source(record)
     exchanges = {}
     for ex in plan.exchanges:
         record = await management.exchange(ex.name)
         exchanges[ex.name] = None if record is None else str(record.get("type"))
-    return queues, exchanges, limit
+    return Existing(queues, exchanges, limits, sources)
 
 
-def _delivery_limit(record: dict[str, Any]) -> int | None:
-    """``x-delivery-limit`` of a quorum queue, from its arguments or its effective policy."""
-    value = (record.get("arguments") or {}).get("x-delivery-limit")
-    if value is None:
-        value = (record.get("effective_policy_definition") or {}).get("delivery-limit")
-    return value if isinstance(value, int) else None
+@dataclass(frozen=True)
+class Existing:
+    """What the management API shows of one subscriber's topology."""
+
+    queues: dict[str, dict[str, Any] | None]
+    exchanges: dict[str, str | None]
+    limits: dict[str, int | None]
+    limit_sources: dict[str, str]
 
 
 async def _facts(
@@ -87,13 +102,14 @@ async def _facts(
     url: str,
     sub: HareSubscriber,
     settings: HareSettings,
-    existing: tuple[dict[str, dict[str, Any] | None], dict[str, str | None], int | None] | None,
+    existing: Existing | None,
+    version: BrokerVersion | None,
 ) -> SubscriberFacts:
-    plan = sub.plan(settings)
+    plan = sub.plan(settings, version)
     depth = await queue_depth(connection, sub.queue_name)
     options = sub.hare
     dead = dead_queue_name(sub.queue_name)
-    dead_args = (existing[0].get(dead) if existing else None) or {}
+    dead_args = (existing.queues.get(dead) if existing else None) or {}
     ttl = dead_args.get("x-message-ttl", settings.message_ttl_ms)
     delays = options.delay_cascade_in_ms or (
         (options.delay_in_ms if options.delay_in_ms is not None else settings.delay_in_ms),
@@ -114,10 +130,13 @@ async def _facts(
         delays_ms=() if options.stream else tuple(delays),
         dead_ttl_ms=None if options.stream and not options.stream_dead_letter else int(ttl),
         planned_queues={q.name: q.arguments for q in plan.queues},
-        existing_queues=existing[0] if existing else None,
+        existing_queues=existing.queues if existing else None,
         planned_exchanges={e.name: e.type for e in plan.exchanges},
-        existing_exchanges=existing[1] if existing else None,
-        delivery_limit=existing[2] if existing else None,
+        existing_exchanges=existing.exchanges if existing else None,
+        delivery_limit=existing.limits.get(sub.queue_name) if existing else None,
+        dead_delivery_limit=existing.limits.get(dead) if existing else None,
+        limit_sources=existing.limit_sources if existing else {},
+        broker_version=version,
         ready=depth[0] if depth else None,
         consumers=depth[1] if depth else None,
         stream_reachable=(

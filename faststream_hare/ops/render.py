@@ -10,10 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from faststream_hare.ops.dead_letters import OpsReport
-from faststream_hare.ops.doctor import CHECKS, Finding
+from faststream_hare.ops.doctor import CHECKS, Finding, SubscriberFacts
 from faststream_hare.ops.records import group_record, letter_record, preview
 from faststream_hare.ops.selection import DeadGroup, DeadLetter
 from faststream_hare.ops.status import QueueStatus
+from faststream_hare.topology.delivery_limit import format_version
+from faststream_hare.topology.names import dead_queue_name
 
 
 def _n(value: int | None) -> str:
@@ -22,8 +24,10 @@ def _n(value: int | None) -> str:
 
 def status_table(statuses: Sequence[QueueStatus]) -> Table:
     """One row per queue (Q, its delay queues, Q.dead), grouped by hare queue."""
-    table = Table(title="hare queues", show_lines=False)
-    for column in ("queue", "role", "ready", "unacked", "consumers", "pool", "stream offset"):
+    version = statuses[0].broker_version if statuses else "unknown"
+    table = Table(title=f"hare queues (RabbitMQ {version})", show_lines=False)
+    columns = ("queue", "role", "ready", "unacked", "consumers", "pool", "stream offset")
+    for column in (*columns, "delivery limit"):
         left = column in ("queue", "role")
         table.add_column(column, justify="left" if left else "right", no_wrap=column == "queue")
     for status in statuses:
@@ -37,7 +41,7 @@ def status_table(statuses: Sequence[QueueStatus]) -> Table:
             if i == 0 and status.stream_consumer:
                 offset = f"{status.stream_consumer}: {_n(status.stream_offset)}"
             if not row.exists:
-                table.add_row(row.name, row.role, "missing", "", "", "", "")
+                table.add_row(row.name, row.role, "missing", "", "", "", "", "")
                 continue
             table.add_row(
                 row.name,
@@ -47,10 +51,18 @@ def status_table(statuses: Sequence[QueueStatus]) -> Table:
                 _n(row.consumers),
                 pool if i == 0 else "",
                 offset,
+                _limit(row.delivery_limit),
             )
         for note in status.notes:
-            table.add_row("", "note", note, "", "", "", "")
+            table.add_row("", "note", note, "", "", "", "", "")
     return table
+
+
+def _limit(shown: str | None) -> str:
+    """A quorum queue's limit in force, and hare's need when it differs."""
+    if shown is None or shown == "none":
+        return shown or ""
+    return f"{shown}, hare needs none"
 
 
 def status_json(statuses: Sequence[QueueStatus]) -> list[dict[str, Any]]:
@@ -114,6 +126,38 @@ def report_line(report: OpsReport, verb: str = "moved") -> str:
 
 def report_json(report: OpsReport) -> dict[str, Any]:
     return dataclasses.asdict(report)
+
+
+def broker_lines(facts: Sequence[SubscriberFacts]) -> list[str]:
+    """The broker's version, then each quorum queue's delivery limit against hare's need."""
+    version = format_version(facts[0].broker_version) if facts else "unknown"
+    lines = [f"RabbitMQ {version}"]
+    for f in facts:
+        if f.queue_type != "quorum" or f.stream:
+            continue
+        dead = dead_queue_name(f.queue)
+        for name, limit in ((f.queue, f.delivery_limit), (dead, f.dead_delivery_limit)):
+            if f.existing_queues is None or (f.existing_queues or {}).get(name) is None:
+                shown = "not observed"
+            elif limit is None:
+                shown = "none"
+            else:
+                shown = f"{limit} ({f.limit_sources.get(name, 'argument')})"
+            lines.append(f"delivery limit of {name}: {shown}; hare needs none")
+    return lines
+
+
+def broker_json(facts: Sequence[SubscriberFacts]) -> dict[str, Any]:
+    version = facts[0].broker_version if facts else None
+    limits = {}
+    for f in facts:
+        if f.queue_type == "quorum" and not f.stream and f.existing_queues is not None:
+            for name, limit in (
+                (f.queue, f.delivery_limit),
+                (dead_queue_name(f.queue), f.dead_delivery_limit),
+            ):
+                limits[name] = {"limit": limit, "source": f.limit_sources.get(name), "needed": None}
+    return {"broker_version": format_version(version), "delivery_limits": limits}
 
 
 def findings_output(console: Console, findings: Sequence[Finding]) -> None:

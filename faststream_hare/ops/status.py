@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from rstream import Consumer
@@ -20,6 +20,13 @@ from faststream_hare.errors import HareError
 from faststream_hare.ops.link import connect, queue_depth
 from faststream_hare.ops.management import Management, ManagementUnavailableError
 from faststream_hare.streams.endpoint import stream_endpoint
+from faststream_hare.topology.delivery_limit import (
+    BrokerVersion,
+    format_version,
+    limit_of_record,
+    limit_source,
+    server_version,
+)
 from faststream_hare.topology.names import dead_queue_name, delay_queue_name
 
 if TYPE_CHECKING:
@@ -43,6 +50,9 @@ class QueueRow:
     ready: int | None = None
     unacked: int | None = None
     consumers: int | None = None
+    #: A quorum queue's delivery limit in force: ``"none"``, ``"20 (default)"``…; ``None``
+    #: for other queue types or without the management API. hare needs none.
+    delivery_limit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class QueueStatus:
     stream_consumer: str | None = None
     stream_offset: int | None = None
     notes: tuple[str, ...] = field(default=())
+    broker_version: str = "unknown"
 
     @property
     def dead(self) -> int | None:
@@ -75,15 +86,46 @@ async def gather_status(
     management = Management.for_url(target.url, mgmt_url)
     records = await _records(management)
     async with connect(target.url) as connection:
-        if target.broker is not None:
-            settings = target.broker.settings
-            subs = sorted(target.broker.hare_subscribers(), key=lambda s: s.queue_name)
-            if queues:
-                subs = [s for s in subs if s.queue_name in queues]
-            return [
-                await _of_subscriber(connection, s, settings, records, target.url) for s in subs
-            ]
-        return [await _of_queue(connection, q, records) for q in queues]
+        version = server_version(connection)
+        statuses = await _statuses(connection, target, queues, records)
+    shown = format_version(version)
+    return [
+        replace(st, broker_version=shown, rows=_with_limits(st.rows, records, version))
+        for st in statuses
+    ]
+
+
+def _with_limits(
+    rows: tuple[QueueRow, ...], records: dict[str, Any] | None, version: BrokerVersion | None
+) -> tuple[QueueRow, ...]:
+    return tuple(_with_limit(r, records, version) for r in rows)
+
+
+def _with_limit(
+    row: QueueRow, records: dict[str, Any] | None, version: BrokerVersion | None
+) -> QueueRow:
+    """``row`` with the delivery limit its quorum queue applies (management API)."""
+    record = (records or {}).get(row.name)
+    if record is None or record.get("type") != "quorum":
+        return row
+    limit = limit_of_record(version, record)
+    shown = "none" if limit is None else f"{limit} ({limit_source(record)})"
+    return replace(row, delivery_limit=shown)
+
+
+async def _statuses(
+    connection: AbstractConnection,
+    target: Target,
+    queues: tuple[str, ...],
+    records: dict[str, Any] | None,
+) -> list[QueueStatus]:
+    if target.broker is not None:
+        settings = target.broker.settings
+        subs = sorted(target.broker.hare_subscribers(), key=lambda s: s.queue_name)
+        if queues:
+            subs = [s for s in subs if s.queue_name in queues]
+        return [await _of_subscriber(connection, s, settings, records, target.url) for s in subs]
+    return [await _of_queue(connection, q, records) for q in queues]
 
 
 async def _records(management: Management) -> dict[str, dict[str, Any]] | None:

@@ -9,6 +9,7 @@ of hare's own paths and then counts message ids exactly: every id is in ``Q`` or
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -18,10 +19,12 @@ import pytest
 from faststream.rabbit.annotations import RabbitMessage
 
 from faststream_hare import HareBroker, Idempotency
+from faststream_hare.ops.cli import main
 from faststream_hare.retry import idempotent
 from faststream_hare.retry.requeue_backoff import RequeueBackoff
 from faststream_hare.topology.delivery_limit import BrokerVersion, server_version
 from tests.support.amqp import AMQP_URL, drain, wait_depth
+from tests.support.broker import MGMT_URL
 from tests.support.pools import make_broker, running, wait_state
 from tests.support.rabbit_admin import RabbitAdmin
 from tests.support.redis_server import ThrowawayRedis
@@ -263,3 +266,55 @@ async def _dead_reasons(queue: str) -> tuple[Counter[str], set[str]]:
         return Counter(str(m.message_id) for m in messages), reasons
     finally:
         await connection.close()
+
+
+#: ``hare doctor``/``hare status`` read the app a test put here.
+APP: HareBroker | None = None
+APP_PATH = "tests.integration.test_delivery_limits:APP"
+
+
+async def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, [*args, APP_PATH, "--mgmt-url", MGMT_URL])
+    return code, capsys.readouterr().out
+
+
+async def test_doctor_and_status_print_the_version_and_the_limit_in_force(
+    prefix: str, broker_url: str, version: BrokerVersion, capsys: pytest.CaptureFixture[str]
+) -> None:
+    global APP
+    old, new = f"{prefix}.old", f"{prefix}.new"
+    await _declare_as_before(old)
+    APP = broker = HareBroker(broker_url, logger=None)
+    broker.subscriber(old, queue_type="quorum", delay_in_ms=100)(_never)
+    broker.subscriber(new, queue_type="quorum", delay_in_ms=100)(_never)
+    shown = ".".join(str(n) for n in version)
+    async with running(broker):
+        await asyncio.sleep(6)  # the management API's view of a new queue lags by seconds
+        code, out = await _cli(capsys, "doctor", "--json")
+        report = json.loads(out)
+        _, text = await _cli(capsys, "doctor")
+        _, status_out = await _cli(capsys, "status", "--json")
+        _, status_text = await _cli(capsys, "status")
+    limits = report["delivery_limits"]
+    assert report["broker_version"] == shown
+    assert f"RabbitMQ {shown}" in text
+    assert f"RabbitMQ {shown}" in status_text
+    assert limits[new]["limit"] is None
+    assert limits[f"{new}.dead"]["limit"] is None
+    rows = {r["name"]: r for s in json.loads(status_out) for r in s["rows"]}
+    assert rows[new]["delivery_limit"] == "none"
+    findings = [f for f in report["findings"] if f["check"] == "quorum_delivery_limit"]
+    if version >= (4,):  # the old queues keep 4.0's default of 20: explained, with the fix
+        assert limits[old] == {"limit": 20, "source": "default", "needed": None}
+        assert rows[old]["delivery_limit"] == "20 (default)"
+        assert f"delivery limit of {old}: 20 (default); hare needs none" in text
+        assert {f["level"] for f in findings} == {"warn"}
+        assert {f["queue"] for f in findings} == {old}
+        assert all("set_policy hare-delivery-limit" in f["fix"] for f in findings)
+        assert code == 0  # warnings only: hare starts on them and loses nothing
+    else:
+        assert limits[old]["limit"] is None
+        assert rows[old]["delivery_limit"] == "none"
+        assert findings == []
+    assert not [f for f in report["findings"] if f["check"] == "topology"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from faststream_hare.ops.doctor import CHECKS, ONE_DAY_MS, SubscriberFacts, diagnose
+from faststream_hare.ops.doctor import CHECKS, ONE_DAY_MS, SubscriberFacts, diagnose, topology
 
 HEALTHY = SubscriberFacts(
     queue="orders",
@@ -79,11 +79,41 @@ def test_unknown_topology_is_not_a_finding() -> None:
 
 
 def test_quorum_delivery_limit() -> None:
+    # hare needs none; it steers around a limit above its reserve of returns (a warning)
     quorum = replace(HEALTHY, queue_type="quorum", delivery_limit=2)
     assert checks(quorum) == [("quorum_delivery_limit", "fail")]
-    assert checks(replace(quorum, delivery_limit=5)) == []
+    assert checks(replace(quorum, delivery_limit=6)) == [("quorum_delivery_limit", "fail")]
+    assert checks(replace(quorum, delivery_limit=20)) == [("quorum_delivery_limit", "warn")]
     assert checks(replace(quorum, delivery_limit=None)) == []
+    dead = replace(quorum, delivery_limit=None, dead_delivery_limit=20)
+    assert checks(dead) == [("quorum_delivery_limit", "warn")]
     assert checks(replace(HEALTHY, delivery_limit=2)) == []  # classic queues have none
+
+
+def test_quorum_delivery_limit_names_the_version_the_source_and_the_policy_fix() -> None:
+    facts = replace(
+        HEALTHY,
+        queue_type="quorum",
+        delivery_limit=20,
+        limit_sources={HEALTHY.queue: "default"},
+        broker_version=(4, 0, 5),
+    )
+    (finding,) = diagnose([facts])
+    assert "more than 20 times (default, RabbitMQ 4.0.5)" in finding.problem
+    assert "hare-reason: delivery_limit" in finding.problem
+    assert "rabbitmqctl set_policy hare-delivery-limit" in finding.fix
+    assert '"delivery-limit": -1' in finding.fix
+
+
+def test_a_delivery_limit_argument_hare_would_add_is_not_a_startup_failure() -> None:
+    # declared before 4.0 without x-delivery-limit: hare starts on it as it is
+    facts = replace(
+        HEALTHY,
+        queue_type="quorum",
+        planned_queues={HEALTHY.queue: {"x-queue-type": "quorum", "x-delivery-limit": -1}},
+        existing_queues={HEALTHY.queue: {"x-queue-type": "quorum"}},
+    )
+    assert topology(facts) == []
 
 
 def test_dead_ttl_and_delays() -> None:
