@@ -1,6 +1,6 @@
 """Measure what counts towards a quorum queue's delivery limit on one RabbitMQ node.
 
-Run it against each broker version and compare (docs/rabbitmq-versions.md has the results):
+Run it against each broker version and compare (docs/topology.md has the results):
 
     python scripts/measure_delivery_limits.py amqp://guest:guest@127.0.0.1:5672/ \
         http://127.0.0.1:15672
