@@ -9,7 +9,7 @@ the same hare options as ``HareBroker``'s. Needs the ``fastapi`` extra.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Unpack, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi.datastructures import Default
 from faststream.middlewares import AckPolicy
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from fastapi.types import IncEx
     from faststream.rabbit.schemas import Channel, RabbitExchange, RabbitQueue
     from faststream.rabbit.subscriber import RabbitSubscriber
+    from typing_extensions import Unpack
 
     from faststream_hare._internal.faststream import CustomCallable
     from faststream_hare.options import Unique

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import RabbitExchange, RabbitQueue
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from aio_pika.abc import DateType, HeadersType, TimeoutType
     from fast_depends.dependencies import Dependant
     from faststream.rabbit.subscriber import RabbitSubscriber
+    from typing_extensions import Unpack
 
     from faststream_hare._internal.faststream import CodecProto, CustomCallable
 

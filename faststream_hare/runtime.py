@@ -172,7 +172,7 @@ class HareRuntime:
         """Wait until the connection comes back, or ``timeout_s`` at most."""
         if self._reconnected is None:
             self._reconnected = asyncio.Event()
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._reconnected.wait(), timeout_s)
 
     def _live_connection(self) -> AbstractRobustConnection | None:

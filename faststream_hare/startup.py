@@ -8,6 +8,7 @@ fix, instead of a wall of traceback.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -28,7 +29,7 @@ T = TypeVar("T")
 logger = logging.getLogger("faststream_hare.connection")
 
 #: Errors of a broker that is not there (yet): refused, unreachable, not answering.
-UNREACHABLE = (AMQPConnectionError, OSError, TimeoutError)
+UNREACHABLE = (AMQPConnectionError, OSError, asyncio.TimeoutError)
 
 
 async def connect_patiently(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiormq.exceptions
 
+from faststream_hare._internal import compat
 from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.faststream import SubscriberUsecase, SubscriberWithOwnMiddlewares
 from faststream_hare.asyncapi.channels import hare_channels
@@ -187,7 +188,7 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
             await super().stop()
         except asyncio.CancelledError:
             task = asyncio.current_task()
-            if task is not None and task.cancelling():
+            if task is not None and compat.cancelling(task):
                 raise  # we are being cancelled ourselves
             self._log_lost_consumer("the connection is down")
         except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:

@@ -108,15 +108,31 @@ async def write_publishes(
 async def _until_enqueued(raw: Any, put: asyncio.Future[None]) -> None:
     """Wait for room in the connection's (bounded) write queue, but not past the channel's
     end: a connection that died leaves its queue full forever."""
-    closing = raw.closing
+    closing: asyncio.Future[Any] = raw.closing  # aiormq 7: an observer; 6.9: the channel's own
+    ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_close(_: object) -> None:
+        if not ended.done():
+            ended.set_result(None)
+
+    closing.add_done_callback(on_close)
     try:
-        await asyncio.wait({put, closing}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({put, ended}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        closing.cancel()  # only the observer
+        closing.remove_done_callback(on_close)
+        ended.cancel()
+        if closing_is_observer(raw):
+            closing.cancel()  # only the observer; never the channel's own future
     if not put.done():
         msg = "the channel closed before the publishes were written"
         raise ChannelInvalidStateError(msg)
     put.result()
+
+
+def closing_is_observer(raw: Any) -> bool:
+    """aiormq 7 hands out a fresh observer of the channel's end per ``closing`` read (to be
+    cancelled when done with); aiormq 6.9 hands out the channel's own future."""
+    return isinstance(getattr(type(raw), "closing", None), property)
 
 
 def _encode(publish: Publish, channel_number: int, max_content_size: int) -> bytes:

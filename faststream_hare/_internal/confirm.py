@@ -21,6 +21,7 @@ from aio_pika.exceptions import (
 )
 from pamqp import commands
 
+from faststream_hare._internal import compat
 from faststream_hare._internal.aiormq_frames import Publish
 from faststream_hare._internal.channels import close_quietly
 from faststream_hare._internal.publish_pipeline import PublishPipeline
@@ -99,11 +100,11 @@ class ConfirmedPublisher:
         """
         limit = self.default_timeout if timeout is None else timeout
         try:
-            async with asyncio.timeout(limit):
+            async with compat.timeout(limit):
                 confirmation = await self._pipeline.submit(
                     Publish(exchange, routing_key, message.body, message.properties)
                 )
-        except TimeoutError as exc:
+        except asyncio.TimeoutError as exc:
             msg = f"no confirm from RabbitMQ within {limit:g} s for routing key '{routing_key}'"
             raise ConfirmTimeoutError(msg) from exc
         except PublishError as exc:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiormq.exceptions import ChannelInvalidStateError
 
+from faststream_hare._internal import compat
 from faststream_hare._internal.aiormq_frames import InFlight, Publish, write_publishes
 from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
 
@@ -79,7 +80,7 @@ class PublishPipeline:
         self, channel: AbstractChannel, batch: list[tuple[Publish, asyncio.Future[Any]]]
     ) -> None:
         try:
-            async with asyncio.timeout(OPERATION_TIMEOUT_S):  # a writer that stopped writing
+            async with compat.timeout(OPERATION_TIMEOUT_S):  # a writer that stopped writing
                 outcomes = await write_publishes(channel, [publish for publish, _ in batch])
         except asyncio.CancelledError:
             for _, outcome in batch:

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from faststream_hare._internal import compat
 from faststream_hare._internal.redis_wire import RedisConnectionLostError, RedisReplyError, RespWire
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class RedisLink:
         return await wire.call(packed, expected, deadline)
 
     async def _open(self, deadline: float) -> RespWire:
-        async with asyncio.timeout_at(deadline), self._opening:  # one connect at a time
+        async with compat.timeout_at(deadline), self._opening:  # one connect at a time
             wire = self._wire
             if wire is None or wire.closed:
                 self._wire = wire = await RespWire.open(self._new_connection())

@@ -150,7 +150,7 @@ async def _reachable(host: str, port: int) -> bool:
     """True when something accepts a TCP connection at ``host:port``."""
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), PROBE_TIMEOUT_S)
-    except (OSError, TimeoutError):
+    except (OSError, asyncio.TimeoutError):
         return False
     writer.close()
     with contextlib.suppress(OSError):

@@ -36,7 +36,7 @@ async def connect(url: str) -> AsyncIterator[AbstractConnection]:
     """An AMQP connection to ``url``; one clear sentence when it cannot be opened."""
     try:
         connection = await asyncio.wait_for(aio_pika.connect(url), CONNECT_TIMEOUT_S)
-    except (OSError, TimeoutError, aiormq.exceptions.AMQPError, ValueError) as exc:
+    except (OSError, asyncio.TimeoutError, aiormq.exceptions.AMQPError, ValueError) as exc:
         reason = type(exc).__name__
         msg = (
             f"Cannot connect to RabbitMQ at {mask_url(url)} ({reason}); check --url "

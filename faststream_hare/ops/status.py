@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from rstream import Consumer
 from rstream.exceptions import OffsetNotFound
 
+from faststream_hare._internal import compat
 from faststream_hare.errors import HareError
 from faststream_hare.ops.link import connect, queue_depth
 from faststream_hare.ops.management import Management, ManagementUnavailableError
@@ -198,7 +199,7 @@ async def _stream_offset(
         connection_name=f"{endpoint.connection_name}-ops",
     )
     try:
-        async with asyncio.timeout(STREAM_TIMEOUT_S):
+        async with compat.timeout(STREAM_TIMEOUT_S):
             await consumer.start()
             offset = await consumer.query_offset(sub.queue_name, sub.hare.stream_consumer_name)
             return offset, ()

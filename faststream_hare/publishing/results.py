@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from faststream_hare._internal.compat import StrEnum
 
 
 class PublishResult(StrEnum):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 
+from faststream_hare._internal import compat
 from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
 from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.retry.copies import MessageCopy
@@ -186,7 +187,7 @@ class Handoff:
             await asyncio.sleep(pause)
         finally:  # also when cancelled (a stop during the pause): give the message back
             try:  # bounded: a stop that cancelled this waits for it
-                async with asyncio.timeout(OPERATION_TIMEOUT_S):
+                async with compat.timeout(OPERATION_TIMEOUT_S):
                     await self.original.nack(requeue=True)
             except Exception as exc:  # the channel is gone: the broker requeues it anyway
                 logger.debug("nack of message %s failed: %r", self.raw.message_id, exc)

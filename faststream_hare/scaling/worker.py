@@ -141,7 +141,7 @@ class Worker:
             return
         try:
             await asyncio.wait_for(self._idle.wait(), timeout_s)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             logger.warning(
                 "Worker %s: drain timed out: %d handler(s) still running; their messages "
                 "go back to the queue",

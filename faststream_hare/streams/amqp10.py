@@ -15,8 +15,10 @@ import struct
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from faststream_hare._internal.compat import UTC
 
 #: Positions in the header section (AMQP 1.0 part 3, section 3.2.1).
 DURABLE, PRIORITY, TTL = 0, 1, 2

@@ -126,7 +126,7 @@ class StreamConsumer:
         in_worker = worker is not None and asyncio.current_task() is worker
         if not in_worker:  # a handler that stops its own subscriber must not wait for itself
             drain_s = self.runtime.settings.shutdown_drain_timeout_ms / 1000
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._delivery.idle.wait(), drain_s)
         for task in self._tasks:
             if task is not worker or not in_worker:

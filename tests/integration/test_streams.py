@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
@@ -162,7 +162,7 @@ async def test_datetime_offset_starts_at_messages_at_or_after_it(
     async with Feeder(queue) as feeder:
         await feeder.publish(*numbers(3))
         await asyncio.sleep(0.3)  # the stream timestamps chunks in milliseconds
-        since = datetime.now(UTC)
+        since = datetime.now(timezone.utc)
         await asyncio.sleep(0.3)
         await feeder.publish(*numbers(3, start=3))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from faststream_hare.ops.records import body_fields, jsonable, letter_record, pretty_body, preview
@@ -14,7 +14,7 @@ def test_jsonable_covers_amqp_values() -> None:
     value = {
         "b": b"text",
         "raw": b"\xff",
-        "when": datetime(2026, 1, 1, tzinfo=UTC),
+        "when": datetime(2026, 1, 1, tzinfo=timezone.utc),
         "amount": Decimal("1.50"),
         "list": [1, b"x"],
         "other": object,

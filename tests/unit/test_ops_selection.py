@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 
@@ -28,9 +28,9 @@ def letter(position: int, exception: str | None, error: str = "", **props: objec
 
 
 LETTERS = [
-    letter(0, "ValueError", "bad order 7", timestamp=datetime(2026, 1, 2, tzinfo=UTC)),
+    letter(0, "ValueError", "bad order 7", timestamp=datetime(2026, 1, 2, tzinfo=timezone.utc)),
     letter(1, "TimeoutError", "Gateway timed out\nat line 3"),
-    letter(2, "ValueError", "bad order 9", timestamp=datetime(2026, 1, 1, tzinfo=UTC)),
+    letter(2, "ValueError", "bad order 9", timestamp=datetime(2026, 1, 1, tzinfo=timezone.utc)),
     letter(3, None, message_id="m3"),
 ]
 
@@ -92,8 +92,8 @@ def test_group_by_exception() -> None:
     ]
     value_errors = groups[0]
     assert (value_errors.first_position, value_errors.last_position) == (0, 2)
-    assert value_errors.first_seen == datetime(2026, 1, 1, tzinfo=UTC)
-    assert value_errors.last_seen == datetime(2026, 1, 2, tzinfo=UTC)
+    assert value_errors.first_seen == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert value_errors.last_seen == datetime(2026, 1, 2, tzinfo=timezone.utc)
     assert value_errors.sample_error == "bad order 7"
     assert value_errors.where == (Where("exception", "=", "ValueError"),)
     assert groups[2].where == (Where("exception", "=", ""),)

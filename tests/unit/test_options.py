@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 
@@ -84,7 +84,7 @@ def test_good_options_are_kept() -> None:
     assert sub.hare.delay_cascade_in_ms == (1_000, 5_000)  # type: ignore[attr-defined]
     assert sub.hare.queue_type == "quorum"  # type: ignore[attr-defined]
     stream = broker.subscriber(
-        "events", stream=True, stream_offset=datetime(2024, 1, 1, tzinfo=UTC)
+        "events", stream=True, stream_offset=datetime(2024, 1, 1, tzinfo=timezone.utc)
     )
     assert stream.hare.stream  # type: ignore[attr-defined]
 

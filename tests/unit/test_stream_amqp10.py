@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -51,7 +51,10 @@ U = uuid.UUID("12345678-1234-5678-1234-567812345678")
         (b"\x72" + struct.pack(">f", 1.5), 1.5),
         (b"\x82" + struct.pack(">d", 2.25), 2.25),
         (b"\x73\x00\x00\x00\x41", "A"),
-        (b"\x83" + (1_704_067_200_000).to_bytes(8, "big"), datetime(2024, 1, 1, tzinfo=UTC)),
+        (
+            b"\x83" + (1_704_067_200_000).to_bytes(8, "big"),
+            datetime(2024, 1, 1, tzinfo=timezone.utc),
+        ),
         (b"\x98" + U.bytes, U),
         (b"\xa0\x02\x00\x01", b"\x00\x01"),
         (b"\xb0\x00\x00\x00\x02\x00\x01", b"\x00\x01"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 from rstream import AMQPMessage, Properties
@@ -16,7 +16,7 @@ def wire(message: AMQPMessage) -> bytes:
 
 
 #: A stream entry exactly as RabbitMQ 3.10.8 stored an aio-pika publish of ``{"a":1}`` with
-#: properties and headers s="v", i=5, b=True, f=1.5, t=2024-01-01 UTC, big=2**40, neg=-3.
+#: properties and headers s="v", i=5, b=True, f=1.5, t=2024-01-01 timezone.utc, big=2**40, neg=-3.
 RABBITMQ_ENTRY = (
     b"\x00Sr\xc1y\n\xa3\rx-routing-key\xa1\x11hare_t_explore_s4\xa3\nx-exchange\xa1\x00"
     b"\xa3\x10x-basic-priorityP\x03\xa3\x15x-basic-delivery-modeP\x02"
@@ -39,7 +39,7 @@ def test_rabbitmq_entry_maps_back_to_what_a_classic_queue_delivers() -> None:
         "i": 5,
         "b": True,
         "f": 1.5,
-        "t": datetime(2024, 1, 1, tzinfo=UTC),
+        "t": datetime(2024, 1, 1, tzinfo=timezone.utc),
         "big": 2**40,
         "neg": -3,
         "x-stream-offset": 41,
@@ -49,7 +49,7 @@ def test_rabbitmq_entry_maps_back_to_what_a_classic_queue_delivers() -> None:
     assert (message.reply_to, message.user_id) == ("rq", "guest")
     assert (message.type, message.app_id) == ("typ", "app")
     assert (message.priority, int(message.delivery_mode), message.expiration) == (3, 2, 60.0)
-    assert message.timestamp == datetime.fromtimestamp(1_795_901_073, tz=UTC)
+    assert message.timestamp == datetime.fromtimestamp(1_795_901_073, tz=timezone.utc)
     assert (message.exchange, message.routing_key) == ("", "hare_t_explore_s4")
 
 
@@ -108,7 +108,7 @@ def test_stream_protocol_producer_message_maps_too() -> None:
     message = to_incoming_message(wire(stored), offset=7, queue="orders")
     assert message.headers == {"tenant": "acme", "blob": b"\xff\x00", "x-stream-offset": 7}
     assert (message.message_id, message.content_type) == ("m1", "application/json")
-    assert message.timestamp == datetime.fromtimestamp(1_700_000_000, tz=UTC)
+    assert message.timestamp == datetime.fromtimestamp(1_700_000_000, tz=timezone.utc)
     assert (message.exchange, message.routing_key) == ("orders_ex", "order.created")
 
 
@@ -151,7 +151,7 @@ def test_fast_constructor_matches_aio_pikas_own() -> None:
     from pamqp import commands as spec
     from pamqp.header import ContentHeader
 
-    moment = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    moment = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
     headers = {"tenant": "acme", "x-stream-offset": 7}
     official = IncomingMessage(
         DeliveredMessage(

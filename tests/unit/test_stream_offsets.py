@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from rstream import OffsetType
@@ -24,7 +24,7 @@ from faststream_hare.streams.offsets import (
         ("next", OffsetType.NEXT, None),
         (0, OffsetType.OFFSET, 0),
         (42, OffsetType.OFFSET, 42),
-        (datetime(2024, 5, 1, 12, 0, tzinfo=UTC), OffsetType.TIMESTAMP, 1_714_564_800_000),
+        (datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc), OffsetType.TIMESTAMP, 1_714_564_800_000),
     ],
 )
 def test_offset_option_maps_to_rstream_specification(
@@ -36,7 +36,7 @@ def test_offset_option_maps_to_rstream_specification(
 
 def test_datetime_in_another_zone_is_the_same_instant() -> None:
     paris = datetime(2024, 5, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
-    assert epoch_ms(paris) == epoch_ms(datetime(2024, 5, 1, 12, 0, tzinfo=UTC))
+    assert epoch_ms(paris) == epoch_ms(datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc))
 
 
 @pytest.mark.parametrize("bad", ["earliest", "1D", -1, True, 1.5, None, object()])

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Run the core of the suite on every supported CPython other than the main venv's: one venv per
+# version under .venvs/ (made once, then reused), the unit and in-memory tests and a broker-facing
+# core (retry, publishing, dedup on Redis, topology, streams) against the real services.
+#
+#   bash scripts/pythons.sh                 # 3.10, 3.12 and 3.13
+#   HARE_PYTHONS="3.10" bash scripts/pythons.sh -x   # one version; extra arguments go to pytest
+#
+# The interpreters come from pyenv (`pyenv root`/versions/3.X.*) or from python3.X on PATH. A
+# version that cannot be found is an error in CI (CI=true) and a one-line skip elsewhere.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VERSIONS="${HARE_PYTHONS:-3.10 3.12 3.13}"
+EXTRAS="redis,console,prometheus,otel,fastapi"
+TEST_TOOLS=(pytest pytest-asyncio pytest-timeout httpx trustme)
+CORE=(
+    tests/unit tests/memory
+    tests/integration/test_retry.py
+    tests/integration/test_publish_rabbit.py
+    tests/integration/test_dedup_redis.py
+    tests/integration/test_topology.py
+    tests/integration/test_streams.py
+)
+
+log() { printf '[pythons] %s\n' "$*" >&2; }
+
+interpreter() {  # the newest installed CPython $1 (e.g. 3.12), or nothing
+    local version="$1" found=""
+    if command -v pyenv >/dev/null 2>&1; then
+        found="$(ls -d "$(pyenv root)/versions/$version".*/bin/python 2>/dev/null | sort -V | tail -1)"
+    fi
+    if [[ -z "$found" ]] && command -v "python$version" >/dev/null 2>&1; then
+        found="$(command -v "python$version")"
+    fi
+    echo "$found"
+}
+
+uv_bin() {  # uv (from PyPI) in the main venv: it makes and fills a venv in seconds
+    if [[ ! -x .venv/bin/uv ]]; then
+        .venv/bin/python -m pip install -q uv >/dev/null
+    fi
+    echo "$PWD/.venv/bin/uv"
+}
+
+failed=()
+UV="$(uv_bin)"
+for version in $VERSIONS; do
+    python="$(interpreter "$version")"
+    if [[ -z "$python" ]]; then
+        if [[ "${CI:-}" == "true" ]]; then
+            log "CPython $version is not installed (pyenv install $version)"
+            exit 1
+        fi
+        log "CPython $version is not installed: skipped (pyenv install $version to run it)"
+        continue
+    fi
+    venv=".venvs/py$version"
+    if [[ ! -x "$venv/bin/python" ]]; then
+        "$UV" venv -q -p "$python" "$venv"
+    fi
+    # editable install, refreshed every run: cheap when nothing changed
+    "$UV" pip install -q -p "$venv/bin/python" -e ".[$EXTRAS]" "${TEST_TOOLS[@]}"
+    log "CPython $("$venv/bin/python" -c 'import platform; print(platform.python_version())')"
+    if ! "$venv/bin/python" -m pytest -q -p no:cacheprovider "${CORE[@]}" "$@"; then
+        failed+=("$version")
+    fi
+done
+if (( ${#failed[@]} )); then
+    log "failed on CPython ${failed[*]}"
+    exit 1
+fi
