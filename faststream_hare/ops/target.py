@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +15,12 @@ from faststream_hare.settings import HareSettings
 
 
 def load_broker(path: str) -> HareBroker:
-    """Import ``module:attribute`` and return its HareBroker (or the app's)."""
+    """Import ``module:attribute`` and return its HareBroker (or the app's).
+
+    The module is looked up from the current directory first, as ``faststream run`` does.
+    """
     module_name, _, attribute = path.partition(":")
+    _import_from_current_directory()
     try:
         target: Any = getattr(importlib.import_module(module_name), attribute or "app")
     except (ImportError, AttributeError) as exc:
@@ -29,6 +35,14 @@ def load_broker(path: str) -> HareBroker:
             return candidate
     msg = f"{path} is neither a HareBroker nor a FastStream app with one"
     raise HareError(msg)
+
+
+def _import_from_current_directory() -> None:
+    """The ``hare`` script's ``sys.path`` starts with its own bin directory, not the one the
+    user stands in: put the current directory first, as ``python -m`` and FastStream do."""
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)
 
 
 def broker_url(broker: HareBroker) -> str:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from faststream_hare.ops.cli import main
@@ -19,3 +24,27 @@ def test_topology_of_the_quickstart(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bad_target_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["topology", "examples.quickstart:nothing"]) == 2
     assert capsys.readouterr().err.startswith("hare: ")
+
+
+def test_app_is_loaded_from_the_current_directory(tmp_path: Path) -> None:
+    """``hare topology shop:app`` in the directory of shop.py, as ``faststream run`` does."""
+    (tmp_path / "shop.py").write_text(
+        "from faststream import FastStream\n"
+        "from faststream_hare import HareBroker\n"
+        "broker = HareBroker()\n"
+        "@broker.subscriber('shop_orders', exchange='shop_ex', routing_key='order.created')\n"
+        "async def handle(body: str) -> None: ...\n"
+        "app = FastStream(broker)\n"
+    )
+    hare = Path(sys.executable).with_name("hare")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run(
+        [str(hare), "topology", "shop:app"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "exchange shop_ex (topic, durable)" in done.stdout
