@@ -130,7 +130,7 @@ class Outbox:
             relay.stopping = True
             relay.wake()
         if task is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_S)
             task.cancel()
             with contextlib.suppress(BaseException):

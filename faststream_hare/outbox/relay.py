@@ -100,7 +100,7 @@ class Relay:
             if listen.is_closed():
                 msg = "the LISTEN connection closed"
                 raise ConnectionError(msg)
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
 
     async def run_batch(self, conn: Any) -> int:

@@ -149,7 +149,7 @@ async def collect(
         while len(ids) < until and loop.time() < deadline:
             try:
                 message = await asyncio.wait_for(messages.__anext__(), deadline - loop.time())
-            except TimeoutError:
+            except asyncio.TimeoutError:
                 break
             await message.ack()
             bodies.append(message.body)
