@@ -57,7 +57,7 @@ class HareRegistrator(RabbitRegistrator):
         """Subscribe a handler; any hare option (or ``hare=True``) makes it a hare subscriber.
 
         The hare options are the keywords of ``HareSubscriberKeywords`` (``retry_limit``,
-        ``delay_cascade_in_ms``, ``stream``, ``consumer_count``, ...; DESIGN §1). Without them
+        ``delay_cascade_in_ms``, ``stream``, ``consumer_count``, ...). Without them
         this is exactly ``RabbitBroker.subscriber()``.
         """
         given = given_hare_keywords(hare_keywords)

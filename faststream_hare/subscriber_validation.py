@@ -1,4 +1,4 @@
-"""Checking ``subscriber()``'s hare keywords at decoration time (DESIGN §1).
+"""Checking ``subscriber()``'s hare keywords at decoration time.
 
 Each failure is a ``HareConfigError`` with one sentence that names the option and the fix.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A 3-node RabbitMQ cluster on this machine, with HAProxy in front (DESIGN §15).
+# A 3-node RabbitMQ cluster on this machine, with HAProxy in front.
 #
 #   scripts/cluster.sh up        start hare1..hare3@localhost, join them, start HAProxy; waits
 #   scripts/cluster.sh status    one line per node (name, state, management URL), then the URLs

@@ -106,7 +106,7 @@ class _AsyncioLeaks(logging.Handler):
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_leaked_hare_tasks() -> Iterator[None]:
-    """The run fails when a task hare started was left pending (DESIGN §11)."""
+    """The run fails when a task hare started was left pending."""
     handler = _AsyncioLeaks()
     logging.getLogger("asyncio").addHandler(handler)
     try:
@@ -130,7 +130,7 @@ def pytest_warning_recorded(warning_message: warnings.WarningMessage, when: str)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """A run with such warnings from hare fails (DESIGN §11: hare leaves nothing open)."""
+    """A run with such warnings from hare fails (hare leaves nothing open)."""
     if _HARE_WARNINGS and exitstatus == 0:
         print("\nhare left resources open or coroutines unawaited:\n" + "\n".join(_HARE_WARNINGS))
         session.exitstatus = 1

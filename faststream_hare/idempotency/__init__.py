@@ -1,4 +1,4 @@
-"""Idempotent consumers (DESIGN §17): the store protocol, the stores and the key function."""
+"""Idempotent consumers: the store protocol, the stores and the key function."""
 
 from faststream_hare.idempotency.memory import MemoryIdempotencyStore
 from faststream_hare.idempotency.redis import RedisIdempotencyStore

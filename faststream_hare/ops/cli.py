@@ -1,4 +1,4 @@
-"""The ``hare`` command: status, dead letters, doctor, console, topology (DESIGN §14).
+"""The ``hare`` command: status, dead letters, doctor, console, topology.
 
 Every command takes an ``APP`` (``module:attr``, as ``faststream run``) or ``--url`` (and
 ``--queue``); ``--json`` prints machine-readable output. Exit codes: 0 ok, 1 problems found

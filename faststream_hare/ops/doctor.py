@@ -1,4 +1,4 @@
-"""``hare doctor``'s rules: pure functions from observed facts to findings (DESIGN §14).
+"""``hare doctor``'s rules: pure functions from observed facts to findings.
 
 Each finding is one sentence saying what is wrong and one saying how to fix it. The facts are
 gathered by ``ops/doctor_facts.py``; keeping the rules pure lets every one be tested without

@@ -94,7 +94,7 @@ class HarePublisher(RabbitPublisher):
         if self.unique is not None and self.unique.store is None and not runtime.in_memory:
             # settings.dedup_url is infrastructure, like RabbitMQ: reached patiently at start.
             # A store given to Unique(store=...) is the app's own: an outage there surfaces
-            # as HareDedupError on publish (nothing published unchecked), as DESIGN §9 says.
+            # as HareDedupError on publish (nothing published unchecked), as docs/design.md says.
             await reach_dedup_store(self.dedup_store, runtime.settings)
         with explain_exchange_clash(self.exchange):  # a plain one: FastStream declares it
             await super().start()

@@ -1,4 +1,4 @@
-"""One delivery of one message to a classic/quorum hare subscriber (DESIGN §3, §11, §17).
+"""One delivery of one message to a classic/quorum hare subscriber.
 
 The handler runs; a failure worth retrying first re-runs at once, up to ``immediate_retries``
 times, then is handed onwards (``handoff.py``): to the delay queue of the next retry or to

@@ -17,7 +17,7 @@ RETRY_COUNT_HEADER = "retry_count"
 EXCEPTION_HEADER = "hare-exception"
 ERROR_HEADER = "hare-error"
 REASON_HEADER = "hare-reason"
-#: W3C traceparent of a message's first attempt, on its retry copies (span links; DESIGN §13).
+#: W3C traceparent of a message's first attempt, on its retry copies (span links).
 FIRST_TRACEPARENT_HEADER = "hare-first-traceparent"
 #: Why a message is dead: the ``hare-reason`` header and the metrics' ``reason`` label.
 DeadReason = Literal["retries_exhausted", "poison", "no_handler", "unrecoverable", "delivery_limit"]

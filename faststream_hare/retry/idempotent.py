@@ -1,4 +1,4 @@
-"""An idempotent delivery (DESIGN §17): lease the key, run the attempt, mark it done.
+"""An idempotent delivery: lease the key, run the attempt, mark it done.
 
 Before the handler runs, the delivery's key is leased in the subscriber's idempotency store.
 A key already done is acked without running the handler (``consumer.message.duplicate``); a key

@@ -5,7 +5,7 @@ subscribers never see it). Per message, a classic/quorum delivery goes to ``Atte
 ``IdempotentDelivery`` with ``idempotent=``) and a stream delivery to ``StreamFailures``. A
 message FastStream could not hand to any handler —
 its parser or decoder raised, or every ``filter=`` said no — never reaches ``consume_scope``:
-``__aexit__`` sees the error and sends it to ``Q.dead`` as poison (DESIGN §11) instead of
+``__aexit__`` sees the error and sends it to ``Q.dead`` as poison instead of
 letting FastStream reject it into nowhere.
 """
 

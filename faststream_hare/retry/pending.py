@@ -1,10 +1,10 @@
 """Copies still waiting for their confirm: the handler moved on, the original is not settled.
 
 A failed delivery's copy is confirmed in the background, so the consumer takes the next message
-at once and many copies are in flight within the prefetch window (DESIGN §16). Each original is
+at once and many copies are in flight within the prefetch window. Each original is
 acked (by delivery tag, in any order) only when its copy is confirmed, or goes back to ``Q``
-when it is not: nothing of §11 is weakened. A subscriber stopping waits for these before its
-channel closes (a copy cut short just leaves its original unacked: it comes back).
+when it is not: no message goes unaccounted for. A subscriber stopping waits for these before
+its channel closes (a copy cut short just leaves its original unacked: it comes back).
 """
 
 from __future__ import annotations

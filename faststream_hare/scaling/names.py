@@ -1,4 +1,4 @@
-"""Worker and lock names: ``<queue>.W<n>`` and ``hare.lock.<queue>.W<n>`` (DESIGN §6)."""
+"""Worker and lock names: ``<queue>.W<n>`` and ``hare.lock.<queue>.W<n>``."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ class PoolWorker(Protocol):
 
 
 class ConsumerPool:
-    """Workers of one hare subscriber; see DESIGN §6.
+    """Workers of one hare subscriber (docs/scaling.md).
 
     Every change of membership (the API, the auto-scaler, shutdown) runs under one lock, so
     the numbering stays contiguous and a worker is never removed while it is being added.

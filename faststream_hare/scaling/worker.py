@@ -2,7 +2,7 @@
 
 A worker re-attaches itself after its channel or consumer is lost (connection drop, queue
 deleted), and with a lock name it only consumes while it holds that cluster-wide lock.
-Stopping it follows DESIGN §6: cancel the consumer, wait for in-flight handlers (capped),
+Stopping it: cancel the consumer, wait for in-flight handlers (capped),
 then close the channel so whatever it had not finished goes back to the queue.
 """
 

@@ -1,4 +1,4 @@
-"""OpenTelemetry for hare's retries (DESIGN §13 Tracing), fed by the blinker signals.
+"""OpenTelemetry for hare's retries, fed by the blinker signals.
 
 With FastStream's ``RabbitTelemetryMiddleware`` on the broker, its process span is the current
 span while hare's signals run: ``HareTracing`` annotates it. Without it, ``HareTracing`` starts

@@ -1,4 +1,4 @@
-"""Prometheus metrics of hare's own work (DESIGN §13), fed by the blinker signals.
+"""Prometheus metrics of hare's own work, fed by the blinker signals.
 
 FastStream's ``RabbitPrometheusMiddleware`` already counts received, processed and published
 messages and their durations; ``HareMetrics`` exports only what it cannot see: retries, dead

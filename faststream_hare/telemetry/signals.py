@@ -38,7 +38,7 @@ retry_publisher_message_dead_lettered = namespace.signal(
 )
 auto_scaler_scaled = namespace.signal("hare_mq.auto_scaler.scaled")
 stream_message_failed = namespace.signal("hare_mq.stream.message.failed")
-# hare's own, for metrics and tracing (DESIGN §13, §17)
+# hare's own, for metrics and tracing
 consumer_message_duplicate = namespace.signal("hare_mq.consumer.message.duplicate")
 publisher_message_unroutable = namespace.signal("hare_mq.publisher.message.unroutable")
 dead_letters_replayed = namespace.signal("hare_mq.dead_letters.replayed")

@@ -1,7 +1,7 @@
 """W3C ``traceparent`` values: a span context to text and back, and the first attempt's one.
 
 A retry copy carries its message's first attempt's span context (``hare-first-traceparent``)
-so every later attempt's span can link to it (DESIGN §13).
+so every later attempt's span can link to it.
 """
 
 from __future__ import annotations

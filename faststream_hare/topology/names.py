@@ -1,4 +1,4 @@
-"""The names of a hare subscriber's queues (DESIGN §2), wire-compatible with HareMq."""
+"""The names of a hare subscriber's queues, wire-compatible with HareMq."""
 
 from __future__ import annotations
 

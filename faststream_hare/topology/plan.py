@@ -1,4 +1,4 @@
-"""The declaration plan of a hare subscriber's topology (DESIGN §2): pure data.
+"""The declaration plan of a hare subscriber's topology: pure data.
 
 Tested without a broker; ``topology.declare`` sends it.
 """

@@ -1,4 +1,4 @@
-"""A node killed under load (DESIGN §15): lost = 0, and the app recovers through HAProxy.
+"""A node killed under load: lost = 0, and the app recovers through HAProxy.
 
 3 000 messages flow through a quorum hare subscriber (20 % fail once, 1 % always fail and
 are dead-lettered through a delay cascade) and a named stream consumer, published with

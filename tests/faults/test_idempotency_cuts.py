@@ -1,4 +1,4 @@
-"""Link cuts while consuming: with ``idempotent=`` no successful handler runs twice (§11, §17).
+"""Link cuts while consuming: with ``idempotent=`` no successful handler runs twice.
 
 The same load runs twice through a fault proxy that cuts the link every 0.4 s: once without
 idempotency (acks lost with the link make redeliveries run again) and once with it. Run with

@@ -3,7 +3,7 @@
 The app's broker URL goes through a FaultProxy; the test publishes and inspects over its own
 direct connection. A cut aborts every connection through the proxy (as a dead link would; one
 cut also refuses new connections for a few seconds, as a broker that is down would);
-10 % of the messages fail once, so retry copies are in flight when the link drops (DESIGN §6, §11).
+10 % of the messages fail once, so retry copies are in flight when the link drops.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Redis stopped mid-run under ``publish_message`` with Redis dedup (DESIGN §4, §11).
+"""Redis stopped mid-run under ``publish_message`` with Redis dedup.
 
 A throwaway ``redis-server`` that the test starts on a free port (never the machine's Redis):
 while it is down every publish raises ``HareDedupError`` and publishes nothing; once it is back

@@ -1,4 +1,4 @@
-"""A named stream subscriber across link cuts: every offset processed, none skipped (§5, §11).
+"""A named stream subscriber across link cuts: every offset processed, none skipped.
 
 The stream port is behind a FaultProxy (``HareSettings.stream_url``); AMQP goes direct. Only
 rstream's locator connection goes through the proxy: the subscription's own connection goes to

@@ -1,4 +1,4 @@
-"""``cluster_unique=True``: worker ``W<n>`` runs once across processes (DESIGN §6).
+"""``cluster_unique=True``: worker ``W<n>`` runs once across processes.
 
 Two brokers (two connections, as two processes would have) ask for the same workers.
 """

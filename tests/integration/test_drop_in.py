@@ -1,4 +1,4 @@
-"""DESIGN §12: the same app on ``RabbitBroker`` and on ``HareBroker`` is the same app.
+"""The same app on ``RabbitBroker`` and on ``HareBroker`` is the same app.
 
 Each test builds one app twice — FastStream's classes, then hare's — and compares, endpoint by
 endpoint: the middlewares, what the real broker ends up holding, the middlewares a message

@@ -1,4 +1,4 @@
-"""Idempotent consumers on a real RabbitMQ and Redis (DESIGN §17).
+"""Idempotent consumers on a real RabbitMQ and Redis.
 
 Some tests run brokers in other processes: this module is also their program
 (``python -m tests.integration.test_idempotency <queue> <store> <mode> <lease_ms>``).

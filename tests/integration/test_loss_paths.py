@@ -1,4 +1,4 @@
-"""Every message accounted for on the paths beyond the handler (DESIGN §11).
+"""Every message accounted for on the paths beyond the handler.
 
 A raising custom parser or decoder, a message no ``filter=`` accepts, and a bug inside hare's own
 resend path: each ends with the message in ``Q.dead`` (poison) or back in ``Q`` — never lost.

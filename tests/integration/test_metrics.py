@@ -1,4 +1,4 @@
-"""HareMetrics on the real broker, next to FastStream's own Prometheus middleware (DESIGN §13).
+"""HareMetrics on the real broker, next to FastStream's own Prometheus middleware.
 
 Each test runs real messages, then scrapes the registry and checks exact values.
 """

@@ -1,4 +1,4 @@
-"""Consumer pools on the real broker: N named workers, each on its own channel (DESIGN §6)."""
+"""Consumer pools on the real broker: N named workers, each on its own channel."""
 
 from __future__ import annotations
 

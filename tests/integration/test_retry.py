@@ -1,4 +1,4 @@
-"""Retries, dead-lettering and replay on a real RabbitMQ, with counts (DESIGN §3)."""
+"""Retries, dead-lettering and replay on a real RabbitMQ, with counts."""
 
 from __future__ import annotations
 

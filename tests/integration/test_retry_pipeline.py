@@ -1,4 +1,4 @@
-"""Copies confirmed in the background (DESIGN §16) without weakening §11: exact counts."""
+"""Copies confirmed in the background with every message accounted for: exact counts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Retry policies on a real RabbitMQ (DESIGN §17): classification, immediate retries, backoff."""
+"""Retry policies on a real RabbitMQ: classification, immediate retries, backoff."""
 
 from __future__ import annotations
 

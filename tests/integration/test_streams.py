@@ -1,4 +1,4 @@
-"""Stream subscribers on a real RabbitMQ over the stream protocol (DESIGN §5), with counts."""
+"""Stream subscribers on a real RabbitMQ over the stream protocol, with counts."""
 
 from __future__ import annotations
 

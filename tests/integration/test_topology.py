@@ -1,4 +1,4 @@
-"""The declared topology on a real RabbitMQ matches DESIGN §2 exactly."""
+"""The declared topology on a real RabbitMQ matches the plan exactly (docs/design.md, Topology)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HareTracing on the real broker, with the OpenTelemetry SDK's in-memory exporter (DESIGN §13).
+"""HareTracing on the real broker, with the OpenTelemetry SDK's in-memory exporter.
 
 Without FastStream's ``RabbitTelemetryMiddleware`` hare starts a process span per delivery;
 with it, hare annotates FastStream's process span and starts none of its own.

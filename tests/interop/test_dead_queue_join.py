@@ -1,4 +1,4 @@
-"""hare joins the topology HareMq declared, with DEFAULT settings (DESIGN §9, last bullet).
+"""hare joins the topology HareMq declared, with DEFAULT settings.
 
 HareMq gives ``Q.dead`` an ``x-message-ttl`` of 31 449 600 ms; hare's default is 31 449 600 000.
 hare uses the existing dead queue as it is and logs one WARNING naming both values and

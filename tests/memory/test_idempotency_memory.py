@@ -1,4 +1,4 @@
-"""Idempotent consumers under TestRabbitBroker, with the broker's in-memory store (DESIGN §17)."""
+"""Idempotent consumers under TestRabbitBroker, with the broker's in-memory store."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Retry policies under TestRabbitBroker (DESIGN §17): classification and immediate retries."""
+"""Retry policies under TestRabbitBroker: classification and immediate retries."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The idempotency key and the in-memory store (DESIGN §17), without a broker."""
+"""The idempotency key and the in-memory store, without a broker."""
 
 from __future__ import annotations
 

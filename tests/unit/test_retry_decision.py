@@ -1,4 +1,4 @@
-"""The pure retry rules (HareMq §2.7, with its type quirk E17 fixed)."""
+"""The pure retry rules (HareMq's, with its retry_count type quirk fixed)."""
 
 from __future__ import annotations
 

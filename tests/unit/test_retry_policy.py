@@ -1,4 +1,4 @@
-"""Pure parts of the retry policies (DESIGN §17): backoff, classification, option checks."""
+"""Pure parts of the retry policies: backoff, classification, option checks."""
 
 from __future__ import annotations
 

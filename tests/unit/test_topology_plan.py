@@ -1,4 +1,4 @@
-"""The pure topology plan matches DESIGN §2 and HareMq's naming."""
+"""The pure topology plan matches HareMq's naming (docs/design.md, Topology)."""
 
 from __future__ import annotations
 
