@@ -1,4 +1,4 @@
-"""The outermost of a hare subscriber's middlewares: errors around the handler (DESIGN §19).
+"""The outermost of a hare subscriber's middlewares: errors around the handler.
 
 ``RetryMiddleware`` sits inside the user's broker middlewares and sees the handler only. What
 FastStream does after the handler returned — serializing the return value, publishing it to

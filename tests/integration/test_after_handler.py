@@ -1,4 +1,4 @@
-"""Errors after the handler returned are failures hare accounts for (DESIGN §11, §19).
+"""Errors after the handler returned are failures hare accounts for.
 
 The handler ran and returned, then something else of FastStream's processing raised: the
 return value cannot be serialized, publishing it fails (an ``@publisher`` exchange that is
