@@ -120,9 +120,9 @@ class Handoff:
             return False
         self.subscriber.requeue_backoff.reset()
         try:  # bounded: a link that died with aiormq's write queue full never wakes it
-            async with asyncio.timeout(OPERATION_TIMEOUT_S):
+            async with compat.timeout(OPERATION_TIMEOUT_S):
                 await self.original.ack()
-        except (ChannelInvalidStateError, AMQPError, ConnectionError, TimeoutError) as exc:
+        except (ChannelInvalidStateError, AMQPError, ConnectionError, asyncio.TimeoutError) as exc:
             logger.warning(
                 "Message %s was copied to '%s', but the link went down before its ack (%s); "
                 "it will be delivered again",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from faststream.exceptions import AckMessage, NackMessage
 
+from faststream_hare._internal import compat
 from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
 from faststream_hare.dedup.store import Claim
 from faststream_hare.idempotency.keys import idempotency_key
@@ -161,7 +162,7 @@ class IdempotentDelivery:
             await asyncio.sleep(pause)
         finally:
             try:  # bounded: after it the broker redelivers (the channel is gone)
-                async with asyncio.timeout(OPERATION_TIMEOUT_S):
+                async with compat.timeout(OPERATION_TIMEOUT_S):
                     await self.msg.nack(requeue=True)
             except Exception as exc:  # the channel is gone: the broker requeues it anyway
                 logger.debug("nack failed: %r", exc)
