@@ -6,10 +6,17 @@
 #   scripts/cluster.sh kill N    SIGKILL node N (a crash, not a clean stop)
 #   scripts/cluster.sh revive N  start node N again; it rejoins the cluster by itself
 #   scripts/cluster.sh down      stop everything this script started and delete its directory
+#   scripts/cluster.sh ctl N TOOL ARGS   run a RabbitMQ CLI tool (rabbitmqctl, …) against node N
 #
-# Everything lives under HARE_CLUSTER_DIR (default /tmp/hare-cluster): one directory per node
-# (config, data, logs, pid) and a HOME with the Erlang cookie shared by the nodes and the CLI.
-# Ports come from HARE_CLUSTER_PORT_BASE (default 47000), B below:
+# HARE_RABBITMQ chooses the nodes' RabbitMQ: "system" (default; the machine's rabbitmq-server,
+# nodes hare1..hare3@localhost) or "4.0" (RabbitMQ 4.0 from the Debian 13 root of
+# scripts/rabbitmq4.sh, run through chroot; nodes r4hare1..r4hare3@localhost). Both clusters can
+# run at the same time: they have their own names, ports and directories.
+#
+# Everything lives under HARE_CLUSTER_DIR (default /tmp/hare-cluster, or /var/lib/hare-cluster
+# inside the Debian 13 root for 4.0): one directory per node (config, data, logs, pid) and a HOME
+# with the Erlang cookie shared by the nodes and the CLI.
+# Ports come from HARE_CLUSTER_PORT_BASE (default 47000; 48000 for 4.0), B below:
 #   HAProxy   AMQP B+1, streams B+2
 #   node N    AMQP B+100N+1, streams +2, management +3, distribution +4,
 #             CLI distribution +10..+20, stream replication (osiris) +50..+99
@@ -17,10 +24,28 @@
 # /var/lib/rabbitmq) is never touched: every command below names our nodes and our files.
 set -euo pipefail
 
-BASE_DIR=${HARE_CLUSTER_DIR:-/tmp/hare-cluster}
-PORT_BASE=${HARE_CLUSTER_PORT_BASE:-47000}
+case ${HARE_RABBITMQ:-system} in
+system)
+    ROOT=""            # the nodes run on this machine's file system
+    RUN=()
+    NAME_PREFIX=hare
+    BASE_DIR=${HARE_CLUSTER_DIR:-/tmp/hare-cluster}
+    PORT_BASE=${HARE_CLUSTER_PORT_BASE:-47000}
+    ;;
+4.0)
+    ROOT=$(bash "$(dirname "$0")/rabbitmq4.sh" root)
+    RUN=(chroot "$ROOT")  # the nodes and their CLI run inside the root; files are under $ROOT
+    NAME_PREFIX=r4hare
+    BASE_DIR=$ROOT${HARE_CLUSTER_DIR:-/var/lib/hare-cluster}
+    PORT_BASE=${HARE_CLUSTER_PORT_BASE:-48000}
+    ;;
+*)
+    echo "[cluster] error: HARE_RABBITMQ=$HARE_RABBITMQ is not known; use system or 4.0." >&2
+    exit 2
+    ;;
+esac
 NODES=(1 2 3)
-RMQ_BIN=/usr/lib/rabbitmq/bin
+RMQ_BIN=/usr/lib/rabbitmq/bin  # as the nodes see it
 HOME_DIR="$BASE_DIR/home"
 LB_AMQP_PORT=$((PORT_BASE + 1))
 LB_STREAM_PORT=$((PORT_BASE + 2))
@@ -32,7 +57,8 @@ die() {
     exit 1
 }
 
-node_name() { echo "hare$1@localhost"; }
+node_name() { echo "$NAME_PREFIX$1@localhost"; }
+inside() { echo "${1#"$ROOT"}"; }  # a path under BASE_DIR as the nodes see it
 node_dir() { echo "$BASE_DIR/hare$1"; }
 port() { # port N OFFSET
     echo $((PORT_BASE + 100 * $1 + $2))
@@ -51,7 +77,7 @@ pid_alive() {
     if [[ $1 == */haproxy.pid ]]; then
         needle="$BASE_DIR/haproxy.cfg"
     else
-        needle="$(dirname "$1")/rabbitmq-env.conf"
+        needle="$(inside "$(dirname "$1")")/rabbitmq-env.conf"
     fi
     grep -qaF "$needle" "/proc/$pid/cmdline" "/proc/$pid/environ" 2>/dev/null
 }
@@ -60,13 +86,13 @@ pid_alive() {
 ctl() { # ctl N TOOL ARGS...
     local n=$1 tool=$2
     shift 2
-    HOME="$HOME_DIR" RABBITMQ_CONF_ENV_FILE="$(node_dir "$n")/rabbitmq-env.conf" \
-        "$RMQ_BIN/$tool" -n "$(node_name "$n")" "$@"
+    HOME="$(inside "$HOME_DIR")" RABBITMQ_CONF_ENV_FILE="$(inside "$(node_dir "$n")")/rabbitmq-env.conf" \
+        "${RUN[@]}" "$RMQ_BIN/$tool" -n "$(node_name "$n")" "$@"
 }
 
 check_tools() {
-    [[ -x $RMQ_BIN/rabbitmq-server ]] ||
-        die "$RMQ_BIN/rabbitmq-server not found; install Debian's rabbitmq-server (apt-get install rabbitmq-server)."
+    [[ -x $ROOT$RMQ_BIN/rabbitmq-server ]] ||
+        die "$ROOT$RMQ_BIN/rabbitmq-server not found; install Debian's rabbitmq-server (apt-get install rabbitmq-server)."
     if ! command -v haproxy >/dev/null 2>&1; then
         [[ $(id -u) == 0 ]] || die "haproxy is not installed; run 'apt-get install haproxy' as root, then retry."
         log "installing haproxy"
@@ -92,8 +118,9 @@ write_home() {
 }
 
 write_node_files() { # write_node_files N
-    local n=$1 dir
+    local n=$1 dir here
     dir=$(node_dir "$n")
+    here=$(inside "$dir")
     mkdir -p "$dir/data" "$dir/log"
     cat >"$dir/rabbitmq-env.conf" <<EOF
 NODENAME=$(node_name "$n")
@@ -101,12 +128,12 @@ NODE_PORT=$(port "$n" 1)
 DIST_PORT=$(port "$n" 4)
 CTL_DIST_PORT_MIN=$(port "$n" 10)
 CTL_DIST_PORT_MAX=$(port "$n" 20)
-CONFIG_FILE=$dir/rabbitmq.conf
-ADVANCED_CONFIG_FILE=$dir/advanced.config
-ENABLED_PLUGINS_FILE=$dir/enabled_plugins
-MNESIA_BASE=$dir/data
-LOG_BASE=$dir/log
-PID_FILE=$dir/beam.pid
+CONFIG_FILE=$here/rabbitmq.conf
+ADVANCED_CONFIG_FILE=$here/advanced.config
+ENABLED_PLUGINS_FILE=$here/enabled_plugins
+MNESIA_BASE=$here/data
+LOG_BASE=$here/log
+PID_FILE=$here/beam.pid
 ERL_EPMD_ADDRESS=127.0.0.1
 SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 EOF
@@ -187,8 +214,8 @@ start_node() { # start_node N: starts the VM in the background (returns at once)
     rm -f "$dir/beam.pid"
     (
         cd "$dir"
-        HOME="$HOME_DIR" RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf" \
-            setsid nohup "$RMQ_BIN/rabbitmq-server" >"$dir/log/console.log" 2>&1 </dev/null &
+        HOME="$(inside "$HOME_DIR")" RABBITMQ_CONF_ENV_FILE="$(inside "$dir")/rabbitmq-env.conf" \
+            setsid nohup "${RUN[@]}" "$RMQ_BIN/rabbitmq-server" >"$dir/log/console.log" 2>&1 </dev/null &
         echo $! >"$dir/wrapper.pid"
     )
 }
@@ -357,8 +384,13 @@ revive)
     check_node_arg "${2:-}"
     cmd_revive "$2"
     ;;
+ctl)
+    check_node_arg "${2:-}"
+    [[ -n ${3:-} ]] || die "give a tool: rabbitmqctl, rabbitmq-diagnostics, rabbitmq-queues, …"
+    ctl "${@:2}"
+    ;;
 *)
-    echo "usage: scripts/cluster.sh up|down|status|kill N|revive N" >&2
+    echo "usage: scripts/cluster.sh up|down|status|kill N|revive N|ctl N TOOL ARGS" >&2
     exit 2
     ;;
 esac

@@ -10,6 +10,8 @@
 #   scripts/rabbitmq4.sh bin              print a folder whose rabbitmqctl, rabbitmq-plugins,
 #                                         rabbitmq-diagnostics and rabbitmq-streams drive the
 #                                         4.0 node (put it first in PATH)
+#   scripts/rabbitmq4.sh root             print the root (built and mounted) for other nodes run
+#                                         from it with chroot (scripts/cluster.sh)
 #
 # HARE_RABBITMQ4_ROOT chooses where the root lives (default /var/lib/hare/debian13).
 set -euo pipefail
@@ -133,5 +135,6 @@ case ${1:-} in
     start) start "${2:-default}" ;;
     stop) stop ;;
     bin) build >/dev/null && echo "$BIN" ;;
-    *) sed -n '2,14p' "$0"; exit 2 ;;
+    root) build >/dev/null && mount_all && echo "$ROOT" ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
 esac

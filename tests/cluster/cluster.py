@@ -20,12 +20,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.broker import VERSION_CHOICE
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "cluster.sh"
-RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+#: The nodes run the broker under test (``HARE_RABBITMQ``, as ``scripts/cluster.sh`` reads it):
+#: the machine's RabbitMQ, or 4.0 from the Debian 13 root of ``scripts/rabbitmq4.sh``.
+ON_RABBITMQ4 = VERSION_CHOICE == "4.0"
+NODE_PREFIX = "r4hare" if ON_RABBITMQ4 else "hare"
+_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+RABBITMQ_SERVER = Path(
+    os.environ.get("HARE_RABBITMQ4_ROOT", "/var/lib/hare/debian13") + _SERVER
+    if ON_RABBITMQ4
+    else _SERVER
+)
 _AUTH = "Basic " + base64.b64encode(b"guest:guest").decode()
 _VHOST = "%2F"
-_NODE_LINE = re.compile(r"^(?P<name>hare(?P<number>\d)@\S+) (?P<state>\w+) (?P<mgmt>http://\S+)$")
+_NODE_LINE = re.compile(
+    r"^(?P<name>[a-z0-9]*hare(?P<number>\d)@\S+) (?P<state>\w+) (?P<mgmt>http://\S+)$"
+)
 
 
 def unusable_reason() -> str | None:
@@ -35,7 +48,8 @@ def unusable_reason() -> str | None:
     if shutil.which("bash") is None:
         return "bash is not available"
     if not RABBITMQ_SERVER.exists():
-        return f"Debian's rabbitmq-server is not installed ({RABBITMQ_SERVER} missing)"
+        setup = "scripts/rabbitmq4.sh build" if ON_RABBITMQ4 else "apt-get install rabbitmq-server"
+        return f"RabbitMQ is not installed ({RABBITMQ_SERVER} missing; {setup})"
     if shutil.which("haproxy") is None and os.geteuid() != 0:
         return "haproxy is not installed and only root can apt-get install it"
     return None
@@ -59,23 +73,13 @@ def run_script(*args: str, timeout: float = 300.0) -> str:
 
 
 def rabbitmqctl(number: int, *args: str) -> str:
-    """``rabbitmqctl -n hare<N>@localhost ARGS`` with the cluster's cookie and env file."""
-    base = Path(os.environ.get("HARE_CLUSTER_DIR", "/tmp/hare-cluster"))
-    result = subprocess.run(
-        ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", f"hare{number}@localhost", *args],
-        env={
-            **os.environ,
-            "HOME": str(base / "home"),
-            "RABBITMQ_CONF_ENV_FILE": str(base / f"hare{number}" / "rabbitmq-env.conf"),
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise AssertionError(f"rabbitmqctl {' '.join(args)}: {result.stdout}{result.stderr}")
-    return result.stdout
+    """``rabbitmqctl ARGS`` against node ``number``, with the cluster's cookie and env file."""
+    return run_script("ctl", str(number), "rabbitmqctl", *args, timeout=60)
+
+
+def node_name(number: int) -> str:
+    """The name ``scripts/cluster.sh`` gives node ``number``."""
+    return f"{NODE_PREFIX}{number}@localhost"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from faststream_hare import HareBroker, HareSettings
-from tests.cluster.cluster import Cluster
+from tests.cluster.cluster import Cluster, node_name
 
 pytestmark = pytest.mark.cluster
 
@@ -18,7 +18,7 @@ def cluster_broker(cluster: Cluster, name: str) -> HareBroker:
 def test_status_lists_every_node_and_the_haproxy_urls(cluster: Cluster) -> None:
     status = cluster.status()
     assert [(n.name, n.state) for n in status.nodes] == [
-        (f"hare{n}@localhost", "running") for n in (1, 2, 3)
+        (node_name(n), "running") for n in (1, 2, 3)
     ]
     assert status.amqp_url.startswith("amqp://guest:guest@127.0.0.1:")
     assert status.stream_url.startswith("rabbitmq-stream://guest:guest@127.0.0.1:")
