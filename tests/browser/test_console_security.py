@@ -137,6 +137,37 @@ async def test_no_auth_is_loopback_only_and_says_so_on_every_page(
     await nothing_moved(prefix)
 
 
+async def test_sign_in_form_keeps_the_token_out_of_addresses(prefix: str, browser: Any) -> None:
+    await seed_dead(prefix)
+    app = create_app(console_broker(prefix, AMQP_URL), token=TOKEN)
+    with serve(app) as base:
+        page = await browser.new_page()
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        response = await page.goto(f"{base}/queues/{prefix}?group=ValueError")
+        assert response.status == 401
+        await page.locator("#token").fill("not-it")
+        await page.locator("#sign-in").click()
+        assert await page.locator("#wrong").count() == 1
+        await page.locator("#token").fill(TOKEN)
+        await page.locator("#sign-in").click()
+        assert page.url == f"{base}/queues/{prefix}?group=ValueError"  # back where it started
+        assert await page.locator("#messages tbody tr").count() == 3
+        assert not [u for u in requested if TOKEN in u]
+
+        async with httpx.AsyncClient() as client:
+            own = {"Origin": base, "Accept": "text/html"}
+            away = await client.post(
+                f"{base}/sign-in", data={"token": TOKEN, "next": "//evil.example/"}, headers=own
+            )
+            assert (away.status_code, away.headers["location"]) == (303, "/")
+            foreign = {"Origin": "http://127.0.0.1:9", "Accept": "text/html"}
+            cross = await client.post(f"{base}/sign-in", data={"token": TOKEN}, headers=foreign)
+            assert cross.status_code == 403
+            assert "set-cookie" not in cross.headers
+    await nothing_moved(prefix)
+
+
 async def test_a_foreign_host_name_gets_400(prefix: str) -> None:
     """DNS rebinding: Chromium resolves attacker names to the console's address."""
     from playwright.async_api import async_playwright

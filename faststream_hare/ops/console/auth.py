@@ -1,9 +1,10 @@
 """The console's guard: Host check, token or session, same-origin POSTs, CSRF values.
 
 Every request must name a host the console answers (no DNS rebinding). With a token, a
-request shows it as ``Authorization: Bearer <token>``, or once as ``?token=<token>``, which
-starts a signed session cookie and redirects to the same page without the token, so the
-token stays out of addresses, history, proxy and access logs. Without a token (``auth='app'``
+request shows it as ``Authorization: Bearer <token>``, in the sign-in form a browser gets
+with its 401, or once as ``?token=<token>``; the last two start a signed session cookie and
+redirect to the page without the token, so it stays out of addresses, history, proxy and
+access logs. Without a token (``auth='app'``
 or ``'none'``) each browser still gets a session, because the CSRF value is derived from it.
 A POST must come from the console's own origin (``Origin``, else ``Referer``) and carry its
 session's CSRF value; requests that showed the bearer token are exempt (no browser adds it).
@@ -12,12 +13,14 @@ session's CSRF value; requests that showed the bearer token are exempt (no brows
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faststream_hare.ops.console.access import Access
@@ -28,6 +31,7 @@ CSRF_FIELD = "csrf"
 COOKIE_PREFIX = "hare_console"
 _SCOPE_KEY = "hare_console.visit"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_PAGES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 #: Sent with every response: no framing (a purge button under someone's overlay), no
 #: scripts or remote content, no caching of message bodies, no Referer to other sites.
@@ -65,10 +69,10 @@ class ConsoleGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
+        request = Request(scope, receive)
         secure = self._is_https(request)
         extra: list[str] = []
-        outcome = self._check(request, secure, extra)
+        outcome = await self._check(request, secure, extra)
 
         async def send_guarded(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -86,7 +90,7 @@ class ConsoleGuard:
             scope[_SCOPE_KEY] = outcome
             await self.app(scope, receive, send_guarded)
 
-    def _check(self, request: Request, secure: bool, cookies: list[str]) -> Response | Visit:
+    async def _check(self, request: Request, secure: bool, cookies: list[str]) -> Response | Visit:
         access = self.access
         if not access.hosts.allows(request.headers.get("host", "")):
             return _refuse(
@@ -100,29 +104,51 @@ class ConsoleGuard:
         session = self.sessions.open(request.cookies.get(self.cookie_name(request), ""))
         if access.mode == "token":
             shown = self._token_shown(request)
+            if shown == "no" and request.url.path == _sign_in_path(request):
+                return await self._sign_in(request, secure, cookies)
             if shown == "query":
                 redirect = RedirectResponse(_without_token(request), status_code=303)
                 cookies.append(self._new_session(request, secure)[1])
                 return redirect
             bearer = shown == "bearer"
             if shown == "wrong" or (not bearer and session is None):
-                return _unauthorised()
+                return _unauthorised(request, wrong=shown == "wrong")
         elif session is None:
             session, cookie = self._new_session(request, secure)
             cookies.append(cookie)
         if request.method not in _SAFE_METHODS and not bearer:
-            origin = _origin_of(request)
-            if origin is None or origin != self._own_origin(request, secure):
-                return _refuse(
-                    403,
-                    "a POST must come from the console's own pages (its Origin or Referer did "
-                    "not match); behind an HTTPS proxy start it with --trust-forwarded-proto.",
-                )
+            refusal = self._foreign_post(request, secure)
+            if refusal is not None:
+                return refusal
         return Visit(
             session=None if bearer else session,
             bearer=bearer,
             no_auth=access.mode == "none",
             sessions=self.sessions,
+        )
+
+    async def _sign_in(self, request: Request, secure: bool, cookies: list[str]) -> Response:
+        """The sign-in form's POST: the token in the body, never in an address."""
+        refusal = self._foreign_post(request, secure)
+        if refusal is not None:
+            return refusal
+        assert self.access.token is not None
+        form = await request.form()
+        given, after = form.get("token"), form.get("next")
+        if not isinstance(given, str) or not same(given, self.access.token):
+            return _unauthorised(request, wrong=True, after=after)
+        cookies.append(self._new_session(request, secure)[1])
+        return RedirectResponse(_own_path(request, after), status_code=303)
+
+    def _foreign_post(self, request: Request, secure: bool) -> Response | None:
+        """A 403 unless the request comes from a page of the console's own origin."""
+        origin = _origin_of(request)
+        if origin is not None and origin == self._own_origin(request, secure):
+            return None
+        return _refuse(
+            403,
+            "a POST must come from the console's own pages (its Origin or Referer did "
+            "not match); behind an HTTPS proxy start it with --trust-forwarded-proto.",
         )
 
     def _token_shown(self, request: Request) -> Literal["query", "bearer", "no", "wrong"]:
@@ -208,14 +234,47 @@ def _without_token(request: Request) -> str:
     return f"{url.path}?{url.query}" if url.query else url.path
 
 
-def _unauthorised() -> Response:
-    response = _refuse(
-        401,
-        "a token is required; open the address `hare console` printed (it ends with "
-        "?token=...) once, or send Authorization: Bearer <token>.",
-    )
+def _unauthorised(request: Request, *, wrong: bool = False, after: object = None) -> Response:
+    """401: the sign-in form for a browser, one line for anything else."""
+    if "text/html" in request.headers.get("accept", ""):
+        context = {
+            "action": _sign_in_path(request),
+            "next": _own_path(request, after or _page_to_return_to(request)),
+            "wrong": wrong,
+        }
+        response: Response = _PAGES.TemplateResponse(
+            request, "sign_in.html", context, status_code=401
+        )
+    else:
+        response = _refuse(
+            401,
+            "a token is required; open the address `hare console` printed (it ends with "
+            "?token=...) once, or send Authorization: Bearer <token>.",
+        )
     response.headers["www-authenticate"] = "Bearer"
     return response
+
+
+def _page_to_return_to(request: Request) -> str | None:
+    return _without_token(request) if request.method == "GET" else None
+
+
+def _sign_in_path(request: Request) -> str:
+    return f"{request.scope.get('root_path', '').rstrip('/')}/sign-in"
+
+
+def _own_path(request: Request, path: object) -> str:
+    """``path`` when it is a page of this console (no other host, no sign-in), else its root."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    if (
+        isinstance(path, str)
+        and path.startswith(f"{root}/")
+        and not path.startswith("//")
+        and "\\" not in path
+        and not path.startswith(_sign_in_path(request))
+    ):
+        return path
+    return f"{root}/"
 
 
 def _refuse(status: int, reason: str) -> Response:
