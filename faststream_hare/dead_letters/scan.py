@@ -33,14 +33,13 @@ from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.dead_letters.letters import DeadLetter
 from faststream_hare.errors import HareError
 from faststream_hare.retry.copies import MessageCopy
+from faststream_hare.topology.delivery_limit import default_limit, server_version
 from faststream_hare.topology.names import dead_queue_name
 
 #: A message still unacked on the scan's channel, and what it shows.
 ScanItem = tuple[AbstractIncomingMessage, DeadLetter]
 #: Publishes a copy to a queue and returns once the broker confirmed it (else raises).
 Sender = Callable[[str, MessageCopy], Awaitable[None]]
-#: RabbitMQ 4's delivery limit for a quorum queue that sets none itself.
-RABBITMQ4_DEFAULT_DELIVERY_LIMIT = 20
 #: ``delivery_limit=AUTO``: the broker's default (20 on RabbitMQ 4, none before).
 AUTO: Final = "auto"
 
@@ -53,12 +52,7 @@ class QueueNotFoundError(HareError):
 
 def broker_default_limit(connection: AbstractConnection) -> int | None:
     """The delivery limit RabbitMQ gives a quorum queue without one: 20 from 4.0, none before."""
-    properties = getattr(getattr(connection, "transport", None), "connection", None)
-    server = getattr(properties, "server_properties", None) or {}
-    version = server.get("version", b"")
-    text = version.decode() if isinstance(version, bytes) else str(version)
-    major = text.split(".", 1)[0]
-    return RABBITMQ4_DEFAULT_DELIVERY_LIMIT if major.isdigit() and int(major) >= 4 else None
+    return default_limit(server_version(connection))
 
 
 def delivery_count(message: AbstractIncomingMessage) -> int:

@@ -19,5 +19,10 @@ def describe_topology(broker: HareBroker) -> str:
             f"({b.routing_key})"
             for b in plan.bindings
         ]
+        if subscriber.hare.queue_type == "quorum" and not subscriber.hare.stream:
+            lines.append(
+                "  on RabbitMQ 4.0 and later, the queue and its dead queue also declare "
+                "x-delivery-limit: -1 (no limit)"
+            )
         blocks.append("\n".join(lines))
     return "\n".join(blocks) if blocks else "no hare subscribers"
