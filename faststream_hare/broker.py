@@ -56,6 +56,7 @@ class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
             raise HareConfigError(msg)
         #: What hare's subscribers, publishers, pools and streams use of this broker.
         self.hare_runtime = HareRuntime(sender=self, settings=settings, connect=self.connect)
+        self.hare_runtime.subscriber_exchanges = self._subscriber_exchanges
         self._url_given = url is not None
         self._url_overrides = {
             key: rabbit_broker_kwargs.get(key) for key in ("host", "port", "virtualhost")
@@ -184,6 +185,15 @@ class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
     def hare_subscribers(self) -> list[HareSubscriber]:
         """Every subscriber (routers included) that has hare options."""
         return [sub for sub in self.subscribers if isinstance(sub, HareSubscriber)]
+
+    def _subscriber_exchanges(self) -> dict[str, str]:
+        """Name → type of every exchange the hare subscribers declare (``E`` and ``Q``)."""
+        settings = self.hare_runtime.settings
+        return {
+            exchange.name: exchange.type
+            for sub in self.hare_subscribers()
+            for exchange in sub.plan(settings).exchanges
+        }
 
     def hare_subscriber(self, queue: str) -> HareSubscriber:
         """The hare subscriber consuming ``queue``; a clear error when there is none."""

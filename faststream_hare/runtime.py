@@ -85,6 +85,8 @@ class HareRuntime:
         self._tasks: set[asyncio.Task[Any]] = set()
         #: Started with the broker, stopped before it (registered by e.g. ``Outbox``).
         self.companions: list[Companion] = []
+        #: The exchanges the broker's hare subscribers declare: name → type (set by the broker).
+        self.subscriber_exchanges: Callable[[], dict[str, str]] = dict
         self._reconnected: asyncio.Event | None = None
 
     # -- settings ------------------------------------------------------------------------

@@ -34,7 +34,11 @@ from faststream_hare.publishing.batch import (
 )
 from faststream_hare.publishing.confirm_producer import ConfirmProducer
 from faststream_hare.publishing.encoding import EncodedBody, EncodingFailedError, encode_body
-from faststream_hare.publishing.exchange import ensure_exchange, explain_exchange_clash
+from faststream_hare.publishing.exchange import (
+    ensure_exchange,
+    explain_exchange_clash,
+    plain_exchange,
+)
 from faststream_hare.publishing.results import PublishResult
 from faststream_hare.runtime import HareRuntime, runtime_of
 from faststream_hare.startup import reach_dedup_store
@@ -91,6 +95,10 @@ class HarePublisher(RabbitPublisher):
                 self.hare_exchange, type=ExchangeType(kind), declare=False
             )
             await ensure_exchange(await runtime.connect(), self.hare_exchange, kind)
+        elif self.exchange.name and not runtime.in_memory:
+            self.exchange = await plain_exchange(
+                await runtime.connect(), self.exchange, runtime.subscriber_exchanges()
+            )
         if self.unique is not None and self.unique.store is None and not runtime.in_memory:
             # settings.dedup_url is infrastructure, like RabbitMQ: reached patiently at start.
             # A store given to Unique(store=...) is the app's own: an outage there surfaces

@@ -8,10 +8,12 @@ passes through, and the AsyncAPI document (3.0 and 2.6).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aio_pika
 import pytest
 from faststream import BaseMiddleware
 from faststream.rabbit import (
@@ -23,7 +25,7 @@ from faststream.rabbit import (
 )
 from faststream.specification import AsyncAPI
 
-from faststream_hare import HareBroker, HareRouter, HareTopologyError
+from faststream_hare import HareBroker, HareRouter, HareTopologyError, PublishResult
 from faststream_hare._internal.faststream import middlewares_of
 from faststream_hare.retry.guard import DeliveryGuard
 from faststream_hare.retry.middleware import RetryMiddleware
@@ -247,18 +249,78 @@ async def test_a_hare_publisher_keeps_an_existing_exchange_and_declares_a_missin
     }
 
 
+def hare_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("faststream_hare") and r.levelno >= logging.WARNING
+    ]
+
+
 @pytest.mark.rabbit
-async def test_a_plain_publisher_on_a_hare_subscribers_exchange_names_the_fix(
-    prefix: str,
+async def test_a_plain_publisher_on_a_hare_subscribers_exchange_uses_its_declaration(
+    prefix: str, admin: RabbitAdmin, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The hare subscriber declares ``E`` topic (as HareMq); FastStream would say direct."""
     broker = HareBroker(f"{AMQP_URL.rstrip('/')}/?name={prefix}", logger=None)
+    got: list[dict[str, Any]] = []
 
-    @broker.subscriber(f"{prefix}.q", exchange=f"{prefix}.ex", retry_limit=1)  # E is topic
-    async def handle(body: str) -> None: ...
+    @broker.subscriber(
+        f"{prefix}.orders", exchange=f"{prefix}.orders_ex", routing_key="order.created", hare=True
+    )
+    async def handle(body: dict[str, Any]) -> None:
+        got.append(body)
 
-    broker.publisher(exchange=f"{prefix}.ex", routing_key="k")  # FastStream declares direct
+    created = broker.publisher("order.created", exchange=f"{prefix}.orders_ex")
+    with caplog.at_level(logging.WARNING, logger="faststream_hare"):
+        async with broker:
+            await broker.start()
+            assert await created.publish_message({"id": 1}) == PublishResult.OK
+            await created.publish({"id": 2})
+            await eventually(lambda: sorted(b["id"] for b in got) == [1, 2])
+    assert admin.exchange(f"{prefix}.orders_ex")["type"] == "topic"
+    assert hare_warnings(caplog) == []
+
+
+@pytest.mark.rabbit
+async def test_a_plain_publisher_uses_an_exchange_of_another_type_as_it_is(
+    prefix: str,
+    admin: RabbitAdmin,
+    channel: aio_pika.abc.AbstractChannel,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Another service declared ``E`` topic; a plain app with no hare subscriber publishes."""
+    exchange = await channel.declare_exchange(
+        f"{prefix}.ex", aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    queue = await channel.declare_queue(f"{prefix}.seen", durable=True)
+    await queue.bind(exchange, routing_key="k")
+    broker = HareBroker(f"{AMQP_URL.rstrip('/')}/?name={prefix}", logger=None)
+    out = broker.publisher("k", exchange=f"{prefix}.ex")
+    with caplog.at_level(logging.WARNING, logger="faststream_hare"):
+        async with broker:
+            await broker.start()
+            assert await out.publish_message({"id": 1}) == PublishResult.OK
+            await out.publish({"id": 2})
+    assert admin.exchange(f"{prefix}.ex")["type"] == "topic"
+    await eventually(lambda: (admin.queue(f"{prefix}.seen") or {}).get("messages") == 2)
+    warnings = hare_warnings(caplog)
+    assert len(warnings) == 1, warnings
+    assert f"'{prefix}.ex' exists as topic" in warnings[0]
+    assert "declare it direct" in warnings[0]
+
+
+@pytest.mark.rabbit
+async def test_a_plain_publishers_other_mismatch_still_names_the_fix(
+    prefix: str, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    """Only the type is taken as it is: a durable exchange FastStream would declare transient
+    (or the other way round) is still a ``HareTopologyError`` naming both values."""
+    await channel.declare_exchange(f"{prefix}.ex", aio_pika.ExchangeType.DIRECT, durable=False)
+    broker = HareBroker(f"{AMQP_URL.rstrip('/')}/?name={prefix}", logger=None)
+    broker.publisher("k", exchange=f"{prefix}.ex")  # FastStream: direct, durable
     try:
-        with pytest.raises(HareTopologyError, match=r"type='topic'.*give the publisher hare=True"):
+        with pytest.raises(HareTopologyError, match=r"durable"):
             await broker.start()
     finally:
         await broker.stop()
