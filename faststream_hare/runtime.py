@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.confirm import ConfirmedPublisher
+from faststream_hare._internal.tasks import end_tasks
 from faststream_hare.dedup.registry import DedupStores
 from faststream_hare.errors import HareConfigError, HareError
 from faststream_hare.idempotency.registry import IdempotencyStores
@@ -210,11 +211,7 @@ class HareRuntime:
     async def close(self) -> None:
         """Close what hare opened (confirm channels, dedup stores, its tasks); never raises."""
         try:
-            for task in list(self._tasks):
-                task.cancel()
-            for task in list(self._tasks):
-                with contextlib.suppress(BaseException):
-                    await task
+            await end_tasks(list(self._tasks))
         finally:
             try:
                 await self.copies.close()

@@ -11,7 +11,6 @@ confirm ended, so a return is never matched to the wrong publish.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from aiormq.exceptions import ChannelInvalidStateError
 from faststream_hare._internal import compat
 from faststream_hare._internal.aiormq_frames import InFlight, Publish, write_publishes
 from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
+from faststream_hare._internal.tasks import end_tasks
 
 if TYPE_CHECKING:
     from aiormq.abc import AbstractChannel
@@ -55,9 +55,7 @@ class PublishPipeline:
         """Stop writing; publishes not yet written fail as not connected."""
         writer, self._writer = self._writer, None
         if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            await end_tasks([writer])
         self._fail_waiting(_channel_closed())
 
     async def _write_all(self) -> None:

@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from faststream_hare._internal.masking import mask_text
+from faststream_hare._internal.tasks import end_tasks
 from faststream_hare.scaling.policy import ScalePolicy
 from faststream_hare.telemetry import signals
 
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from faststream_hare.options import ResolvedAutoScaling
 
 logger = logging.getLogger("faststream_hare.scaling")
+
+
+#: How long a stop waits for a resize in progress before cancelling it.
+RESIZE_BOUND_S = 30.0
 
 
 class Scalable(Protocol):
@@ -72,9 +77,9 @@ class AutoScaler:
         """Stop checking; a resize in progress is let finish, so no worker is half-removed."""
         self._stopping = True
         if self._task is not None:
-            if not self._resizing:
-                self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            if self._resizing:  # let it finish (workers stop within their own bounds)
+                await asyncio.wait({self._task}, timeout=RESIZE_BOUND_S)
+            await end_tasks([self._task])
             self._task = None
         await self.sampler.close()
 

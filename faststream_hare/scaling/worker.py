@@ -21,6 +21,7 @@ from faststream_hare._internal.channels import (
     open_plain_channel,
 )
 from faststream_hare._internal.masking import mask_text
+from faststream_hare._internal.tasks import end_tasks
 from faststream_hare.scaling import locks
 
 if TYPE_CHECKING:
@@ -116,9 +117,8 @@ class Worker:
     async def stop(self) -> None:
         """Cancel the consumer, drain in-flight handlers (capped), release, close the channel."""
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        if self._task is not None:  # cancelled again if a wait swallowed it (tasks.py)
+            await end_tasks([self._task])
             self._task = None
         channel, queue, tag = self._channel, self._queue, self._consumer_tag
         self._channel = self._queue = self._consumer_tag = None
@@ -153,12 +153,18 @@ class Worker:
         """Wait for a loss, then re-attach: at once when the connection comes back, else
         after a pause growing from 0.5 s to ``retry_interval_s``."""
         pause = RETRY_FIRST_PAUSE_S
-        while True:
+        # ``_stopping`` is checked after every await: a cancel swallowed by a ``wait_for``
+        # (Python 3.11) must not keep this loop going (``_internal/tasks.py``)
+        while not self._stopping:
             if attached:
                 await self._wait_lost()
+                if self._stopping:
+                    return
                 await self._detach()
                 pause = RETRY_FIRST_PAUSE_S
             await self._wait_link(pause)
+            if self._stopping:
+                return
             pause = min(pause * 2, max(self.config.retry_interval_s, RETRY_FIRST_PAUSE_S))
             try:
                 attached = await self._attach()

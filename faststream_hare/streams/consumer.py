@@ -27,6 +27,7 @@ from rstream import (
 
 from faststream_hare._internal.masking import mask_text
 from faststream_hare._internal.patience import keep_trying
+from faststream_hare._internal.tasks import end_tasks
 from faststream_hare.errors import HareError
 from faststream_hare.streams.connection import close_quietly, new_consumer, route_rstream_logs
 from faststream_hare.streams.delivery import Delivery
@@ -128,13 +129,8 @@ class StreamConsumer:
             drain_s = self.runtime.settings.shutdown_drain_timeout_ms / 1000
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._delivery.idle.wait(), drain_s)
-        for task in self._tasks:
-            if task is not worker or not in_worker:
-                task.cancel()
-        for task in self._tasks:
-            if task is not worker or not in_worker:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        # cancelled again if a wait swallowed it; the caller's own cancel is never swallowed
+        await end_tasks(task for task in self._tasks if task is not worker or not in_worker)
         self._tasks = []
         await self._offsets.store(always=True)
         consumer, self._consumer = self._consumer, None
@@ -225,8 +221,12 @@ class StreamConsumer:
         when the broker's AMQP connection comes back (a restarted broker is back for both).
         """
         interval_s = self.runtime.settings.reconnect_interval_ms / 1000
-        while True:
+        # ``_closing`` is checked after every await: a cancel swallowed by a ``wait_for``
+        # (Python 3.11) must not keep this loop going (``_internal/tasks.py``)
+        while not self._closing:
             await self._lost.wait()
+            if self._closing:
+                return
             self._lost.clear()
             if self._consumer is not None:
                 self._stale.append(self._consumer)
@@ -241,6 +241,8 @@ class StreamConsumer:
                     "stream connection lost",
                 )
                 await self.runtime.wait_reconnected(pause)
+                if self._closing:
+                    return
                 pause = min(pause * 2, max(interval_s, RECONNECT_FIRST_PAUSE_S))
                 try:
                     await self._connect(first=False)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from faststream_hare._internal.masking import mask_text, mask_url
 from faststream_hare._internal.patience import FIRST_PAUSE_S
+from faststream_hare._internal.tasks import end_tasks
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
@@ -62,12 +63,7 @@ class ConnectionEvents:
         """The broker stops: no more reports, no pacing task left behind."""
         self.closing = True
         self._pacer = None
-        pacers = list(self._pacers)
-        for pacer in pacers:
-            pacer.cancel()
-        for pacer in pacers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await pacer
+        await end_tasks(list(self._pacers))
 
     def _connected(self) -> None:
         signals.emit(
