@@ -161,7 +161,8 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
         """Stop consuming: pools drain their workers, streams store their offset."""
         if self._hare_pool is not None:
             pool, self._hare_pool = self._hare_pool, None
-            await pool.stop()
+            await pool.stop()  # each worker settles its own channel's handoffs
+            await self.wait_handoffs()  # those of channels a worker lost before
             await SubscriberUsecase.stop(self)
             return
         if self._hare_stream is not None:
@@ -175,11 +176,12 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
         finally:  # the channel is still open: let copies in flight settle their originals
             await self.wait_handoffs()
 
-    async def wait_handoffs(self) -> None:
-        """Wait (at most the drain timeout) for copies whose confirm is in flight."""
+    async def wait_handoffs(self, channel: object = None) -> None:
+        """Wait (at most the drain timeout) for copies whose confirm is in flight: those of
+        messages that came on ``channel`` (a pool worker's), or all of them."""
         runtime = self._hare_runtime
         drain_s = runtime.settings.shutdown_drain_timeout_ms / 1000 if runtime else 5.0
-        await self.handoffs.wait(drain_s)
+        await self.handoffs.wait(drain_s, channel=channel)
 
     async def _stop_amqp_consumer(self) -> None:
         """FastStream's stop; a consumer that cannot be cancelled because the link is down

@@ -139,8 +139,9 @@ class Handoff:
         try:
             if await self.send(decision, exc, copy):
                 self.report(decision, exc)
-        except asyncio.CancelledError:
-            raise  # stopping: the unacked original goes back to Q with its channel
+        except asyncio.CancelledError:  # timed out (a stop): give the original back now
+            await self._nack_original()  # a copy confirmed meanwhile: a duplicate, not a loss
+            raise
         except Exception:
             logger.exception("hare failed to settle message %s", self.raw.message_id)
 
@@ -186,11 +187,15 @@ class Handoff:
         try:
             await asyncio.sleep(pause)
         finally:  # also when cancelled (a stop during the pause): give the message back
-            try:  # bounded: a stop that cancelled this waits for it
-                async with compat.timeout(OPERATION_TIMEOUT_S):
-                    await self.original.nack(requeue=True)
-            except Exception as exc:  # the channel is gone: the broker requeues it anyway
-                logger.debug("nack of message %s failed: %r", self.raw.message_id, exc)
+            await self._nack_original()
+
+    async def _nack_original(self) -> None:
+        """Nack the original with requeue, bounded; a failure leaves it to the broker."""
+        try:  # bounded: a stop that cancelled this waits for it
+            async with compat.timeout(OPERATION_TIMEOUT_S):
+                await self.original.nack(requeue=True)
+        except Exception as exc:  # the channel is gone, or it was settled already
+            logger.debug("nack of message %s failed: %r", self.raw.message_id, exc)
 
     def report(self, decision: RetryDecision, exc: BaseException) -> None:
         """The log line and the signal of a confirmed copy."""

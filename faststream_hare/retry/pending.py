@@ -10,34 +10,45 @@ its channel closes (a copy cut short just leaves its original unacked: it comes 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
+from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
+from faststream_hare._internal.tasks import end_tasks
+
 
 class PendingHandoffs:
-    """The background handoffs of one subscriber."""
+    """The background handoffs of one subscriber, by the channel their original came on."""
 
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], object] = {}
 
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def start(self, handoff: Coroutine[Any, Any, None], *, name: str) -> None:
-        """Run ``handoff`` in the background, referenced until it ends."""
+    def start(
+        self, handoff: Coroutine[Any, Any, None], *, name: str, channel: object = None
+    ) -> None:
+        """Run ``handoff`` in the background, referenced (with its ``channel``) until it ends."""
         task = asyncio.get_running_loop().create_task(handoff, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[task] = channel
+        task.add_done_callback(self._forget)
 
-    async def wait(self, timeout_s: float) -> None:
-        """Let the handoffs in flight finish (at most ``timeout_s``), then cancel the rest."""
-        tasks = set(self._tasks)
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+
+    async def wait(self, timeout_s: float, *, channel: object = None) -> None:
+        """Let the handoffs in flight finish (at most ``timeout_s``), then cancel the rest: a
+        cancelled handoff gives its original back with a bounded nack. With ``channel``, only
+        the handoffs of messages that came on it (one pool worker's): the others' originals
+        settle on their own live channels."""
+        tasks = {t for t, on in self._tasks.items() if channel is None or on is channel}
         if not tasks:
             return
         _done, late = await asyncio.wait(tasks, timeout=timeout_s)
+        if not late:
+            return
         for task in late:
             task.cancel()
-        for task in late:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        _done, late = await asyncio.wait(late, timeout=OPERATION_TIMEOUT_S + 1)
+        await end_tasks(late)

@@ -40,5 +40,7 @@ async def hand_on(
     copy = handoff.prepare(decision, exc)
     raw.lock()
     subscriber.handoffs.start(
-        handoff.finish(decision, exc, copy), name=f"hare-handoff:{subscriber.queue_name}"
+        handoff.finish(decision, exc, copy),
+        name=f"hare-handoff:{subscriber.queue_name}",
+        channel=raw.channel,  # a pool worker removed settles only its own
     )

@@ -77,7 +77,7 @@ class Worker:
         connect: Callable[[], Awaitable[AbstractConnection]],
         wait_link: Callable[[float], Awaitable[None]] | None = None,
         current_connection: Callable[[], AbstractConnection | None] | None = None,
-        settle_pending: Callable[[], Awaitable[None]] | None = None,
+        settle_pending: Callable[[object], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self.number = number
@@ -89,6 +89,8 @@ class Worker:
         self._current_connection = current_connection or (lambda: None)
         self._settle_pending = settle_pending
         self._channel: AbstractChannel | None = None
+        #: aiormq's channel under ``_channel``: its messages' handoffs are this worker's.
+        self._underlay: object = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
         self._lost = asyncio.Event()
@@ -126,8 +128,8 @@ class Worker:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(queue.cancel(tag), OPERATION_TIMEOUT_S)
         await self._drain(self.config.drain_timeout_s)
-        if self._settle_pending is not None:  # copies in flight ack on this channel
-            await self._settle_pending()
+        if self._settle_pending is not None and self._underlay is not None:
+            await self._settle_pending(self._underlay)  # copies in flight ack on this channel
         if self.config.lock_name is not None:
             if channel is not None and not channel.is_closed:
                 await locks.release(channel, self.config.lock_name)
@@ -219,6 +221,7 @@ class Worker:
             logger.info("Worker %s is consuming queue '%s' again", self.name, self.config.queue)
         self._failures = 0
         self._channel, self._queue, self._consumer_tag = channel, queue, tag
+        self._underlay = underlay
         self.state = WorkerState.ACTIVE
         return True
 
