@@ -227,6 +227,7 @@ def _console(args: argparse.Namespace) -> int:
         ssl_keyfile=args.keyfile,
         proxy_headers=False,  # X-Forwarded-* only with --trust-forwarded-proto, by the console
         server_header=False,
+        timeout_graceful_shutdown=3,  # a browser's idle TLS connection would hold Ctrl-C up
         access_log=False,  # addresses may carry ?token= on a first visit
         log_level="warning",
     )

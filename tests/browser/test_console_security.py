@@ -362,6 +362,28 @@ async def test_over_https_the_session_cookie_is_secure(
     assert await message_ids(f"{prefix}.dead") == ["m0", "m2", "m3", "m5"]
 
 
+async def test_hare_console_serves_https_with_certfile_and_keyfile(
+    prefix: str, browser: Any, tls: tuple[trustme.CA, str]
+) -> None:
+    ca, pem = tls
+    await seed_dead(prefix)
+    args = ["--url", AMQP_URL, "--queue", prefix, "--certfile", pem, "--keyfile", pem]
+    with hare_console(*args) as run:
+        assert run.base.startswith("https://127.0.0.1:")
+        token = run.line.split("?token=")[1].split()[0]
+        verified = ssl.create_default_context()
+        ca.configure_trust(verified)
+        async with httpx.AsyncClient(verify=verified) as client:
+            first = await client.get(run.base, params={"token": token})
+            assert "; Secure" in first.headers["set-cookie"]
+        context = await browser.new_context(ignore_https_errors=True)
+        page = await context.new_page()
+        assert (await page.goto(f"{run.base}?token={token}")).status == 200
+        (cookie,) = await context.cookies()
+        assert (cookie["secure"], cookie["httpOnly"], cookie["sameSite"]) == (True, True, "Strict")
+    await nothing_moved(prefix)
+
+
 async def test_x_forwarded_proto_counts_only_when_trusted(prefix: str) -> None:
     """Behind an HTTPS proxy: Secure cookies and the https:// origin, only when opted in."""
     await seed_dead(prefix)
