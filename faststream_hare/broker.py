@@ -26,6 +26,7 @@ from faststream_hare.startup import connect_patiently
 from faststream_hare.subscriber import HareSubscriber
 from faststream_hare.telemetry.connection_events import ConnectionEvents
 from faststream_hare.testing.memory import MemoryTransport
+from faststream_hare.topology.declare import declare_concurrently
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -158,7 +159,11 @@ class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
         return connection
 
     async def start(self) -> None:
-        """Start as ``RabbitBroker`` does, then what runs beside the broker (outbox relays)."""
+        """Declare every hare subscriber's topology, several at a time, then start as
+        ``RabbitBroker`` does, then what runs beside the broker (outbox relays)."""
+        await self.connect()
+        if not self.hare_runtime.in_memory:
+            await declare_concurrently([sub.declare for sub in self.hare_subscribers()])
         await super().start()
         await self.hare_runtime.start_companions()
 

@@ -72,6 +72,8 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
         self.handoffs = PendingHandoffs()
         #: The delivery limit in force on ``Q`` once started (``None``: no limit).
         self.delivery_limit: int | None = None
+        #: ``declare()`` ran for the coming ``start()`` (the broker declares ahead, together).
+        self._declared = False
 
     @property
     def queue_name(self) -> str:
@@ -132,16 +134,26 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
         settings = self.hare_runtime.settings
         return {self.specification.name: hare_extension(self.hare, self.plan(settings), settings)}
 
-    async def start(self) -> None:
-        """Declare the topology, then consume (AMQP, a worker pool, or rstream)."""
+    async def declare(self) -> None:
+        """Check the options and declare the topology; the next ``start()`` then consumes."""
         runtime = self.hare_runtime
         if not self.hare.stream:  # a router's policy is known only once it is included
             check_ack_policy(self.ack_policy, self.queue_name)
-        settings = runtime.settings
         connection = await runtime.connect()
         version = server_version(connection)
-        kept = await declare_plan(connection, self.plan(settings, version))
+        kept = await declare_plan(connection, self.plan(runtime.settings, version))
         self.delivery_limit = default_limit(version) if self.queue_name in kept else None
+        self._declared = True
+
+    async def start(self) -> None:
+        """Declare the topology (unless the broker just did), then consume (AMQP, a worker
+        pool, or rstream)."""
+        if not self._declared:
+            await self.declare()
+        self._declared = False
+        runtime = self.hare_runtime
+        settings = runtime.settings
+        connection = await runtime.connect()
         if self.hare.stream:
             if self.hare.stream_dead_letter:
                 await declare_queue(
