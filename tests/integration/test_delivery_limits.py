@@ -23,8 +23,10 @@ from faststream_hare.ops.cli import main
 from faststream_hare.retry import idempotent
 from faststream_hare.retry.requeue_backoff import RequeueBackoff
 from faststream_hare.topology.delivery_limit import BrokerVersion, server_version
+from tests.faults.accounting import message_ids
 from tests.support.amqp import AMQP_URL, drain, wait_depth
 from tests.support.broker import MGMT_URL
+from tests.support.log_count import LogCount
 from tests.support.pools import make_broker, running, wait_state
 from tests.support.rabbit_admin import RabbitAdmin
 from tests.support.redis_server import ThrowawayRedis
@@ -43,17 +45,6 @@ async def version() -> AsyncIterator[BrokerVersion]:
         found = server_version(connection)
         assert found is not None
         yield found
-    finally:
-        await connection.close()
-
-
-async def _ids_in(queue: str) -> Counter[str]:
-    """Message ids in ``queue`` (drained), with the ``hare-reason`` of each seen."""
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        channel = await connection.channel()
-        declared = await channel.declare_queue(queue, passive=True)
-        return Counter(str(m.message_id) for m in await drain(declared))
     finally:
         await connection.close()
 
@@ -78,30 +69,41 @@ async def _never(body: str) -> None:
     raise AssertionError("no message is published")
 
 
-async def test_a_copy_unconfirmed_30_times_leaves_every_message_in_q(
-    prefix: str, broker_url: str
-) -> None:
-    queue = f"{prefix}.stuck"
+def _always_failing(broker_url: str, queue: str) -> tuple[HareBroker, Counter[str]]:
+    """A quorum subscriber whose handler always raises, and its runs by message id."""
     broker = HareBroker(broker_url, logger=None)
     runs: Counter[str] = Counter()
-    ids = [f"s-{n}" for n in range(3)]
 
     @broker.subscriber(queue, queue_type="quorum", retry_limit=3, delay_in_ms=100)
     async def handle(body: str, message: RabbitMessage) -> None:
         runs[str(message.message_id)] += 1
         raise ValueError("always")
 
+    return broker, runs
+
+
+async def _copies_unconfirmable(broker: HareBroker, queue: str, ids: list[str]) -> None:
+    """Delete ``Q.delay`` (every retry copy comes back unroutable), then publish ``ids``."""
+    broker.hare_subscriber(queue).requeue_backoff = RequeueBackoff(0.01, 0.02)
+    connection = await broker.connect()
+    channel = await connection.channel()
+    await channel.queue_delete(f"{queue}.delay")
+    await channel.close()
+    for message_id in ids:
+        await broker.publish("stuck", queue=queue, message_id=message_id)
+
+
+async def test_a_copy_unconfirmed_30_times_leaves_every_message_in_q(
+    prefix: str, broker_url: str
+) -> None:
+    queue = f"{prefix}.stuck"
+    broker, runs = _always_failing(broker_url, queue)
+    ids = [f"s-{n}" for n in range(3)]
     async with running(broker):
-        broker.hare_subscriber(queue).requeue_backoff = RequeueBackoff(0.01, 0.02)
-        connection = await broker.connect()
-        channel = await connection.channel()
-        await channel.queue_delete(f"{queue}.delay")  # every copy now comes back unroutable
-        await channel.close()
-        for message_id in ids:
-            await broker.publish("stuck", queue=queue, message_id=message_id)
+        await _copies_unconfirmable(broker, queue, ids)
         await eventually(lambda: all(runs[i] > RETURNS for i in ids), timeout=60)
-    left = await _ids_in(queue)
-    dead = await _ids_in(f"{queue}.dead")
+    left = await message_ids(queue)
+    dead = await message_ids(f"{queue}.dead")
     assert left + dead == Counter(ids)  # each id exactly once: none lost, none doubled
     assert left == Counter(ids)  # the limit is lifted: they wait in Q for the delay queue
 
@@ -114,7 +116,7 @@ async def test_an_idempotency_store_down_for_30_redeliveries_loses_nothing(
     queue = f"{prefix}.down"
     broker = make_broker(prefix)
     handled: list[str] = []
-    returns = _Returns()
+    returns = LogCount("goes back to the queue")
     logger = logging.getLogger("faststream_hare.idempotency")
     logger.addHandler(returns)
 
@@ -140,17 +142,7 @@ async def test_an_idempotency_store_down_for_30_redeliveries_loses_nothing(
     finally:
         logger.removeHandler(returns)
     assert handled == ["before", "d-1"]
-    assert await _ids_in(f"{queue}.dead") == Counter()
-
-
-class _Returns(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "goes back to the queue" in record.getMessage():
-            self.count += 1
+    assert await message_ids(f"{queue}.dead") == Counter()
 
 
 async def test_a_pool_worker_stopped_30_times_loses_nothing(prefix: str) -> None:
@@ -183,7 +175,7 @@ async def test_a_pool_worker_stopped_30_times_loses_nothing(prefix: str) -> None
         await wait_state(queue, lambda s: s.ready == 0)
     assert set(seen) == set(range(5))
     assert max(counts) >= RETURNS  # each came back more often than 4.0's default allows
-    assert await _ids_in(f"{queue}.dead") == Counter()
+    assert await message_ids(f"{queue}.dead") == Counter()
 
 
 async def _declare_as_before(queue: str) -> None:
@@ -217,25 +209,12 @@ async def test_an_upgraded_topology_starts_and_never_lets_the_broker_drop_a_mess
     starts on them and dead-letters a message before its requeues could reach the limit."""
     queue = f"{prefix}.old"
     await _declare_as_before(queue)
-    broker = HareBroker(broker_url, logger=None)
-    runs: Counter[str] = Counter()
+    broker, runs = _always_failing(broker_url, queue)
     ids = [f"u-{n}" for n in range(3)]
-
-    @broker.subscriber(queue, queue_type="quorum", retry_limit=3, delay_in_ms=100)
-    async def handle(body: str, message: RabbitMessage) -> None:
-        runs[str(message.message_id)] += 1
-        raise ValueError("always")
-
     with caplog.at_level(logging.WARNING, logger="faststream_hare.topology"):
         async with running(broker):
             subscriber = broker.hare_subscriber(queue)
-            subscriber.requeue_backoff = RequeueBackoff(0.01, 0.02)
-            connection = await broker.connect()
-            channel = await connection.channel()
-            await channel.queue_delete(f"{queue}.delay")  # every copy comes back unroutable
-            await channel.close()
-            for message_id in ids:
-                await broker.publish("stuck", queue=queue, message_id=message_id)
+            await _copies_unconfirmable(broker, queue, ids)
             if version >= (4,):
                 assert subscriber.delivery_limit == 20
                 await wait_depth(f"{queue}.dead", len(ids), timeout=60)
@@ -243,7 +222,7 @@ async def test_an_upgraded_topology_starts_and_never_lets_the_broker_drop_a_mess
                 assert subscriber.delivery_limit is None
                 await eventually(lambda: all(runs[i] > RETURNS for i in ids), timeout=60)
     kept = [r for r in caplog.records if "without x-delivery-limit" in r.getMessage()]
-    left = await _ids_in(queue)
+    left = await message_ids(queue)
     dead, reasons = await _dead_reasons(f"{queue}.dead")
     assert left + dead == Counter(ids)  # each id exactly once: none lost, none doubled
     if version >= (4,):

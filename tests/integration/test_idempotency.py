@@ -33,6 +33,7 @@ from faststream_hare.dedup.store import Claim
 from faststream_hare.idempotency import Seen
 from tests.support.amqp import wait_depth
 from tests.support.fault_proxy import LoseFirstReplies
+from tests.support.log_count import LogCount
 from tests.support.pools import make_broker, running
 from tests.support.rabbit_admin import AMQP_URL, REDIS_URL
 from tests.support.redis_server import ThrowawayRedis
@@ -272,16 +273,6 @@ async def test_the_lease_of_a_killed_process_expires_and_the_message_is_handled(
     assert worker.ids("H") == []
 
 
-class Requeues(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "goes back to the queue" in record.getMessage():
-            self.count += 1
-
-
 @pytest.mark.rabbit
 async def test_with_redis_down_the_message_waits_in_q_and_is_handled_once_it_is_back(
     prefix: str, throwaway_redis: ThrowawayRedis
@@ -289,7 +280,7 @@ async def test_with_redis_down_the_message_waits_in_q_and_is_handled_once_it_is_
     queue = f"{prefix}.down"
     broker = make_broker(prefix)
     handled: list[str] = []
-    requeues = Requeues()
+    requeues = LogCount("goes back to the queue")
     logger = logging.getLogger("faststream_hare.idempotency")
     logger.addHandler(requeues)
 
