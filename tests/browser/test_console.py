@@ -103,13 +103,14 @@ async def test_docs_screenshots(admin: Any, browser: Any, tmp_path: Path) -> Non
     """The screenshots of docs/operations.md, from a small running shop app.
 
     They go to a temporary folder; ``HARE_SCREENSHOTS=docs/img`` retakes the docs' images.
+    Its queues are ``shop.*``: the examples' tests clear ``hare_demo.*`` when they start.
     """
     folder = Path(SHOTS) if SHOTS else tmp_path
-    admin.delete_prefix("hare_demo.")
+    admin.delete_prefix("shop.")
     broker = HareBroker()
     state = {"gateway_up": False}
 
-    @broker.subscriber("hare_demo.orders", retry_limit=0, delay_cascade_in_ms=[1000, 5000])
+    @broker.subscriber("shop.orders", retry_limit=0, delay_cascade_in_ms=[1000, 5000])
     async def orders(order: dict[str, Any]) -> None:
         if "sku" not in order:
             msg = f"order {order['id']} has no sku"
@@ -118,7 +119,7 @@ async def test_docs_screenshots(admin: Any, browser: Any, tmp_path: Path) -> Non
             msg = "payment gateway timed out after 5.0 s"
             raise TimeoutError(msg)
 
-    @broker.subscriber("hare_demo.emails", consumer_count=2)
+    @broker.subscriber("shop.emails", consumer_count=2)
     async def emails(email: dict[str, Any]) -> None: ...
 
     try:
@@ -128,15 +129,15 @@ async def test_docs_screenshots(admin: Any, browser: Any, tmp_path: Path) -> Non
                 order = {"id": i, "sku": f"SKU-{i:03}", "qty": i % 3 + 1}
                 if i in (3, 7):
                     del order["sku"]
-                await broker.publish(order, queue="hare_demo.orders", message_id=f"order-{i}")
-            await wait_depth("hare_demo.orders.dead", 8)
+                await broker.publish(order, queue="shop.orders", message_id=f"order-{i}")
+            await wait_depth("shop.orders.dead", 8)
             page = await (
                 await browser.new_context(viewport={"width": 1100, "height": 640})
             ).new_page()
             with serve(create_app(broker, token="docs-token")) as base:
                 await page.goto(f"{base}/?token=docs-token")
                 await shot(page, "overview", folder)
-                await page.locator('tr[data-queue="hare_demo.orders"] td a').first.click()
+                await page.locator('tr[data-queue="shop.orders"] td a').first.click()
                 await shot(page, "queue", folder)
                 await page.locator("#messages tbody tr td a").nth(2).click()
                 await shot(page, "message", folder)
@@ -151,4 +152,4 @@ async def test_docs_screenshots(admin: Any, browser: Any, tmp_path: Path) -> Non
         for name in ("overview", "queue", "message", "confirm", "done"):
             assert (folder / f"console-{name}.png").stat().st_size > 10_000
     finally:
-        admin.delete_prefix("hare_demo.")
+        admin.delete_prefix("shop.")
