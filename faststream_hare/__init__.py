@@ -8,6 +8,7 @@ from faststream_hare.errors import (
     HareConnectionError,
     HareDedupError,
     HareError,
+    HareMissingExtraError,
     HareTopologyError,
 )
 from faststream_hare.idempotency import (
@@ -22,6 +23,9 @@ from faststream_hare.settings import HareSettings
 from faststream_hare.subscriber import HareSubscriber
 from faststream_hare.telemetry import signals
 
+#: The one place the version is written (pyproject.toml reads it from here).
+__version__ = "0.1.0"
+
 __all__ = (
     "AutoScaling",
     "DedupStore",
@@ -30,6 +34,7 @@ __all__ = (
     "HareConnectionError",
     "HareDedupError",
     "HareError",
+    "HareMissingExtraError",
     "HarePublisher",
     "HareRouter",
     "HareSettings",
@@ -44,6 +49,7 @@ __all__ = (
     "RedisIdempotencyStore",
     "ReplayError",
     "Unique",
+    "__version__",
     "backoff",
     "signals",
 )

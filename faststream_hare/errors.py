@@ -36,3 +36,8 @@ class HareDedupError(HareError):
 
 class HareConnectionError(HareError):
     """A service hare needs (RabbitMQ, its stream port, Redis) could not be reached in time."""
+
+
+class HareMissingExtraError(HareError, ImportError):
+    """A part of hare was used whose optional dependencies are not installed; the message names
+    the extra to install (``pip install 'faststream-hare[EXTRA]'``)."""

@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
-from fastapi.datastructures import Default
+from faststream_hare._internal.extras import missing_extra
+
+try:
+    from fastapi.datastructures import Default
+    from faststream.rabbit.fastapi import RabbitRouter
+except ModuleNotFoundError as exc:
+    raise missing_extra(__name__, exc) from None
+
 from faststream.middlewares import AckPolicy
-from faststream.rabbit.fastapi import RabbitRouter
 
 from faststream_hare._internal.faststream import EMPTY
 from faststream_hare.broker import HareBroker

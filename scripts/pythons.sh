@@ -10,9 +10,10 @@
 # version that cannot be found is an error in CI (CI=true) and a one-line skip elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/pythons.sh
 
 VERSIONS="${HARE_PYTHONS:-3.10 3.12 3.13}"
-EXTRAS="redis,console,prometheus,otel,fastapi"
+EXTRAS="cli,redis,console,prometheus,otel,fastapi"
 TEST_TOOLS=(pytest pytest-asyncio pytest-timeout httpx trustme)
 CORE=(
     tests/unit tests/memory
@@ -23,36 +24,12 @@ CORE=(
     tests/integration/test_streams.py
 )
 
-log() { printf '[pythons] %s\n' "$*" >&2; }
-
-interpreter() {  # the newest installed CPython $1 (e.g. 3.12), or nothing
-    local version="$1" found=""
-    if command -v pyenv >/dev/null 2>&1; then
-        found="$(ls -d "$(pyenv root)/versions/$version".*/bin/python 2>/dev/null | sort -V | tail -1)"
-    fi
-    if [[ -z "$found" ]] && command -v "python$version" >/dev/null 2>&1; then
-        found="$(command -v "python$version")"
-    fi
-    echo "$found"
-}
-
-uv_bin() {  # uv (from PyPI) in the main venv: it makes and fills a venv in seconds
-    if [[ ! -x .venv/bin/uv ]]; then
-        .venv/bin/python -m pip install -q uv >/dev/null
-    fi
-    echo "$PWD/.venv/bin/uv"
-}
-
 failed=()
 UV="$(uv_bin)"
 for version in $VERSIONS; do
     python="$(interpreter "$version")"
     if [[ -z "$python" ]]; then
-        if [[ "${CI:-}" == "true" ]]; then
-            log "CPython $version is not installed (pyenv install $version)"
-            exit 1
-        fi
-        log "CPython $version is not installed: skipped (pyenv install $version to run it)"
+        missing "$version"
         continue
     fi
     venv=".venvs/py$version"

@@ -13,13 +13,23 @@ import os
 import sys
 from collections.abc import Sequence
 
+from faststream_hare._internal.extras import missing_extra
 from faststream_hare._internal.masking import mask_text
-from faststream_hare.errors import HareError
-from faststream_hare.ops import commands
+from faststream_hare.errors import HareError, HareMissingExtraError
 from faststream_hare.ops.selection import GROUP_BY_CHOICES
 from faststream_hare.ops.target import load_broker
 from faststream_hare.ops.topology_text import describe_topology
-from faststream_hare.outbox import commands as outbox_commands
+
+#: Why the command cannot run (the ``cli`` extra is not installed), or ``None``.
+MISSING_EXTRA: HareMissingExtraError | None = None
+try:
+    from faststream_hare.ops import commands
+    from faststream_hare.outbox import commands as outbox_commands
+except ModuleNotFoundError as exc:
+    error = missing_extra("The hare command", exc)
+    if not isinstance(error, HareMissingExtraError):
+        raise
+    MISSING_EXTRA = error
 
 __all__ = ("build_parser", "describe_topology", "load_broker", "main")
 
@@ -130,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hare`` console script; returns the exit code."""
+    if MISSING_EXTRA is not None:
+        print(f"hare: {MISSING_EXTRA}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     for noisy in ("aiormq", "aio_pika"):  # their connect retries would print half-sentences
         logging.getLogger(noisy).addHandler(logging.NullHandler())

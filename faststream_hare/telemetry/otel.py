@@ -18,8 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import context, trace
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from faststream_hare._internal.extras import missing_extra
+
+try:
+    from opentelemetry import context, trace
+    from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+except ModuleNotFoundError as exc:
+    raise missing_extra(__name__, exc) from None
 
 from faststream_hare._internal.masking import mask_text
 from faststream_hare.retry.decision import FIRST_TRACEPARENT_HEADER

@@ -14,7 +14,12 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+from faststream_hare._internal.extras import missing_extra
+
+try:
+    from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+except ModuleNotFoundError as exc:
+    raise missing_extra(__name__, exc) from None
 
 from faststream_hare.errors import HareConfigError
 from faststream_hare.telemetry import signals

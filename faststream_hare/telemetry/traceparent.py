@@ -9,9 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.trace import SpanContext
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from faststream_hare._internal.extras import missing_extra
+
+try:
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanContext
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+except ModuleNotFoundError as exc:
+    raise missing_extra(__name__, exc) from None
 
 from faststream_hare.retry.decision import FIRST_TRACEPARENT_HEADER
 

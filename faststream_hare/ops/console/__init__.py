@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.routing import Route
+from faststream_hare._internal.extras import missing_extra
+
+try:
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.routing import Route
+except ModuleNotFoundError as exc:
+    raise missing_extra(__name__, exc) from None
 
 from faststream_hare.broker import HareBroker
 from faststream_hare.errors import HareConfigError
