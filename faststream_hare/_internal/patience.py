@@ -13,6 +13,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 FIRST_PAUSE_S = 0.5
+#: While the broker (or its stream port) cannot be reached, hare tries again at least this
+#: often, whatever ``reconnect_interval_ms`` allows: every consumer kind handles again within
+#: about a second of the broker accepting connections, however long the outage was.
+OUTAGE_PAUSE_MAX_S = 1.0
 
 
 async def keep_trying(

@@ -21,6 +21,7 @@ from faststream_hare._internal.channels import (
     open_plain_channel,
 )
 from faststream_hare._internal.masking import mask_text
+from faststream_hare._internal.patience import OUTAGE_PAUSE_MAX_S
 from faststream_hare._internal.tasks import end_tasks
 from faststream_hare.scaling import locks
 
@@ -167,7 +168,7 @@ class Worker:
             await self._wait_link(pause)
             if self._stopping:
                 return
-            pause = min(pause * 2, max(self.config.retry_interval_s, RETRY_FIRST_PAUSE_S))
+            pause = min(pause * 2, max(self._pause_limit(), RETRY_FIRST_PAUSE_S))
             try:
                 attached = await self._attach()
             except Exception as exc:
@@ -183,6 +184,14 @@ class Worker:
                     mask_text(repr(exc)),
                 )
                 attached = False
+
+    def _pause_limit(self) -> float:
+        """``retry_interval_s``; at most ``OUTAGE_PAUSE_MAX_S`` while the link is down, so the
+        worker consumes again within about a second of the broker accepting connections."""
+        connection = self._current_connection()
+        link_up = connection is not None and connection.connected.is_set()
+        limit = self.config.retry_interval_s
+        return limit if link_up else min(limit, OUTAGE_PAUSE_MAX_S)
 
     async def _attach(self) -> bool:
         """Open a channel, take the lock (if any), consume; ``False`` when the lock is busy."""

@@ -48,7 +48,7 @@ logger = logging.getLogger("faststream_hare.streams")
 #: benchmarks/streams.md) while bounding that memory.
 INITIAL_CREDIT = 32
 #: First pause before reconnecting a lost stream connection (doubles up to the interval).
-RECONNECT_FIRST_PAUSE_S = 0.5
+RECONNECT_FIRST_PAUSE_S = 0.5  # also the pause between reconnect attempts
 
 
 class StreamConsumer:
@@ -217,7 +217,9 @@ class StreamConsumer:
     async def _supervise(self) -> None:
         """Reconnect after a loss, resuming right after the last processed offset.
 
-        Tries again after a pause growing from 0.5 s to ``reconnect_interval_ms``, and at once
+        Tries again every 0.5 s (less with a shorter ``reconnect_interval_ms``): the stream
+        port of a restarting broker opens after its AMQP port, so waking when AMQP is back is
+        not enough, and a grown pause would keep the consumer idle long after. And at once
         when the broker's AMQP connection comes back (a restarted broker is back for both).
         """
         interval_s = self.runtime.settings.reconnect_interval_ms / 1000
@@ -233,7 +235,7 @@ class StreamConsumer:
                 self._consumer = None
             await self._delivery.idle.wait()  # the message in flight counts before the offset
             await self._close_stale()
-            pause, failures = RECONNECT_FIRST_PAUSE_S, 0
+            pause, failures = min(interval_s, RECONNECT_FIRST_PAUSE_S), 0
             while not self._closing:
                 self._emit_connection(
                     signals.connection_reconnecting,
@@ -243,7 +245,6 @@ class StreamConsumer:
                 await self.runtime.wait_reconnected(pause)
                 if self._closing:
                     return
-                pause = min(pause * 2, max(interval_s, RECONNECT_FIRST_PAUSE_S))
                 try:
                     await self._connect(first=False)
                 except HareError as exc:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from faststream_hare._internal.masking import mask_text, mask_url
-from faststream_hare._internal.patience import FIRST_PAUSE_S
+from faststream_hare._internal.patience import FIRST_PAUSE_S, OUTAGE_PAUSE_MAX_S
 from faststream_hare._internal.tasks import end_tasks
 from faststream_hare.telemetry import signals
 
@@ -105,7 +105,8 @@ class ConnectionEvents:
         self._start_pacing()
 
     def _start_pacing(self) -> None:
-        """aio-pika waits ``reconnect_interval`` between attempts: grow it from 0.5 s."""
+        """aio-pika waits ``reconnect_interval`` between attempts: grow it from 0.5 s to 1 s
+        (``OUTAGE_PAUSE_MAX_S``; less if ``reconnect_interval_ms`` says so)."""
         if self._connection is None or not hasattr(self._connection, "reconnect_interval"):
             return
         self._stop_pacing()
@@ -116,7 +117,7 @@ class ConnectionEvents:
             pacer.add_done_callback(self._pacers.discard)
 
     async def _pace(self) -> None:
-        limit = self.reconnect_interval_ms / 1000
+        limit = min(self.reconnect_interval_ms / 1000, OUTAGE_PAUSE_MAX_S)
         pause = FIRST_PAUSE_S
         while not self.closing and not getattr(self._connection, "close_called", False):
             self._connection.reconnect_interval = min(pause, limit)
