@@ -14,7 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 
@@ -108,3 +113,30 @@ def _wait_started(process: subprocess.Popen[bytes], log: Path, port: int) -> str
                 return started[0]
         time.sleep(0.05)
     raise AssertionError(f"hare console did not start: {log.read_text()}")
+
+
+def https_proxy(upstream: str) -> Starlette:
+    """A TLS-terminating proxy in front of ``upstream`` (serve it with a certificate).
+
+    It passes the browser's ``Host`` on and adds ``X-Forwarded-Proto: https``, as nginx or a
+    load balancer is configured to.
+    """
+    hop = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+
+    async def forward(request: Request) -> Response:
+        headers = {k: v for k, v in request.headers.items() if k not in hop}
+        query = f"?{request.url.query}" if request.url.query else ""
+        async with httpx.AsyncClient(timeout=60) as client:  # a loaded test machine is slow
+            answer = await client.request(
+                request.method,
+                f"{upstream}{request.url.path}{query}",
+                headers=headers | {"x-forwarded-proto": "https"},
+                content=await request.body(),
+            )
+        response = Response(answer.content, status_code=answer.status_code)
+        response.raw_headers += [
+            (k, v) for k, v in answer.headers.raw if k.decode().lower() not in hop
+        ]
+        return response
+
+    return Starlette(routes=[Route("/{path:path}", forward, methods=["GET", "HEAD", "POST"])])

@@ -22,7 +22,7 @@ from yarl import URL
 from faststream_hare import HareBroker
 from faststream_hare.ops.console import create_app
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.browser.server import hare_console, serve
+from tests.browser.server import hare_console, https_proxy, serve
 from tests.integration.test_ops_seed import MIXED, message_ids, seed_dead
 from tests.support.rabbit_admin import AMQP_URL
 
@@ -382,6 +382,38 @@ async def test_hare_console_serves_https_with_certfile_and_keyfile(
         (cookie,) = await context.cookies()
         assert (cookie["secure"], cookie["httpOnly"], cookie["sameSite"]) == (True, True, "Strict")
     await nothing_moved(prefix)
+
+
+async def test_behind_an_https_proxy_with_trust_forwarded_proto(
+    prefix: str, browser: Any, tls: tuple[trustme.CA, str]
+) -> None:
+    """Chromium -> HTTPS proxy -> console over HTTP, as with nginx in front of it."""
+    _, pem = tls
+    await seed_dead(prefix)
+    for trusted in (False, True):
+        app = create_app(
+            console_broker(prefix, AMQP_URL), token=TOKEN, trust_forwarded_proto=trusted
+        )
+        proxied = serve(app)
+        with proxied as upstream, serve(https_proxy(upstream), certfile=pem, keyfile=pem) as front:
+            context = await browser.new_context(ignore_https_errors=True)
+            page = await context.new_page()
+            assert (await page.goto(f"{front}/?token={TOKEN}")).status == 200
+            assert page.url == f"{front}/"
+            (cookie,) = await context.cookies()
+            assert cookie["secure"] is trusted
+            await page.goto(f"{front}/queues/{prefix}/confirm?action=replay&group=TimeoutError")
+            action = await page.locator("form").get_attribute("action")
+            if trusted:  # its links and forms are https:// too, and a replay goes through
+                assert action == f"{front}/queues/{prefix}/action"
+                posted = await post_from(page, page.locator("#confirm").click())
+                assert posted.status == 200
+            else:  # it does not believe the header: http:// links, a cookie without Secure
+                assert action == f"{front.replace('https', 'http')}/queues/{prefix}/action"
+                await nothing_moved(prefix)
+            await context.close()
+    assert await message_ids(prefix) == ["m1", "m4"]
+    assert await message_ids(f"{prefix}.dead") == ["m0", "m2", "m3", "m5"]
 
 
 async def test_x_forwarded_proto_counts_only_when_trusted(prefix: str) -> None:

@@ -71,6 +71,8 @@ class ConsoleGuard:
             return
         request = Request(scope, receive)
         secure = self._is_https(request)
+        if secure:
+            scope["scheme"] = "https"  # the console's own links, behind a trusted HTTPS proxy
         extra: list[str] = []
         outcome = await self._check(request, secure, extra)
 
