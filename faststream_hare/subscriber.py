@@ -148,6 +148,8 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
     async def start(self) -> None:
         """Declare the topology (unless the broker just did), then consume (AMQP, a worker
         pool, or rstream)."""
+        if not self.hare.stream:
+            self.check_retry_runs()
         if not self._declared:
             await self.declare()
         self._declared = False
@@ -168,6 +170,18 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
         else:
             await super().start()
         self.emit_connected()
+
+    def check_retry_runs(self) -> None:
+        """Refuse to start unless FastStream really wraps this subscriber's messages in
+        ``RetryMiddleware``: without it every failure would be rejected, and lost."""
+        stack = _faststream.consume_middlewares(self)
+        if stack is None or not any(isinstance(m, RetryMiddleware) for m in stack):
+            msg = (
+                f"hare cannot attach its retry to the subscriber of queue '{self.queue_name}' "
+                "with this FastStream release, so it does not start (a failing message would be "
+                "lost); install a release hare supports: faststream>=0.7.8,<0.8."
+            )
+            raise HareError(msg)
 
     async def stop(self) -> None:
         """Stop consuming: pools drain their workers, streams store their offset."""

@@ -8,12 +8,18 @@ bookkeeping aiormq's own ``basic_publish`` keeps: a delivery tag and a confirmat
 per message (resolved, failed or rejected by aiormq's reader, returns included), under the
 channel's publish lock. ``tests/integration/test_publish_pipeline.py`` runs these names against
 the aiormq release installed and a real broker (returns, encoding errors, a closing channel).
+
+Each channel is checked before its first write: an aiormq without this bookkeeping (a release
+the pins do not admit) is published to through its public ``basic_publish``, one message a
+write, with one WARNING — slower, never wrong.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +32,57 @@ from pamqp.header import ContentHeader
 
 if TYPE_CHECKING:
     from aiormq.abc import AbstractChannel
+
+logger = logging.getLogger("faststream_hare.publishing")
+
+#: What ``write_publishes`` reads and keeps in step on aiormq's channel, as its own
+#: ``basic_publish`` does (instance attributes: checked on the channel itself).
+BOOKKEEPING = (
+    "lock",
+    "delivery_tag",
+    "number",
+    "max_content_size",
+    "confirmations",
+    "message_id_delivery_tag",
+    "write_queue",
+    "closing",
+    "create_future",
+    "is_closed",
+)
+
+#: Channels already checked: whether each has the bookkeeping (weak: channels come and go).
+_CHECKED: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+_WARNED: list[bool] = []
+
+
+def missing_bookkeeping(channel: object) -> tuple[str, ...]:
+    """The names of ``BOOKKEEPING`` this channel lacks (or holds as something unexpected)."""
+    missing = [name for name in BOOKKEEPING if not hasattr(channel, name)]
+    raw: Any = channel
+    if not missing and not (
+        isinstance(raw.delivery_tag, int)
+        and isinstance(raw.confirmations, dict)
+        and isinstance(raw.message_id_delivery_tag, dict)
+        and isinstance(raw.write_queue, asyncio.Queue)
+    ):
+        missing.append("their types")
+    return tuple(missing)
+
+
+def frames_supported(channel: object) -> bool:
+    """True when this aiormq channel keeps the bookkeeping ``write_publishes`` relies on."""
+    known = _CHECKED.get(channel)
+    if known is None:
+        missing = missing_bookkeeping(channel)
+        known = _CHECKED[channel] = not missing
+        if missing and not _WARNED:
+            _WARNED.append(True)
+            logger.warning(
+                "This aiormq release lacks %s on its channel: hare publishes one message per "
+                "write through aiormq's basic_publish instead (slower, same guarantees)",
+                ", ".join(missing),
+            )
+    return known
 
 
 @dataclass(frozen=True)
@@ -52,6 +109,8 @@ async def write_publishes(
     kept it from being written (a message that cannot be encoded fails alone), or ``InFlight``
     when its message id is in flight already (write it once that confirmation ended)."""
     raw: Any = channel  # aiormq's Channel: the attributes below are not on its ABC
+    if not frames_supported(channel):
+        return [_publish_alone(channel, publish) for publish in publishes]
     if raw.is_closed:
         msg = f"{channel!r} closed"
         raise ChannelInvalidStateError(msg)
@@ -127,6 +186,19 @@ async def _until_enqueued(raw: Any, put: asyncio.Future[None]) -> None:
         msg = "the channel closed before the publishes were written"
         raise ChannelInvalidStateError(msg)
     put.result()
+
+
+def _publish_alone(channel: AbstractChannel, publish: Publish) -> asyncio.Future[Any]:
+    """aiormq's public path: its ``basic_publish`` ends like the confirmation future above."""
+    return asyncio.ensure_future(
+        channel.basic_publish(
+            publish.body,
+            exchange=publish.exchange,
+            routing_key=publish.routing_key,
+            properties=publish.properties,
+            mandatory=True,
+        )
+    )
 
 
 def closing_is_observer(raw: Any) -> bool:

@@ -298,6 +298,16 @@ def set_virtual_host(broker: RabbitBroker, virtual_host: str) -> None:
     broker.config.broker_config.virtual_host = virtual_host
 
 
+def consume_middlewares(subscriber: RabbitSubscriber) -> tuple[Any, ...] | None:
+    """The middleware factories FastStream's ``process_message`` wraps each message of
+    ``subscriber`` in (its own acknowledgement middleware first); ``None`` when this FastStream
+    builds them some other way."""
+    build = getattr(subscriber, "_SubscriberUsecase__build__middlewares_stack", None)
+    if build is None:
+        return None
+    return tuple(build())
+
+
 def middlewares_of(endpoint: RabbitSubscriber | RabbitPublisher) -> tuple[Any, ...]:
     """The broker middlewares FastStream wraps an endpoint's messages in (outermost first)."""
     if isinstance(endpoint, SubscriberUsecase):

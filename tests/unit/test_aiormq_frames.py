@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+import aiormq
 import pytest
 from aiormq.exceptions import ChannelInvalidStateError
 from pamqp import commands
 
-from faststream_hare._internal.aiormq_frames import Publish, write_publishes
+from faststream_hare._internal.aiormq_frames import Publish, missing_bookkeeping, write_publishes
+from tests.support.rabbit_admin import AMQP_URL
 
 
 class FakeChannel:
@@ -74,3 +76,42 @@ async def test_a_write_waits_for_room_while_the_channel_lives() -> None:
     assert channel.delivery_tag == 9
     assert sorted(channel.confirmations) == [8, 9]
     assert channel.write_queue.qsize() == 1  # all of them in one frame buffer
+
+
+class PublicOnlyChannel:
+    """An aiormq channel without the bookkeeping: only the public ``basic_publish``."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, str, str, bool]] = []
+
+    async def basic_publish(
+        self, body: bytes, *, exchange: str, routing_key: str, properties: Any, mandatory: bool
+    ) -> str:
+        self.sent.append((body, exchange, routing_key, mandatory))
+        return "basic.ack"
+
+
+async def test_without_the_bookkeeping_each_message_goes_through_basic_publish() -> None:
+    channel = PublicOnlyChannel()
+    assert "message_id_delivery_tag" in missing_bookkeeping(channel)
+    outcomes = await write_publishes(cast("Any", channel), publishes(3))
+    assert [await cast("Any", outcome) for outcome in outcomes] == ["basic.ack"] * 3
+    assert channel.sent == [(b"x", "", "q", True)] * 3
+
+
+async def test_a_channel_with_the_bookkeeping_is_written_in_one_buffer() -> None:
+    channel = FakeChannel(queue_size=10)
+    assert missing_bookkeeping(channel) == ()
+    await write_publishes(cast("Any", channel), publishes(3))
+    assert channel.write_queue.qsize() == 1
+
+
+@pytest.mark.rabbit
+async def test_the_installed_aiormq_keeps_the_bookkeeping() -> None:
+    """The releases the pins admit: hare writes its frames on a real channel."""
+    connection = await aiormq.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        assert missing_bookkeeping(channel) == ()
+    finally:
+        await connection.close()
