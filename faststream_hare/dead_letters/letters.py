@@ -17,6 +17,7 @@ from faststream_hare.retry.decision import (
     ERROR_HEADER,
     EXCEPTION_HEADER,
     read_retry_count,
+    retries_performed,
 )
 
 _WHERE_KEYS = ("exception", "error", "message_id", "fingerprint")
@@ -46,6 +47,11 @@ class DeadLetter:
     def retry_count(self) -> int:
         """``retry_count`` as hare reads it (missing or non-integer = 0)."""
         return read_retry_count(self.headers)
+
+    @property
+    def retries(self) -> int:
+        """The retries it went through before it was dead-lettered (what hare shows)."""
+        return retries_performed(self.headers)
 
     @property
     def message_id(self) -> str | None:

@@ -41,3 +41,20 @@ def _json_object_or_bytes(body: bytes) -> object:
     except (ValueError, UnicodeDecodeError):
         return body
     return value if isinstance(value, Mapping) else body
+
+
+def key_description(*, message_id: str | None, body: bytes, keys: Sequence[str] | None) -> str:
+    """What matched, for the skip's log line: ``order_id=42``, or ``message id``."""
+    if keys:
+        value = _json_object_or_bytes(body)
+        if not isinstance(value, Mapping):
+            return "body (not a JSON object)"
+        return ", ".join(f"{key}={_short(value.get(key))}" for key in keys)
+    if message_id:
+        return "message id"
+    return "body (it has no message id)"
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -48,7 +48,8 @@ def letter_record(letter: DeadLetter) -> dict[str, Any]:
         "message_id": letter.message_id,
         "exception": letter.exception,
         "error": letter.error,
-        "retry_count": letter.retry_count,
+        "retries": letter.retries,
+        "retry_count": letter.retry_count,  # the header's raw value
         "headers": jsonable(letter.headers),
         "properties": jsonable(letter.properties),
     }

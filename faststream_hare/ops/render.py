@@ -78,7 +78,7 @@ def letters_table(queue: str, letters: Sequence[DeadLetter]) -> Table:
             str(letter.position),
             letter.exception or "",
             (letter.error or "")[:60],
-            str(letter.retry_count),
+            str(letter.retries),
             letter.message_id or "",
             preview(letter, 40),
         )

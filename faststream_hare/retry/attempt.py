@@ -27,6 +27,7 @@ from faststream_hare.retry.decision import (
     header_text,
     read_retry_count,
 )
+from faststream_hare.retry.handed_on import HandedOn
 from faststream_hare.retry.handoff import Handoff
 from faststream_hare.retry.poison import is_poison
 from faststream_hare.retry.settle import hand_on
@@ -91,7 +92,7 @@ class Attempt:
         return self._metadata
 
     async def run(self, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
-        """The handler's result; a failure ends in ``AckMessage`` or ``NackMessage``."""
+        """The handler's result; a failure ends in ``HandedOn`` or ``NackMessage``."""
         immediate_retries = self.subscriber.hare.immediate_retries
         while True:
             self._begin()
@@ -168,16 +169,17 @@ class Attempt:
         if self.runtime.in_memory:  # under TestRabbitBroker: settled before publish returns
             handoff = Handoff(self.subscriber, self.msg.raw_message, self.msg, self.log)
             decision = handoff.decide(dead_reason=dead_reason)
+            handoff.announce(decision, exc)
             if not await handoff.send(decision, exc):
                 raise NackMessage(requeue=True) from exc
             handoff.report(decision, exc)
-            raise AckMessage from exc
+            raise HandedOn from exc
         # On the broker the consumer moves on while the copy's confirm is in flight: hare
         # settles the original itself (acked once the copy is confirmed, else back to Q).
         await hand_on(
             self.subscriber, self.msg.raw_message, exc, dead_reason=dead_reason, log=self.log
         )
-        raise AckMessage from exc
+        raise HandedOn from exc
 
     def _stop(self, result: str) -> None:
         if self._stopped:

@@ -36,6 +36,34 @@ def read_retry_count(headers: Mapping[str, Any] | None) -> int:
     return max(value, 0)
 
 
+def retries_performed(headers: Mapping[str, Any] | None) -> int:
+    """How many retries a message in ``Q.dead`` went through.
+
+    A copy hare (or HareMq) dead-lettered carries ``retry_count`` one above the retries
+    performed (the count it arrived with, plus one). A message RabbitMQ itself dead-lettered
+    from ``Q`` (a delivery limit; its newest ``x-death`` names ``Q``, not a delay queue) kept
+    the count it arrived with. Without the header it was never retried.
+    """
+    count = read_retry_count(headers)
+    if _dead_lettered_from_main_queue(headers):
+        return count
+    return max(count - 1, 0)
+
+
+def _dead_lettered_from_main_queue(headers: Mapping[str, Any] | None) -> bool:
+    deaths = (headers or {}).get("x-death")
+    if not isinstance(deaths, list | tuple) or not deaths or not isinstance(deaths[0], Mapping):
+        return False
+    queue = deaths[0].get("queue")
+    queue = queue.decode() if isinstance(queue, bytes) else queue
+    return isinstance(queue, str) and ".delay" not in queue
+
+
+def retries_text(count: int) -> str:
+    """``"0 retries"``, ``"1 retry"``, ``"3 retries"``."""
+    return f"{count} retry" if count == 1 else f"{count} retries"
+
+
 @dataclass(frozen=True)
 class RetryDecision:
     """Retry through ``queue`` (a delay queue) or dead-letter to it, with ``retry_count``."""

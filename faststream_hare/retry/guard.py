@@ -24,6 +24,7 @@ from pamqp import commands
 from faststream_hare.errors import HareError
 from faststream_hare.retry.decision import classify
 from faststream_hare.retry.endpoint import as_hare_endpoint
+from faststream_hare.retry.handed_on import HandedOn
 from faststream_hare.retry.settle import hand_on
 
 if TYPE_CHECKING:
@@ -89,6 +90,9 @@ class _GuardScope(BaseMiddleware):
         if self._token is not None:
             self.context.reset_local(DELIVERY_KEY, self._token)
             self._token = None
+        if isinstance(exc_val, HandedOn):  # hare logged what became of it: not "acked"
+            await super().__aexit__(exc_type, exc_val, exc_tb)
+            return True
         subscriber = as_hare_endpoint(self.context.get_local("handler_"))
         state = getattr(self, "_state", DeliveryState())
         if subscriber is None or subscriber.hare.stream:

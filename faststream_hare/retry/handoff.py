@@ -19,7 +19,13 @@ from faststream_hare._internal import compat
 from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
 from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.retry.copies import MessageCopy
-from faststream_hare.retry.decision import RetryDecision, copy_headers, decide, read_retry_count
+from faststream_hare.retry.decision import (
+    RetryDecision,
+    copy_headers,
+    decide,
+    read_retry_count,
+    retries_text,
+)
 from faststream_hare.telemetry import signals
 from faststream_hare.topology.delivery_limit import requeue_would_near_limit
 
@@ -197,9 +203,14 @@ class Handoff:
         except Exception as exc:  # the channel is gone, or it was settled already
             logger.debug("nack of message %s failed: %r", self.raw.message_id, exc)
 
-    def report(self, decision: RetryDecision, exc: BaseException) -> None:
-        """The log line and the signal of a confirmed copy."""
-        queue = self.subscriber.queue_name
+    def announce(self, decision: RetryDecision, exc: BaseException) -> None:
+        """The one log line of the outcome, written when the copy is sent.
+
+        Before the copy leaves, so the lines of one message come in the order things happened
+        (also under TestRabbitBroker, where a copy is delivered again before ``send`` returns);
+        a copy that is not confirmed is followed by the line saying where the message went
+        instead.
+        """
         if decision.action == "retry":
             self.log.warning(
                 "retry %d/%d in %s ms via %s (%s: %s)",
@@ -210,6 +221,21 @@ class Handoff:
                 type(exc).__name__,
                 exc,
             )
+            return
+        self.log.error(
+            "dead-lettered to %s after %s, reason %s (%s: %s)",
+            decision.queue,
+            retries_text(decision.arrived_with),
+            decision.reason,
+            type(exc).__name__,
+            exc,
+            exc_info=exc if decision.reason != "no_handler" else None,
+        )
+
+    def report(self, decision: RetryDecision, exc: BaseException) -> None:
+        """The signal of a confirmed copy."""
+        queue = self.subscriber.queue_name
+        if decision.action == "retry":
             signals.emit(
                 signals.retry_publisher_message_retried,
                 self.runtime.sender,
@@ -217,15 +243,6 @@ class Handoff:
                 {"queue": queue, "delay_queue": decision.queue, "delay_ms": decision.delay_ms},
             )
             return
-        self.log.error(
-            "dead-lettered to %s after %d retries, reason %s (%s: %s)",
-            decision.queue,
-            decision.arrived_with,
-            decision.reason,
-            type(exc).__name__,
-            exc,
-            exc_info=exc if decision.reason != "no_handler" else None,
-        )
         signals.emit(
             signals.retry_publisher_message_dead_lettered,
             self.runtime.sender,

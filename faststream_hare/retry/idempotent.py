@@ -22,7 +22,7 @@ from faststream.exceptions import AckMessage, NackMessage
 from faststream_hare._internal import compat
 from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
 from faststream_hare.dedup.store import Claim
-from faststream_hare.idempotency.keys import idempotency_key
+from faststream_hare.idempotency.keys import idempotency_key, key_description
 from faststream_hare.idempotency.store import Seen
 from faststream_hare.retry.handoff import Handoff
 from faststream_hare.retry.requeue_backoff import RequeueBackoff
@@ -120,7 +120,13 @@ class IdempotentDelivery:
     def _duplicate(self) -> None:
         queue = self.subscriber.queue_name
         message_id = self.msg.raw_message.message_id
-        self.log.info("message %s was handled already; acked without running it", message_id)
+        raw = self.msg.raw_message
+        matched = key_description(message_id=message_id, body=raw.body, keys=self.options.keys)
+        self.log.info(
+            "message %s: a message with the same %s was handled already; acked without running it",
+            message_id,
+            matched,
+        )
         signals.emit(
             signals.consumer_message_duplicate,
             self.runtime.sender,
@@ -146,6 +152,7 @@ class IdempotentDelivery:
             handoff = Handoff(self.subscriber, raw, self.msg, self.log)
             failure = RuntimeError(f"idempotency check impossible: {reason}")
             decision = handoff.decide(dead_reason="delivery_limit")
+            handoff.announce(decision, failure)
             if await handoff.send(decision, failure):
                 handoff.report(decision, failure)
             raise NackMessage(requeue=True)  # settled already: FastStream leaves it

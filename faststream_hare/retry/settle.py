@@ -33,6 +33,7 @@ async def hand_on(
     """Send ``raw`` to its next delay queue or ``Q.dead``; hare settles it from now on."""
     handoff = Handoff(subscriber, raw, raw, log)
     decision = handoff.decide(dead_reason=dead_reason)
+    handoff.announce(decision, exc)
     if subscriber.hare_runtime.in_memory:  # under TestRabbitBroker: settled before we return
         if await handoff.send(decision, exc):
             handoff.report(decision, exc)

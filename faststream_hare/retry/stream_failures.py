@@ -12,11 +12,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from faststream.exceptions import AckMessage, HandlerException
+from faststream.exceptions import HandlerException
 
 from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.retry.copies import MessageCopy
 from faststream_hare.retry.decision import error_headers
+from faststream_hare.retry.handed_on import HandedOn
 from faststream_hare.telemetry import signals
 from faststream_hare.topology.names import dead_queue_name
 
@@ -70,7 +71,7 @@ class StreamFailures:
                 copy.with_headers({**copy.headers, **error_headers(exc)}), offset
             )
         await msg.ack()
-        raise AckMessage
+        raise HandedOn
 
     async def _dead_letter(self, copy: MessageCopy, offset: object) -> None:
         """Copy to ``Q.dead``; a stream cannot take a message back, so try a few times."""

@@ -84,6 +84,9 @@ class ConnectionEvents:
     def _on_close(self, _connection: Any, exc: BaseException | None = None) -> None:
         if self.closing:
             return
+        if isinstance(exc, asyncio.CancelledError):  # closed from this side: the loop ends
+            logger.debug("Connection to %s closed while the program ends", self.host)
+            return
         if self._lost_at is not None:  # a failed reconnect attempt of the same outage
             logger.debug("Reconnect attempt to %s failed: %r", self.host, exc)
             return

@@ -38,7 +38,8 @@ async def test_list_shows_without_removing(prefix: str, capsys: pytest.CaptureFi
     records = json.loads(out)
     assert [r["message_id"] for r in records] == ALL[:4]
     assert records[0]["exception"] == "ValueError"
-    assert records[0]["retry_count"] == 4
+    assert records[0]["retries"] == 3  # retries performed
+    assert records[0]["retry_count"] == 4  # the header, raw
     assert records[0]["headers"]["x-tenant"] == "acme"
     assert await message_ids(f"{prefix}.dead") == ALL
 

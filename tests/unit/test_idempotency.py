@@ -5,7 +5,7 @@ from __future__ import annotations
 from faststream_hare import IdempotencyStore, MemoryIdempotencyStore, RedisIdempotencyStore
 from faststream_hare.dedup.store import Claim
 from faststream_hare.idempotency import Seen
-from faststream_hare.idempotency.keys import idempotency_key
+from faststream_hare.idempotency.keys import idempotency_key, key_description
 
 
 def test_the_key_is_the_message_id_namespaced_by_queue() -> None:
@@ -71,3 +71,15 @@ def test_the_redis_store_is_an_idempotency_store() -> None:
     assert isinstance(store, IdempotencyStore)
     assert store.prefix == "hare:idem:x:"
     assert "x" in repr(store)
+
+
+def test_key_description_names_what_matched() -> None:
+    body = b'{"order_id": 42, "tenant": "acme", "n": 1}'
+    assert key_description(message_id="m", body=body, keys=["order_id", "tenant"]) == (
+        'order_id=42, tenant="acme"'
+    )
+    assert key_description(message_id="m", body=b"plain", keys=["order_id"]) == (
+        "body (not a JSON object)"
+    )
+    assert key_description(message_id="m-1", body=body, keys=None) == "message id"
+    assert key_description(message_id=None, body=body, keys=None) == "body (it has no message id)"

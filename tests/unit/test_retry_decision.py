@@ -10,6 +10,8 @@ from faststream_hare.retry.decision import (
     decide,
     read_retry_count,
     replay_headers,
+    retries_performed,
+    retries_text,
     truncate_utf8,
 )
 
@@ -76,3 +78,23 @@ def test_dead_copy_carries_the_reason_cut_to_1_kib() -> None:
 def test_replay_headers_reset_retry_state() -> None:
     headers = {"retry_count": 4, "hare-error": "x", "hare-exception": "E", "keep": 1}
     assert replay_headers(headers) == {"keep": 1}
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (None, 0),  # never retried (poison at once, or published straight to Q.dead)
+        ({"retry_count": 1}, 0),  # hare's dead copy: the count it arrived with, plus one
+        ({"retry_count": 4}, 3),
+        ({"retry_count": 4, "x-death": [{"queue": "q.delay.5000", "reason": "expired"}]}, 3),
+        # RabbitMQ dead-lettered it from Q itself (a delivery limit): the count is as it came
+        ({"retry_count": 2, "x-death": [{"queue": "q", "reason": "delivery_limit"}]}, 2),
+        ({"x-death": [{"queue": b"q", "reason": "delivery_limit"}]}, 0),
+    ],
+)
+def test_retries_performed(headers: dict | None, expected: int) -> None:
+    assert retries_performed(headers) == expected
+
+
+def test_retries_text() -> None:
+    assert [retries_text(n) for n in (0, 1, 3)] == ["0 retries", "1 retry", "3 retries"]
