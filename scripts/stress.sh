@@ -6,4 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HARE_STRESS_RUNS="${1:-50}"
-exec .venv/bin/pytest tests/stress -p no:cacheprovider -q -s "${@:2}"
+# each round has bounds of its own (60 s to settle, 20 s to stop); the test's is their sum
+exec .venv/bin/pytest tests/stress -p no:cacheprovider -q -s \
+    --timeout=$((HARE_STRESS_RUNS * 90 + 60)) "${@:2}"

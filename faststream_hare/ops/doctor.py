@@ -26,6 +26,7 @@ DEFAULT_DEEP_QUEUE = 1_000
 CHECKS = (
     "stream_plugin",
     "topology",
+    "return_path",
     "quorum_delivery_limit",
     "dead_ttl",
     "delay_above_dead_ttl",
@@ -61,6 +62,8 @@ class SubscriberFacts:
     existing_queues: Mapping[str, Mapping[str, Any] | None] | None = None
     planned_exchanges: Mapping[str, str] = field(default_factory=dict)
     existing_exchanges: Mapping[str, str | None] | None = None
+    #: Exchange ``Q`` → queue ``Q`` bindings (source, queue, routing key): bound or not.
+    return_bindings: Mapping[tuple[str, str, str], bool] | None = None
     #: The delivery limit in force on a quorum ``Q`` (``None``: none, or not observed).
     delivery_limit: int | None = None
     #: The same for a quorum ``Q.dead``.
@@ -82,6 +85,7 @@ def diagnose(
     for f in facts:
         findings += stream_plugin(f)
         findings += topology(f)
+        findings += return_path(f)
         findings += quorum_delivery_limit(f)
         findings += dead_ttl(f)
         findings += prefetch_single_worker(f, deep_queue)
@@ -131,6 +135,39 @@ def topology(f: SubscriberFacts) -> list[Finding]:
                 )
             )
     return findings
+
+
+def return_path(f: SubscriberFacts) -> list[Finding]:
+    """Exchange ``Q`` and its binding to queue ``Q``: the only way back from a delay queue.
+
+    A classic delay queue dead-letters an expired copy at most once; with nowhere to route
+    it, the copy is dropped (a quorum one with at-least-once dead-lettering keeps it).
+    """
+    if f.stream or f.existing_exchanges is None:
+        return []
+    fix = "restart the app: hare declares its topology at startup,"
+    if f.queue in f.existing_exchanges and f.existing_exchanges[f.queue] is None:
+        return [
+            Finding(
+                "return_path",
+                f.queue,
+                f"exchange '{f.queue}' is missing: retry copies expiring from the delay queues "
+                "have nowhere to go back to, and classic delay queues drop them",
+                f"{fix} exchange '{f.queue}' and the binding of queue '{f.queue}' to it",
+            )
+        ]
+    return [
+        Finding(
+            "return_path",
+            f.queue,
+            f"queue '{queue}' is not bound to exchange '{source}' with routing key "
+            f"'{routing_key}': retry copies expiring from the delay queues are dropped "
+            "(classic) or held (quorum) instead of coming back",
+            f"{fix} this binding included",
+        )
+        for (source, queue, routing_key), bound in (f.return_bindings or {}).items()
+        if not bound
+    ]
 
 
 def _argument_finding(f: SubscriberFacts, name: str, arg: str, have: Any, want: Any) -> Finding:

@@ -84,7 +84,14 @@ async def _existing(
     for ex in plan.exchanges:
         record = await management.exchange(ex.name)
         exchanges[ex.name] = None if record is None else str(record.get("type"))
-    return Existing(queues, exchanges, limits, sources)
+    bindings = {
+        (b.source, b.destination, b.routing_key): await management.bound(
+            b.source, b.destination, b.routing_key
+        )
+        for b in plan.bindings
+        if not b.to_exchange and b.source == sub.queue_name
+    }
+    return Existing(queues, exchanges, limits, sources, bindings)
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,8 @@ class Existing:
     exchanges: dict[str, str | None]
     limits: dict[str, int | None]
     limit_sources: dict[str, str]
+    #: Exchange ``Q`` → queue ``Q`` (source, queue, routing key): bound or not.
+    bindings: dict[tuple[str, str, str], bool]
 
 
 async def _facts(
@@ -133,6 +142,7 @@ async def _facts(
         existing_queues=existing.queues if existing else None,
         planned_exchanges={e.name: e.type for e in plan.exchanges},
         existing_exchanges=existing.exchanges if existing else None,
+        return_bindings=existing.bindings if existing else None,
         delivery_limit=existing.limits.get(sub.queue_name) if existing else None,
         dead_delivery_limit=existing.limits.get(dead) if existing else None,
         limit_sources=existing.limit_sources if existing else {},

@@ -63,6 +63,13 @@ class Management:
         result = await self._get(f"exchanges/{self._q(self.vhost)}/{self._q(name)}")
         return result if isinstance(result, dict) else None
 
+    async def bound(self, exchange: str, queue: str, routing_key: str) -> bool:
+        """True when ``queue`` is bound to ``exchange`` with ``routing_key``."""
+        path = f"bindings/{self._q(self.vhost)}/e/{self._q(exchange)}/q/{self._q(queue)}"
+        result = await self._get(path)
+        records = result if isinstance(result, list) else []
+        return any(record.get("routing_key") == routing_key for record in records)
+
     async def _get(self, path: str) -> Any:
         return await asyncio.to_thread(self._get_sync, path)
 

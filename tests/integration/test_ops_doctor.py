@@ -55,7 +55,7 @@ async def test_a_healthy_app_passes(
     assert (code, findings) == (0, {})
     capsys.readouterr()
     assert await asyncio.to_thread(main, ["doctor", APP_PATH, "--mgmt-url", MGMT_URL]) == 0
-    assert "7 checks, all passed" in capsys.readouterr().out
+    assert "8 checks, all passed" in capsys.readouterr().out
 
 
 async def test_each_finding_is_provoked(

@@ -108,6 +108,10 @@ async def test_auto_scaled_pool_under_cuts(prefix: str, fault_proxy: FaultProxy)
     for round_ in range(runs()):
         round_lost, round_cuts = await pool_round(f"{prefix}-{round_}", fault_proxy, stops)
         lost, cuts = lost + round_lost, cuts + round_cuts
+        print(
+            f"[stress] pool round {round_}: cuts={round_cuts} lost={round_lost} "
+            f"stop_s={stops[-1]:.2f}"
+        )
     print(
         f"[stress] auto-scaled pool: rounds={runs()} cuts={cuts} lost={lost} hangs=0 "
         f"stop_max_s={max(stops):.2f} stop_bound_s={STOP_BOUND_S:.0f}"
@@ -126,6 +130,7 @@ async def test_named_stream_consumer_under_cuts(
             f"{prefix}-{round_}", admin, stream_proxy, closed, stops
         )
         lost, cuts = lost + round_lost, cuts + round_cuts
+        print(f"[stress] stream round {round_}: lost={round_lost} stop_s={stops[-1]:.2f}")
     print(
         f"[stress] named stream consumer: rounds={runs()} cuts={cuts} lost={lost} hangs=0 "
         f"stop_max_s={max(stops):.2f} stop_bound_s={STOP_BOUND_S:.0f}"

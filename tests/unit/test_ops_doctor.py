@@ -34,7 +34,7 @@ def checks(facts: SubscriberFacts, deep: int = 1000) -> list[tuple[str, str]]:
 
 def test_healthy_has_no_findings() -> None:
     assert checks(HEALTHY) == []
-    assert len(CHECKS) == 7
+    assert len(CHECKS) == 8
 
 
 def test_stream_plugin_missing() -> None:
@@ -137,3 +137,16 @@ def test_backlog_without_consumer() -> None:
     assert checks(replace(HEALTHY, consumers=0, ready=0)) == []
     assert checks(replace(HEALTHY, consumers=None)) == []
     assert checks(replace(HEALTHY, stream=True, consumers=0)) == []
+
+
+def test_return_path_missing_exchange_or_binding() -> None:
+    assert checks(replace(HEALTHY, existing_exchanges={"orders": None})) == [
+        ("return_path", "fail")
+    ]
+    unbound = replace(HEALTHY, return_bindings={("orders", "orders", "orders"): False})
+    [finding] = diagnose([unbound])
+    assert (finding.check, finding.queue) == ("return_path", "orders")
+    assert "not bound to exchange 'orders' with routing key 'orders'" in finding.problem
+    bound = replace(HEALTHY, return_bindings={("orders", "orders", "orders"): True})
+    assert checks(bound) == []
+    assert checks(replace(HEALTHY, stream=True, existing_exchanges={"orders": None})) == []
