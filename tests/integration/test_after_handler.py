@@ -19,7 +19,7 @@ from faststream import BaseMiddleware
 from faststream.rabbit import RabbitExchange
 
 from faststream_hare import HareBroker, Idempotency
-from tests.support.amqp import AMQP_URL, depths, drain, wait_depth
+from tests.support.amqp import AMQP_URL, depths, drain_named, wait_depth
 
 pytestmark = pytest.mark.rabbit
 
@@ -31,13 +31,7 @@ class Unserializable:
 
 
 async def _dead(queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        channel = await connection.channel()
-        dead = await channel.declare_queue(f"{queue}.dead", passive=True)
-        return await drain(dead)
-    finally:
-        await connection.close()
+    return await drain_named(f"{queue}.dead")
 
 
 async def _publish_and_expect_dead(

@@ -16,20 +16,14 @@ from faststream.rabbit.annotations import RabbitMessage
 
 from faststream_hare import HareBroker, signals
 from faststream_hare.retry import handoff as handoff_module
-from tests.support.amqp import AMQP_URL, depths, drain, wait_depth
+from tests.support.amqp import depths, drain_named, wait_depth
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.rabbit
 
 
 async def _dead(queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        channel = await connection.channel()
-        dead = await channel.declare_queue(f"{queue}.dead", passive=True)
-        return await drain(dead)
-    finally:
-        await connection.close()
+    return await drain_named(f"{queue}.dead")
 
 
 async def test_a_raising_custom_parser_dead_letters_the_message(

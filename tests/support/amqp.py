@@ -53,3 +53,13 @@ async def drain(queue: aio_pika.abc.AbstractQueue) -> list[aio_pika.abc.Abstract
     while (message := await queue.get(no_ack=True, fail=False)) is not None:
         messages.append(message)
     return messages
+
+
+async def drain_named(name: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """``drain`` of the queue called ``name``, on a connection of its own."""
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        return await drain(await channel.declare_queue(name, passive=True))
+    finally:
+        await connection.close()
