@@ -27,6 +27,8 @@ import os
 import statistics
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -50,31 +52,38 @@ async def run_publish_message(broker: HareBroker, exchange: str, n: int, writers
 
     async def writer() -> None:
         for i in pending:
-            await publisher.publish_message({"order_id": i, "customer": f"c{i % 100}"})
+            await publisher.publish_message(order_event(i, 100))
 
     started = time.perf_counter()
     await asyncio.gather(*(writer() for _ in range(writers)))
     return n / (time.perf_counter() - started)
 
 
+Step = Callable[[Any, int], Awaitable[None]]
+
+
 async def write_orders(
-    pool: asyncpg.Pool,
-    n: int,
-    writers: int,
-    add: object,
+    pool: asyncpg.Pool, n: int, writers: int, *, inside: Step | None, after: Step | None
 ) -> None:
-    """``n`` transactions by ``writers`` concurrent writers, each inserting an order row and
-    calling ``add(conn, i)`` inside (``None``: nothing else)."""
+    """``n`` transactions by ``writers`` concurrent writers, each inserting an order row, with
+    ``inside(conn, i)`` in the transaction and ``after(conn, i)`` after its commit."""
     pending = iter(range(n))
 
     async def writer() -> None:
         for i in pending:
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute("INSERT INTO bench_outbox_orders VALUES ($1)", i)
-                if add is not None:
-                    await add(conn, i)  # type: ignore[operator]
+            async with pool.acquire() as conn:
+                async with conn.transaction():
+                    await conn.execute("INSERT INTO bench_outbox_orders VALUES ($1)", i)
+                    if inside is not None:
+                        await inside(conn, i)
+                if after is not None:
+                    await after(conn, i)
 
     await asyncio.gather(*(writer() for _ in range(writers)))
+
+
+def order_event(i: int, keys: int) -> dict[str, Any]:
+    return {"order_id": i, "customer": f"c{i % keys}"}
 
 
 async def drained(pool: asyncpg.Pool, tables: OutboxTables) -> None:
@@ -89,7 +98,7 @@ async def run_relay(pool: asyncpg.Pool, outbox: Outbox, exchange: str, n: int, k
         for i in range(n):
             await outbox.add(
                 conn,
-                {"order_id": i, "customer": f"c{i % keys}"},
+                order_event(i, keys),
                 exchange=exchange,
                 routing_key="order.created",
                 key=f"c{i % keys}",
@@ -112,31 +121,26 @@ async def run_app_path(
     """(tx + publish_message after commit, tx with outbox.add until confirmed), events/s."""
     publisher = broker.publisher(exchange=exchange, routing_key="order.created", hare=True)
     await publisher.start()
-    await pool.execute("TRUNCATE bench_outbox_orders")
 
-    async def after_commit_writer(pending: object) -> None:
-        for i in pending:  # type: ignore[attr-defined]
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute("INSERT INTO bench_outbox_orders VALUES ($1)", i)
-            await publisher.publish_message({"order_id": i, "customer": f"c{i % keys}"})
+    async def publish(conn: Any, i: int) -> None:
+        await publisher.publish_message(order_event(i, keys))
 
-    pending = iter(range(n))
-    started = time.perf_counter()
-    await asyncio.gather(*(after_commit_writer(pending) for _ in range(writers)))
-    direct = n / (time.perf_counter() - started)
-    await pool.execute("TRUNCATE bench_outbox_orders")
-
-    async def add(conn: asyncpg.Connection, i: int) -> None:
+    async def add(conn: Any, i: int) -> None:
         await outbox.add(
             conn,
-            {"order_id": i, "customer": f"c{i % keys}"},
+            order_event(i, keys),
             exchange=exchange,
             routing_key="order.created",
             key=f"c{i % keys}",
         )
 
+    await pool.execute("TRUNCATE bench_outbox_orders")
     started = time.perf_counter()
-    await write_orders(pool, n, writers, add)
+    await write_orders(pool, n, writers, inside=None, after=publish)
+    direct = n / (time.perf_counter() - started)
+    await pool.execute("TRUNCATE bench_outbox_orders")
+    started = time.perf_counter()
+    await write_orders(pool, n, writers, inside=add, after=None)
     await drained(pool, outbox.tables)
     return direct, n / (time.perf_counter() - started)
 
