@@ -58,6 +58,7 @@ class PostgresStore:
         self.table = check_table_name(table, "table")
         self._lock = lock_namespace(f"{self.table}:inbox")
         self._open: dict[str, tuple[Any, Any]] = {}
+        self._ran: set[str] = set()
         self._cleaned_at = 0.0
 
     def __repr__(self) -> str:
@@ -106,6 +107,17 @@ class PostgresStore:
         _current.set(conn)
         return Claim(key, token)
 
+    async def begin_run(self, lease: Claim) -> None:
+        """A run of the handler starts: undo the writes of an earlier run of this delivery
+        (an immediate retry), so only the run that succeeds commits."""
+        token = str(lease.token)
+        conn, _ = self._open[token]
+        if token in self._ran:
+            await conn.execute("ROLLBACK TO SAVEPOINT hare_run")
+        else:
+            await conn.execute("SAVEPOINT hare_run")
+            self._ran.add(token)
+
     async def mark_done(self, lease: Claim, period_ms: int) -> None:
         """Insert the key and commit the handler's transaction; raise if it did not commit."""
         conn, tx = self._take(lease)
@@ -139,6 +151,7 @@ class PostgresStore:
 
     async def aclose(self) -> None:
         """Roll back what is still open and close the pool this store made."""
+        self._ran.clear()
         for token in list(self._open):
             conn, tx = self._open.pop(token)
             await _end(self._pool, conn, tx, commit=False)
@@ -148,6 +161,7 @@ class PostgresStore:
 
     def _take(self, claim: Claim) -> tuple[Any, Any]:
         _current.set(None)
+        self._ran.discard(str(claim.token))
         try:
             return self._open.pop(str(claim.token))
         except KeyError:

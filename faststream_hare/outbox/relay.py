@@ -82,13 +82,21 @@ class Relay:
             except Exception as exc:
                 if self.stopping:
                     return
-                logger.warning(
-                    "Outbox '%s': relay lost PostgreSQL (%s: %s); trying again in %.1f s",
-                    self.tables.outbox,
-                    type(exc).__name__,
-                    exc,
-                    pause,
-                )
+                if type(exc).__name__ == "UndefinedTableError":
+                    logger.error(
+                        "Outbox '%s': the table does not exist; create it with "
+                        "`hare outbox init APP` (trying again in %.1f s)",
+                        self.tables.outbox,
+                        pause,
+                    )
+                else:
+                    logger.warning(
+                        "Outbox '%s': relay lost PostgreSQL (%s: %s); trying again in %.1f s",
+                        self.tables.outbox,
+                        type(exc).__name__,
+                        exc,
+                        pause,
+                    )
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, DB_DOWN_MAX_S)
 

@@ -60,6 +60,9 @@ class Attempt:
         self.log = log
         #: Awaited before a failed delivery is handed on (idempotency releases its lease).
         self.before_handoff = before_handoff
+        #: Awaited before each run of the handler (an inbox on PostgreSQL undoes the writes
+        #: of the run before, so an immediate retry starts from a clean transaction).
+        self.before_run: Callable[[], Awaitable[None]] | None = None
         #: How the delivery ended: "ok", "ack"/"nack"/"reject"/"settled" (by the handler),
         #: "handed_off" (retried, dead-lettered or back in Q by hare), "cancelled".
         self.outcome: str | None = None
@@ -98,6 +101,8 @@ class Attempt:
             self._begin()
             outcome = "ok"
             try:
+                if self.before_run is not None:
+                    await self.before_run()
                 try:
                     await self.msg.decode()
                 except Exception as exc:  # an undecodable body is poison: no retries

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
@@ -97,6 +98,9 @@ class IdempotentDelivery:
             await self._back_to_queue(BUSY_PAUSE_S, "in progress in another delivery")
         self._lease = verdict
         attempt.before_handoff = self._release
+        begin_run = getattr(self.store, "begin_run", None)
+        if begin_run is not None:  # the store's transaction holds the handler's writes
+            attempt.before_run = functools.partial(begin_run, verdict)
         try:
             result = await attempt.run(call_next)
         except BaseException:

@@ -181,3 +181,34 @@ async def test_the_store_answers_done_and_busy_and_cleans_expired_rows(
     finally:
         await inbox.aclose()
         await other.aclose()
+
+
+async def test_an_immediate_retry_starts_from_a_clean_transaction(
+    prefix: str, tables: OutboxTables
+) -> None:
+    inbox = PostgresStore(dsn=PG_DSN, table=tables.inbox)
+    broker = HareBroker(f"{AMQP_URL.rstrip('/')}/?name={prefix}", logger=None)
+    runs: list[int] = []
+
+    @broker.subscriber(
+        f"{prefix}.q",
+        retry_limit=0,
+        immediate_retries=2,
+        idempotent=Idempotency(86_400_000, store=inbox),
+    )
+    async def handle(body: dict[str, Any], message: RabbitMessage) -> None:
+        runs.append(len(runs) + 1)
+        await inbox.connection().execute(
+            f"INSERT INTO {tables.inbox}_effects VALUES ($1, $2)", message.message_id, len(runs)
+        )
+        if len(runs) < 3:
+            raise ConnectionError("fails twice after writing, then succeeds")
+
+    try:
+        async with running(broker):
+            await publish(f"{prefix}.q", "m-3")
+            await eventually(lambda: len(runs) == 3, timeout=20)
+            await eventually(lambda: len(inbox) == 0, timeout=5)
+    finally:
+        await inbox.aclose()
+    assert await effects(tables) == [("m-3", 3)]  # only the run that succeeded committed

@@ -281,3 +281,15 @@ async def test_hare_outbox_init_makes_the_schema_and_hare_status_shows_the_backl
     assert entry["oldest_age_s"] >= 0
     assert "hare outboxes" in table.stdout
     assert tables.outbox in table.stdout
+
+
+async def test_a_relay_without_its_table_says_how_to_create_it(
+    prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker = make_broker(prefix)
+    Outbox(broker, dsn=PG_DSN, table=fresh_tables().outbox)
+    async with running(broker):
+        deadline = asyncio.get_running_loop().time() + 10
+        while "hare outbox init" not in caplog.text:
+            assert asyncio.get_running_loop().time() < deadline, caplog.text
+            await asyncio.sleep(0.05)
