@@ -8,12 +8,13 @@ so an error there never closes the caller's other channels.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Literal
 
 from aio_pika.abc import AbstractConnection
 
 from faststream_hare._internal.confirm import ConfirmedPublisher
+from faststream_hare.dead_letters.browse import Browsed, browse
 from faststream_hare.dead_letters.engine import DeadReport, Pacer, Progress, ReplayError, process
 from faststream_hare.dead_letters.letters import (
     DeadLetter,
@@ -37,6 +38,7 @@ from faststream_hare.retry.copies import MessageCopy
 __all__ = (
     "AUTO",
     "CONFIRM_TIMEOUT_S",
+    "Browsed",
     "DeadLetter",
     "DeadReport",
     "Pacer",
@@ -46,6 +48,7 @@ __all__ = (
     "Sender",
     "Where",
     "broker_default_limit",
+    "browse_letters",
     "check_count",
     "confirmed_sender",
     "matches_all",
@@ -87,6 +90,26 @@ async def read_letters(
             scan.hold(item[0])
             letters.append(item[1])
     return letters
+
+
+async def browse_letters(
+    connection: AbstractConnection,
+    queue: str,
+    *,
+    count: int,
+    visit: Callable[[DeadLetter], None],
+    delivery_limit: DeliveryLimit = AUTO,
+) -> Browsed:
+    """Show ``visit`` the first ``count`` messages of ``queue.dead``, head first; take none.
+
+    Faster than ``read_letters`` for a window of thousands (a consumer with a prefetch
+    instead of one ``basic.get`` each), and the caller keeps only what it needs of each.
+    """
+    limit = broker_default_limit(connection) if isinstance(delivery_limit, str) else delivery_limit
+    async with confirmed_sender(connection) as refile:
+        return await browse(
+            connection, queue, count=count, visit=visit, refile=refile, delivery_limit=limit
+        )
 
 
 @contextlib.asynccontextmanager

@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from faststream_hare.errors import HareConfigError
 from faststream_hare.retry.decision import (
+    DEAD_LETTERED_AT_HEADER,
     ERROR_HEADER,
     EXCEPTION_HEADER,
     read_retry_count,
@@ -61,6 +62,20 @@ class DeadLetter:
     def timestamp(self) -> datetime | None:
         value = self.properties.get("timestamp")
         return value if isinstance(value, datetime) else None
+
+    @property
+    def dead_lettered_at(self) -> datetime | None:
+        """When the message was dead-lettered, in UTC: hare's ``hare-dead-lettered-at``
+        header, else the newest ``x-death`` entry's time (RabbitMQ's own dead-lettering)."""
+        stamp = parse_utc(text_or_none(self.headers.get(DEAD_LETTERED_AT_HEADER)))
+        if stamp is not None:
+            return stamp
+        deaths = self.headers.get("x-death")
+        if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+            moment = deaths[0].get("time")
+            if isinstance(moment, datetime):
+                return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return None
 
     @property
     def fingerprint(self) -> str:
@@ -146,6 +161,17 @@ def _field(letter: DeadLetter, key: str) -> str | None:
     if key == "message_id":
         return letter.message_id
     return letter.fingerprint
+
+
+def parse_utc(text: str | None) -> datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; none means UTC) as an aware datetime, or None."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def text_or_none(value: Any) -> str | None:

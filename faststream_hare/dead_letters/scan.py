@@ -144,6 +144,12 @@ class DeadScan:
             with contextlib.suppress(Exception):
                 await message.nack(requeue=True)
 
+    async def give_back_hot(self) -> None:
+        """Re-file the held messages another return would bring to the limit; keep the rest."""
+        self.held = [
+            m for m in self.held if not (self.too_often_returned(m) and await self._refile(m))
+        ]
+
     async def _refile(self, message: AbstractIncomingMessage) -> bool:
         """A confirmed copy to the tail of ``Q.dead``, then ack the original; False if not."""
         if self.refile is None:

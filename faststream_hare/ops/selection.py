@@ -7,7 +7,7 @@ What a dead letter is and which ``--where`` filters select it live in the librar
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -29,6 +29,7 @@ __all__ = (
     "DeadGroup",
     "DeadLetter",
     "GroupBy",
+    "GroupTally",
     "Where",
     "check_count",
     "group_dead",
@@ -79,29 +80,65 @@ def group_key(letter: DeadLetter, by: GroupBy) -> str:
 
 def group_dead(letters: Iterable[DeadLetter], by: GroupBy = "exception") -> list[DeadGroup]:
     """Group in queue order; groups are sorted by size (largest first), then first position."""
-    if by not in GROUP_BY_CHOICES:
-        msg = f"--group-by {by!r} is not known; use one of {', '.join(GROUP_BY_CHOICES)}."
-        raise HareConfigError(msg)
-    members: dict[str, list[DeadLetter]] = {}
+    tally = GroupTally(by)
     for letter in letters:
-        members.setdefault(group_key(letter, by), []).append(letter)
-    groups = [_group(key, items) for key, items in members.items()]
-    return sorted(groups, key=lambda g: (-g.count, g.first_position))
+        tally.add(letter)
+    return tally.groups()
 
 
-def _group(key: str, items: list[DeadLetter]) -> DeadGroup:
-    stamps = [i.timestamp for i in items if i.timestamp is not None]
-    errors = [i.error for i in items if i.error]
-    return DeadGroup(
-        key=key,
-        count=len(items),
-        first_position=items[0].position,
-        last_position=items[-1].position,
-        first_seen=min(stamps) if stamps else None,
-        last_seen=max(stamps) if stamps else None,
-        sample_error=errors[0] if errors else None,
-        exceptions=tuple(dict.fromkeys(i.exception or NO_EXCEPTION for i in items)),
-    )
+@dataclass
+class _Running:
+    """One group while letters stream by (nothing of a letter is kept but its numbers)."""
+
+    count: int = 0
+    first_position: int = 0
+    last_position: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    sample_error: str | None = None
+    exceptions: dict[str, None] = field(default_factory=dict)
+
+
+class GroupTally:
+    """``group_dead`` one letter at a time, in memory that grows with groups, not letters."""
+
+    def __init__(self, by: GroupBy = "exception") -> None:
+        if by not in GROUP_BY_CHOICES:
+            msg = f"--group-by {by!r} is not known; use one of {', '.join(GROUP_BY_CHOICES)}."
+            raise HareConfigError(msg)
+        self.by = by
+        self._groups: dict[str, _Running] = {}
+
+    def add(self, letter: DeadLetter) -> None:
+        key = group_key(letter, self.by)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Running(first_position=letter.position)
+        group.count += 1
+        group.last_position = letter.position
+        seen = letter.dead_lettered_at
+        if seen is not None:
+            group.first_seen = seen if group.first_seen is None else min(group.first_seen, seen)
+            group.last_seen = seen if group.last_seen is None else max(group.last_seen, seen)
+        if group.sample_error is None and letter.error:
+            group.sample_error = letter.error
+        group.exceptions.setdefault(letter.exception or NO_EXCEPTION)
+
+    def groups(self) -> list[DeadGroup]:
+        groups = [
+            DeadGroup(
+                key=key,
+                count=g.count,
+                first_position=g.first_position,
+                last_position=g.last_position,
+                first_seen=g.first_seen,
+                last_seen=g.last_seen,
+                sample_error=g.sample_error,
+                exceptions=tuple(g.exceptions),
+            )
+            for key, g in self._groups.items()
+        ]
+        return sorted(groups, key=lambda g: (-g.count, g.first_position))
 
 
 def header_items(headers: Mapping[str, Any]) -> list[tuple[str, str]]:

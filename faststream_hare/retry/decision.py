@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from faststream_hare._internal.wire import AmqpLong
@@ -17,6 +18,8 @@ RETRY_COUNT_HEADER = "retry_count"
 EXCEPTION_HEADER = "hare-exception"
 ERROR_HEADER = "hare-error"
 REASON_HEADER = "hare-reason"
+#: When hare dead-lettered the message: ISO 8601 in UTC, e.g. ``2026-12-07T01:58:00.123Z``.
+DEAD_LETTERED_AT_HEADER = "hare-dead-lettered-at"
 #: W3C traceparent of a message's first attempt, on its retry copies (span links).
 FIRST_TRACEPARENT_HEADER = "hare-first-traceparent"
 #: Why a message is dead: the ``hare-reason`` header and the metrics' ``reason`` label.
@@ -119,12 +122,18 @@ def classify(
 
 
 def copy_headers(
-    headers: Mapping[str, Any], decision: RetryDecision, error: BaseException | None
+    headers: Mapping[str, Any],
+    decision: RetryDecision,
+    error: BaseException | None,
+    *,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """``retry_count`` first (as an AMQP long), then every other header; reasons when dead."""
+    """``retry_count`` first (as an AMQP long), then every other header; when dead, the
+    reasons and the time (``now``, default the clock's)."""
     result: dict[str, Any] = {RETRY_COUNT_HEADER: AmqpLong(decision.retry_count)}
     result.update((k, v) for k, v in headers.items() if k != RETRY_COUNT_HEADER)
     if decision.action == "dead":
+        result.update(dead_lettered_now(now))
         if error is not None:
             result.update(error_headers(error))
         if decision.reason is not None:
@@ -145,6 +154,16 @@ def truncate_utf8(text: str, limit: int = MAX_ERROR_BYTES) -> str:
     return raw[:limit].decode("utf-8", errors="ignore")
 
 
+def dead_lettered_now(now: datetime | None = None) -> dict[str, str]:
+    """``hare-dead-lettered-at``: ``now`` (default the clock's) as UTC text."""
+    return {DEAD_LETTERED_AT_HEADER: utc_text(now or datetime.now(UTC))}
+
+
+def utc_text(moment: datetime) -> str:
+    """``moment`` as ISO 8601 in UTC with milliseconds and a ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def replay_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
     """Headers of a replayed dead message: retry state and failure reasons removed."""
     dropped = {
@@ -152,6 +171,7 @@ def replay_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
         EXCEPTION_HEADER,
         ERROR_HEADER,
         REASON_HEADER,
+        DEAD_LETTERED_AT_HEADER,
         FIRST_TRACEPARENT_HEADER,  # a replay is a new first attempt
     }
     return {k: v for k, v in headers.items() if k not in dropped}

@@ -16,7 +16,7 @@ from faststream.exceptions import HandlerException
 
 from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.retry.copies import MessageCopy
-from faststream_hare.retry.decision import error_headers
+from faststream_hare.retry.decision import dead_lettered_now, error_headers
 from faststream_hare.retry.handed_on import HandedOn
 from faststream_hare.telemetry import signals
 from faststream_hare.topology.names import dead_queue_name
@@ -68,7 +68,8 @@ class StreamFailures:
         if self.subscriber.hare.stream_dead_letter:
             copy = MessageCopy.of(msg.raw_message)
             await self._dead_letter(
-                copy.with_headers({**copy.headers, **error_headers(exc)}), offset
+                copy.with_headers({**copy.headers, **error_headers(exc), **dead_lettered_now()}),
+                offset,
             )
         await msg.ack()
         raise HandedOn

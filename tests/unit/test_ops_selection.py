@@ -20,17 +20,30 @@ from faststream_hare.ops.selection import (
 )
 
 
-def letter(position: int, exception: str | None, error: str = "", **props: object) -> DeadLetter:
-    headers: dict[str, object] = {"retry_count": 3}
+def letter(
+    position: int,
+    exception: str | None,
+    error: str = "",
+    extra: dict[str, object] | None = None,
+    **props: object,
+) -> DeadLetter:
+    headers: dict[str, object] = {"retry_count": 3, **(extra or {})}
     if exception is not None:
         headers |= {"hare-exception": exception, "hare-error": error}
     return DeadLetter(position, f"body {position}".encode(), headers, dict(props))
 
 
 LETTERS = [
-    letter(0, "ValueError", "bad order 7", timestamp=datetime(2026, 1, 2, tzinfo=timezone.utc)),
-    letter(1, "TimeoutError", "Gateway timed out\nat line 3"),
-    letter(2, "ValueError", "bad order 9", timestamp=datetime(2026, 1, 1, tzinfo=timezone.utc)),
+    # When hare dead-lettered it (its header), and when RabbitMQ did (x-death, naive = UTC);
+    # the publish time (timestamp) is not when a message died.
+    letter(0, "ValueError", "bad order 7", {"hare-dead-lettered-at": "2026-01-02T00:00:00.000Z"}),
+    letter(
+        1,
+        "TimeoutError",
+        "Gateway timed out\nat line 3",
+        timestamp=datetime(2020, 1, 1, tzinfo=timezone.utc),
+    ),
+    letter(2, "ValueError", "bad order 9", {"x-death": [{"time": datetime(2026, 1, 1)}]}),
     letter(3, None, message_id="m3"),
 ]
 

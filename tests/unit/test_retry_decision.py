@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from faststream_hare._internal.wire import AmqpLong
@@ -98,3 +100,13 @@ def test_retries_performed(headers: dict | None, expected: int) -> None:
 
 def test_retries_text() -> None:
     assert [retries_text(n) for n in (0, 1, 3)] == ["0 retries", "1 retry", "3 retries"]
+
+
+def test_dead_copy_carries_when_it_was_dead_lettered_in_utc() -> None:
+    dead = decide(queue="q", arrived_with=3, retry_limit=3, cascade=())
+    moment = datetime(2026, 12, 7, 3, 4, 5, 678_000, tzinfo=timezone(timedelta(hours=2)))
+    headers = copy_headers({}, dead, ValueError("x"), now=moment)
+    assert headers["hare-dead-lettered-at"] == "2026-12-07T01:04:05.678Z"
+    retry = decide(queue="q", arrived_with=0, retry_limit=3, cascade=())
+    assert "hare-dead-lettered-at" not in copy_headers({}, retry, ValueError("x"))
+    assert "hare-dead-lettered-at" not in replay_headers(headers)
