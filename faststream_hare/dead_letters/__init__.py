@@ -15,7 +15,14 @@ from aio_pika.abc import AbstractConnection
 
 from faststream_hare._internal.confirm import ConfirmedPublisher
 from faststream_hare.dead_letters.browse import Browsed, browse
-from faststream_hare.dead_letters.engine import DeadReport, Pacer, Progress, ReplayError, process
+from faststream_hare.dead_letters.engine import (
+    DeadReport,
+    Pacer,
+    Progress,
+    ReplayError,
+    letter_id,
+    process,
+)
 from faststream_hare.dead_letters.letters import (
     DeadLetter,
     Where,
@@ -51,6 +58,7 @@ __all__ = (
     "browse_letters",
     "check_count",
     "confirmed_sender",
+    "letter_id",
     "matches_all",
     "parse_rate",
     "parse_where",
@@ -138,16 +146,18 @@ async def replay_letters(
     on_progress: Progress | None = None,
     send: Sender | None = None,
     delivery_limit: DeliveryLimit = AUTO,
+    only: Iterable[str] | None = None,
 ) -> DeadReport:
     """Move matching messages of ``queue.dead`` back to ``queue``, each copy confirmed first.
 
     ``count`` caps how many move (``None``: all that match); ``rate`` (``"20/s"``) spaces the
     copies; ``dry_run`` only counts; ``sample`` caps how many messages are read; ``send``
     (default: a confirm channel of its own) publishes the copies. Raises ``ReplayError`` (with
-    the report) when a copy is not confirmed. ``delivery_limit`` as in ``read_letters``.
+    the report) when a copy is not confirmed. ``delivery_limit`` as in ``read_letters``;
+    ``only`` (fingerprints) narrows the selection to messages seen before.
     """
     conditions, limit, per_second = parse_wheres(where), check_count(count), parse_rate(rate)
-    if send is None and not dry_run:
+    if send is None:
         async with confirmed_sender(connection) as own:
             return await replay_letters(
                 connection,
@@ -155,11 +165,14 @@ async def replay_letters(
                 where=conditions,
                 count=limit,
                 rate=per_second,
+                dry_run=dry_run,
                 sample=sample,
                 on_progress=on_progress,
                 send=own,
+                delivery_limit=delivery_limit,
+                only=only,
             )
-    async with scan_dead(connection, queue) as scan:
+    async with scan_dead(connection, queue, refile=send, delivery_limit=delivery_limit) as scan:
         return await process(
             scan,
             action="replay",
@@ -170,6 +183,7 @@ async def replay_letters(
             send=send,
             rate=per_second,
             on_progress=on_progress,
+            only=only,
         )
 
 
@@ -183,6 +197,7 @@ async def purge_letters(
     sample: int | None = None,
     on_progress: Progress | None = None,
     delivery_limit: DeliveryLimit = AUTO,
+    only: Iterable[str] | None = None,
 ) -> DeadReport:
     """Delete matching messages of ``queue.dead`` (the rest stay, in order); ``moved`` = purged."""
     conditions, limit = parse_wheres(where), check_count(count)
@@ -198,4 +213,5 @@ async def purge_letters(
             sample=sample,
             dry_run=dry_run,
             on_progress=on_progress,
+            only=only,
         )

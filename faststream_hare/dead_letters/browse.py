@@ -33,6 +33,10 @@ from faststream_hare.topology.names import dead_queue_name
 
 #: How long to wait for one more message once fewer than expected came (a depth that lagged).
 IDLE_S = 0.3
+#: How long to wait for more once the depth was read (they come at once if there are any).
+LINGER_S = 0.05
+#: How long to wait for the first message of a queue that is not empty.
+FIRST_MESSAGE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,9 @@ async def browse(
             msg = f"Queue '{name}' does not exist; check the queue name (give Q, not Q.dead)."
             raise QueueNotFoundError(msg) from None
         depth = int(declared.declaration_result.message_count or 0)
-        wanted = min(count, depth)
+        # A quorum queue's depth lags behind publishes by a moment (a queue just re-filed may
+        # say 0 or 1), so the depth only tells how long to wait for more.
+        wanted = count
         if wanted <= 0:
             return Browsed(0, depth)
         # The scan's bookkeeping (re-filing hot messages) without its basic.get reading.
@@ -92,7 +98,8 @@ async def browse(
             while not done.done() and read != seen:  # stop when nothing came for a while
                 seen = read
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(done), IDLE_S if read else 5.0)
+                    patience = LINGER_S if read >= depth else IDLE_S if read else FIRST_MESSAGE_S
+                    await asyncio.wait_for(asyncio.shield(done), patience)
         finally:
             with contextlib.suppress(Exception):
                 await raw.basic_cancel(ok.consumer_tag or "")

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from faststream_hare._internal.confirm import ConfirmError
-from faststream_hare.dead_letters.letters import Where, matches_all
+from faststream_hare.dead_letters.letters import DeadLetter, Where, matches_all
 from faststream_hare.dead_letters.scan import DeadScan, Sender
 from faststream_hare.errors import HareError
 from faststream_hare.retry.copies import MessageCopy
@@ -39,6 +40,9 @@ class DeadReport:
     dry_run: bool
     scanned: int
     error: str | None = None
+    #: What was moved or purged (or would be, on a dry run), head first: message ids, or
+    #: ``fingerprint:…`` for a message without one.
+    ids: tuple[str, ...] = ()
 
 
 class ReplayError(HareError):
@@ -83,13 +87,18 @@ async def process(
     send: Sender | None = None,
     rate: float | None = None,
     on_progress: Progress | None = None,
+    only: Iterable[str] | None = None,
 ) -> DeadReport:
     """One pass over ``Q.dead``: take what matches (up to ``limit``), hold the rest.
 
+    ``only`` (fingerprints, a repeated one taken as often as it is given) narrows the match
+    to messages seen before, e.g. on a confirmation page: what arrived since is left alone.
     A replay needs ``send``; a copy it cannot get confirmed goes back to ``Q.dead`` and the
     pass stops with a ``ReplayError``.
     """
     taken = skipped = 0
+    ids: list[str] = []
+    wanted = Counter(only) if only is not None else None
     pacer = Pacer(rate)
     total = min(scan.depth_at_start, sample) if sample is not None else scan.depth_at_start
     while limit is None or taken < limit:
@@ -97,15 +106,11 @@ async def process(
         if item is None:
             break
         message, letter = item
-        if not matches_all(letter, where):
+        selected = matches_all(letter, where) and (wanted is None or wanted[letter.fingerprint] > 0)
+        if not selected or dry_run:
             scan.hold(message)
-            skipped += 1
-        elif dry_run:
-            scan.hold(message)
-            taken += 1
         elif action == "purge":
             await message.ack()
-            taken += 1
         else:
             assert send is not None, "a replay needs a sender"
             await pacer.wait()
@@ -114,14 +119,27 @@ async def process(
                 await send(scan.queue, copy.with_headers(replay_headers(copy.headers)))
             except ConfirmError as failure:
                 scan.hold(message)
-                report = DeadReport(scan.queue, taken, skipped, 1, dry_run, scan.read, str(failure))
+                report = DeadReport(
+                    scan.queue, taken, skipped, 1, dry_run, scan.read, str(failure), tuple(ids)
+                )
                 msg = (
                     f"Replay from '{scan.dead_name}' to '{scan.queue}' stopped after {taken} "
                     f"message(s): {failure}; the rest stay in '{scan.dead_name}'."
                 )
                 raise ReplayError(msg, report) from None
             await message.ack()
+        if selected:
             taken += 1
+            ids.append(letter_id(letter))
+            if wanted is not None:
+                wanted[letter.fingerprint] -= 1
+        else:
+            skipped += 1
         if on_progress is not None:
             on_progress(scan.read, total)
-    return DeadReport(scan.queue, taken, skipped, 0, dry_run, scan.read)
+    return DeadReport(scan.queue, taken, skipped, 0, dry_run, scan.read, None, tuple(ids))
+
+
+def letter_id(letter: DeadLetter) -> str:
+    """How a report names a message: its message id, else ``fingerprint:…``."""
+    return letter.message_id or f"fingerprint:{letter.fingerprint}"

@@ -13,7 +13,12 @@ import asyncio
 import aio_pika
 import pytest
 
-from faststream_hare.dead_letters import broker_default_limit, read_letters
+from faststream_hare.dead_letters import (
+    broker_default_limit,
+    browse_letters,
+    read_letters,
+    replay_letters,
+)
 from faststream_hare.ops import dead_letters
 from faststream_hare.settings import DEFAULT_MESSAGE_TTL_MS
 from tests.support.rabbit_admin import AMQP_URL
@@ -80,6 +85,17 @@ async def test_an_explicit_delivery_limit_is_respected(prefix: str) -> None:
         for _ in range(12):
             letters = await read_letters(connection, prefix, delivery_limit=3)
             assert [letter.message_id for letter in letters] == IDS
+            report = await replay_letters(connection, prefix, dry_run=True, delivery_limit=3)
+            assert report.ids == tuple(IDS)
+            seen: list[str | None] = []
+            await browse_letters(
+                connection,
+                prefix,
+                count=10,
+                visit=lambda m: seen.append(m.message_id),
+                delivery_limit=3,
+            )
+            assert seen == IDS
     finally:
         await connection.close()
     assert await settled_depth(f"{prefix}.dead") == len(IDS)
