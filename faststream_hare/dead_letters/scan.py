@@ -113,7 +113,7 @@ class DeadScan:
         time. A read goes on to the end instead: a quorum queue's depth lags behind publishes
         by a moment, so it could tell a reader "empty" just after a re-file.
         """
-        bound = self.depth_at_start if self.to_depth else None
+        bound = self.depth_at_start if self.to_depth and self.read else None
         if limit is not None:
             bound = limit if bound is None else min(limit, bound)
         if bound is not None and self.read >= bound:
@@ -121,6 +121,11 @@ class DeadScan:
         message = await self.dead.get(no_ack=False, fail=False)
         if message is None:
             return None
+        if self.read == 0 and isinstance(message.message_count, int):
+            # The queue's own count, as it hands out the first message: a quorum queue's
+            # declare-ok count lags behind publishes by a moment (it may say 0 just after a
+            # re-file), get-ok's does not.
+            self.depth_at_start = message.message_count + 1
         letter = letter_of(message, self.read)
         self.read += 1
         return message, letter

@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="behind an HTTPS proxy: believe its X-Forwarded-Proto (secure cookies, origins)",
     )
-    p.add_argument("--sample", type=int, default=10_000, help="read at most N dead letters")
+    p.add_argument("--sample", type=int, default=1_000, help="a page reads at most N dead letters")
+    p.add_argument("--timezone", default=None, help="show times in this zone (default UTC)")
     p.add_argument("--mgmt-url", default=None, help="management API (default http://HOST:15672)")
     p.add_argument("--url", default=None, help=_URL_HELP)
 

@@ -153,7 +153,7 @@ def _print_report(args: argparse.Namespace, report: dead_letters.OpsReport, verb
     if args.json:
         print(json.dumps(render.report_json(report), indent=2))
     else:
-        print(render.report_line(report, verb))
+        print("\n".join(render.report_lines(report, verb)))
 
 
 @contextlib.contextmanager
@@ -217,6 +217,7 @@ def _console(args: argparse.Namespace) -> int:
         trust_forwarded_proto=args.trust_forwarded_proto,
         sample=args.sample,
         mgmt_url=args.mgmt_url,
+        timezone=args.timezone,
     )
     print(_console_banner(args, None if args.token else token), file=sys.stderr, flush=True)
     uvicorn.run(

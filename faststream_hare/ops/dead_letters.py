@@ -86,12 +86,14 @@ async def replay_dead(
     dry_run: bool = False,
     sample: int | None = None,
     on_progress: Progress | None = None,
+    only: Iterable[str] | None = None,
 ) -> OpsReport:
     """Move matching messages of ``Q.dead`` back to ``Q``, each copy confirmed first.
 
     ``count`` caps how many move (``None``: all that match); ``rate`` (``"20/s"``) spaces the
     copies; ``dry_run`` only counts; ``sample`` caps how many messages are read. Raises
-    ``ReplayStoppedError`` (with the report) when a copy is not confirmed.
+    ``ReplayStoppedError`` (with the report) when a copy is not confirmed. ``only``
+    (fingerprints) narrows the selection to messages seen before (a confirmation page's).
     """
     async with connect(url) as connection:
         report = await replay_letters(
@@ -103,6 +105,7 @@ async def replay_dead(
             dry_run=dry_run,
             sample=sample,
             on_progress=on_progress,
+            only=only,
         )
     if not dry_run:
         logger.info("Replayed %d message(s) from '%s.dead' to '%s'", report.moved, queue, queue)
@@ -118,6 +121,7 @@ async def purge_dead(
     dry_run: bool = False,
     sample: int | None = None,
     on_progress: Progress | None = None,
+    only: Iterable[str] | None = None,
 ) -> OpsReport:
     """Delete matching messages of ``Q.dead`` (the rest stay, in order); ``moved`` = purged."""
     async with connect(url) as connection:
@@ -129,6 +133,7 @@ async def purge_dead(
             dry_run=dry_run,
             sample=sample,
             on_progress=on_progress,
+            only=only,
         )
     if not dry_run:
         logger.info("Purged %d message(s) from '%s.dead'", report.moved, queue)

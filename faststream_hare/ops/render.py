@@ -124,6 +124,11 @@ def report_line(report: OpsReport, verb: str = "moved") -> str:
     )
 
 
+def report_lines(report: OpsReport, verb: str = "moved") -> list[str]:
+    """The summary line, then each message it moved or purged (would, on a dry run) by id."""
+    return [report_line(report, verb), *(f"  {message_id}" for message_id in report.ids)]
+
+
 def report_json(report: OpsReport) -> dict[str, Any]:
     return dataclasses.asdict(report)
 

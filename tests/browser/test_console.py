@@ -153,3 +153,31 @@ async def test_docs_screenshots(admin: Any, browser: Any, tmp_path: Path) -> Non
             assert (folder / f"console-{name}.png").stat().st_size > 10_000
     finally:
         admin.delete_prefix("shop.")
+
+
+async def test_what_is_confirmed_is_what_moves(prefix: str, broker_url: str, browser: Any) -> None:
+    """The confirmation page lists the messages; one dead-lettered after it was shown stays.
+
+    Times are when a message was dead-lettered, in the operator's zone when one is given.
+    """
+    await seed_dead(prefix)
+    await seed_dead(prefix, [("k1", "KeyError", "no sku")], dead_lettered_at="2026-12-07T01:02:03Z")
+    page = await (await browser.new_context()).new_page()
+    app = create_app(app_broker(prefix, broker_url), token="s3cr3t", timezone="Europe/Berlin")
+    with serve(app) as base:
+        await page.goto(f"{base}/queues/{prefix}?token=s3cr3t")
+        seen = page.locator('tr[data-group="KeyError"] td.seen')
+        assert await seen.first.inner_text() == "2026-12-07 02:02:03 CET"
+        assert await page.locator('tr[data-group="ValueError"] td.seen').first.inner_text() == (
+            "unknown"  # published straight into Q.dead: no time to tell
+        )
+
+        await page.locator('tr[data-group="ValueError"] a', has_text="Replay group").click()
+        listed = await page.locator("#selected tbody tr td code").all_inner_texts()
+        assert listed == ["m0", "m2", "m5"]
+        await seed_dead(prefix, [("late", "ValueError", "bad order late")])
+        await page.locator("#confirm").click()
+
+        assert await page.locator("#moved li").all_inner_texts() == ["m0", "m2", "m5"]
+    assert await message_ids(prefix) == ["m0", "m2", "m5"]
+    assert await message_ids(f"{prefix}.dead") == ["m1", "m3", "m4", "k1", "late"]

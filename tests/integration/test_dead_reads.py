@@ -14,6 +14,7 @@ import aio_pika
 import pytest
 
 from faststream_hare.dead_letters import (
+    DeadLetter,
     broker_default_limit,
     browse_letters,
     read_letters,
@@ -87,15 +88,11 @@ async def test_an_explicit_delivery_limit_is_respected(prefix: str) -> None:
             assert [letter.message_id for letter in letters] == IDS
             report = await replay_letters(connection, prefix, dry_run=True, delivery_limit=3)
             assert report.ids == tuple(IDS)
-            seen: list[str | None] = []
+            browsed: list[DeadLetter] = []
             await browse_letters(
-                connection,
-                prefix,
-                count=10,
-                visit=lambda m: seen.append(m.message_id),
-                delivery_limit=3,
+                connection, prefix, count=10, visit=browsed.append, delivery_limit=3
             )
-            assert seen == IDS
+            assert [letter.message_id for letter in browsed] == IDS
     finally:
         await connection.close()
     assert await settled_depth(f"{prefix}.dead") == len(IDS)

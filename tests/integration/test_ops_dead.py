@@ -71,6 +71,7 @@ async def test_replay_where_moves_exactly_the_matching(
     assert code == 0
     report = json.loads(out)
     assert (report["moved"], report["skipped"], report["failed"]) == (3, 3, 0)
+    assert report["ids"] == VALUE_ERRORS
     assert await message_ids(f"{prefix}.dead") == ["m1", "m3", "m4"]
     copies = await take_all(prefix)
     assert [m.message_id for m in copies] == VALUE_ERRORS
@@ -89,7 +90,7 @@ async def test_replay_where_error_text_and_count(
         capsys, "dead", "replay", prefix, "--where", "error~GATEWAY", "--count", "1"
     )
     assert code == 0
-    assert out.strip() == f"moved 1, skipped 1, failed 0 ({prefix}.dead to {prefix})"
+    assert out.splitlines() == [f"moved 1, skipped 1, failed 0 ({prefix}.dead to {prefix})", "  m1"]
     assert await message_ids(prefix) == ["m1"]
     assert await message_ids(f"{prefix}.dead") == ["m0", "m2", "m3", "m4", "m5"]
 
@@ -140,7 +141,7 @@ async def test_purge_needs_yes_and_removes_exactly(
     assert "--yes" in err
     code, out, _ = await hare(capsys, "dead", "purge", prefix, "--where", "exception=", "--yes")
     assert code == 0
-    assert out.strip() == f"purged 1, skipped 5, failed 0 ({prefix}.dead)"
+    assert out.splitlines() == [f"purged 1, skipped 5, failed 0 ({prefix}.dead)", "  m3"]
     assert await message_ids(f"{prefix}.dead") == ["m0", "m1", "m2", "m4", "m5"]
     assert await message_ids(prefix) == []
 

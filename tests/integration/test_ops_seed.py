@@ -35,6 +35,7 @@ async def seed_dead(
     letters: Sequence[tuple[str, str | None, str]] = MIXED,
     *,
     body: bytes | None = None,
+    dead_lettered_at: str | None = None,
 ) -> None:
     """Declare ``queue`` and ``queue.dead`` and put ``letters`` into ``queue.dead`` in order."""
     connection = await aio_pika.connect(AMQP_URL)
@@ -48,6 +49,8 @@ async def seed_dead(
             headers: dict[str, Any] = {"retry_count": 4, "x-tenant": "acme"}
             if exception is not None:
                 headers |= {"hare-exception": exception, "hare-error": error}
+            if dead_lettered_at is not None:
+                headers["hare-dead-lettered-at"] = dead_lettered_at
             await channel.default_exchange.publish(
                 aio_pika.Message(
                     body if body is not None else f'{{"id": "{message_id}"}}'.encode(),

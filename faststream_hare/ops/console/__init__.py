@@ -7,6 +7,8 @@ it alone. Access is always an explicit choice: a token, or ``auth='app'`` / ``au
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from faststream_hare._internal.extras import missing_extra
 
@@ -33,7 +35,19 @@ from faststream_hare.ops.target import Target, broker_url
 
 __all__ = ("create_app", "create_console")
 
-DEFAULT_SAMPLE = 10_000
+#: Messages of ``Q.dead`` a page reads at most: its groups and pages cover these.
+DEFAULT_SAMPLE = 1_000
+
+
+def operator_zone(name: str | None) -> tzinfo:
+    """The time zone called ``name`` (UTC when ``None``); one sentence when it is unknown."""
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        msg = f"--timezone {name!r} is not a known time zone; use an IANA name like Europe/Berlin."
+        raise HareConfigError(msg) from None
 
 
 def create_console(
@@ -47,15 +61,18 @@ def create_console(
     trust_forwarded_proto: bool = False,
     sample: int = DEFAULT_SAMPLE,
     mgmt_url: str | None = None,
+    timezone: str | None = None,
 ) -> Starlette:
     """The console for an APP's broker (``target.broker``) or for ``queues`` at ``target.url``.
 
     ``bound`` is the address the console is served on (``None`` when mounted in another app);
-    ``Host`` headers must name it or one of ``allowed_hosts``.
+    ``Host`` headers must name it or one of ``allowed_hosts``. Times show in ``timezone``
+    (an IANA name such as ``Europe/Berlin``; default UTC).
     """
     if sample <= 0:
         msg = f"--sample must be a positive number of messages, got {sample}."
         raise HareConfigError(msg)
+    zone = operator_zone(timezone)
     access = choose_access(
         token,
         auth,
@@ -71,7 +88,9 @@ def create_console(
         Route("/queues/{queue}/action", do_action, methods=["POST"], name="action"),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(ConsoleGuard, access=access)])
-    app.state.console = Console(target=target, queues=queues, sample=sample, mgmt_url=mgmt_url)
+    app.state.console = Console(
+        target=target, queues=queues, sample=sample, mgmt_url=mgmt_url, zone=zone
+    )
     return app
 
 
@@ -84,6 +103,7 @@ def create_app(
     trust_forwarded_proto: bool = False,
     sample: int = DEFAULT_SAMPLE,
     mgmt_url: str | None = None,
+    timezone: str | None = None,
 ) -> Starlette:
     """The console for ``broker``'s hare queues, to mount in an ASGI app (e.g. ``/hare``).
 
@@ -100,4 +120,5 @@ def create_app(
         trust_forwarded_proto=trust_forwarded_proto,
         sample=sample,
         mgmt_url=mgmt_url,
+        timezone=timezone,
     )

@@ -7,6 +7,7 @@ and a POST form (with the CSRF field) that does it and says how many messages it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +20,28 @@ from faststream_hare._internal.masking import mask_text, mask_url
 from faststream_hare.errors import HareError
 from faststream_hare.ops import dead_letters
 from faststream_hare.ops.console.auth import CSRF_FIELD, csrf_ok, csrf_value, visit_of
+from faststream_hare.ops.dead_pages import find_letter, read_page, select_letters
 from faststream_hare.ops.records import pretty_body, preview
-from faststream_hare.ops.selection import NO_EXCEPTION, DeadLetter, Where, group_dead
+from faststream_hare.ops.selection import NO_EXCEPTION, Where
 from faststream_hare.ops.status import gather_status
 from faststream_hare.ops.target import Target
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters["preview"] = preview
-TEMPLATES.env.filters["when"] = lambda moment: moment.strftime("%Y-%m-%d %H:%M:%S")
 ACTIONS = {"replay": "Replay", "purge": "Purge"}
+#: A confirmation page lists the messages one by one up to this many, else counts them.
+LIST_UP_TO = 100
+
+
+def when(moment: datetime | None, zone: tzinfo = UTC) -> str:
+    """A time as the operator reads it: in ``zone`` (UTC unless given), with its name."""
+    if moment is None:
+        return "unknown"
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+TEMPLATES.env.filters["when"] = when
 
 
 @dataclass(frozen=True)
@@ -36,8 +50,10 @@ class Console:
 
     target: Target
     queues: tuple[str, ...] = ()
-    sample: int = 10_000
+    sample: int = 1_000
     mgmt_url: str | None = None
+    #: The operator's time zone for times on the pages (UTC unless given).
+    zone: tzinfo = UTC
 
     def known_queues(self) -> list[str]:
         if self.target.broker is None:
@@ -59,6 +75,7 @@ class Console:
             "csrf": csrf_value(request),
             "server": mask_url(self.target.url),
             "sample": self.sample,
+            "zone": self.zone,
             "no_auth": visit_of(request).no_auth,
         }
         return TEMPLATES.TemplateResponse(request, name, context)
@@ -67,11 +84,6 @@ class Console:
         response = self.render(request, "error.html", message=mask_text(str(exc)))
         response.status_code = 503
         return response
-
-    async def read(self, queue: str) -> tuple[list[DeadLetter], int]:
-        """At most ``sample`` dead letters, and how many ``Q.dead`` holds in all."""
-        letters = await dead_letters.list_dead(self.target.url, queue, limit=self.sample)
-        return letters, await dead_letters.dead_depth(self.target.url, queue)
 
 
 async def overview(request: Request) -> Response:
@@ -89,23 +101,33 @@ async def queue_page(request: Request) -> Response:
     console: Console = request.app.state.console
     queue = console.check_queue(request.path_params["queue"])
     group = request.query_params.get("group")
+    page_number = _page_number(request.query_params.get("page"))
     try:
-        letters, depth = await console.read(queue)
+        page = await read_page(
+            console.target.url, queue, window=console.sample, page=page_number, group=group
+        )
     except HareError as exc:
         return console.failure(request, exc)
-    groups = group_dead(letters, "exception")
-    shown = [m for m in letters if group is None or (m.exception or NO_EXCEPTION) == group]
     return console.render(
         request,
         "queue.html",
         queue=queue,
-        groups=groups,
+        groups=page.groups,
         group=group,
-        letters=shown[:200],
-        more=max(len(shown) - 200, 0),
-        read=len(letters),
-        depth=depth,
+        letters=page.letters,
+        page=page.page,
+        has_next=page.has_next,
+        read=page.read,
+        depth=page.depth,
     )
+
+
+def _page_number(value: str | None) -> int:
+    if value is None or value == "":
+        return 0
+    if not value.isdigit():
+        raise HTTPException(400, "page must be a whole number >= 0.")
+    return int(value)
 
 
 async def message_page(request: Request) -> Response:
@@ -113,10 +135,9 @@ async def message_page(request: Request) -> Response:
     queue = console.check_queue(request.path_params["queue"])
     fingerprint = request.path_params["fingerprint"]
     try:
-        letters, _ = await console.read(queue)
+        letter = await find_letter(console.target.url, queue, fingerprint, window=console.sample)
     except HareError as exc:
         return console.failure(request, exc)
-    letter = next((m for m in letters if m.fingerprint == fingerprint), None)
     if letter is None:
         raise HTTPException(404, "That message is no longer in the dead queue (or not sampled).")
     return console.render(
@@ -147,14 +168,10 @@ async def confirm_page(request: Request) -> Response:
     queue = console.check_queue(request.path_params["queue"])
     action = _action(request.query_params.get("action"))
     label, where = _selection(request.query_params)
+    one = bool(request.query_params.get("fingerprint"))
     try:
-        preview_report = await dead_letters.replay_dead(
-            console.target.url,
-            queue,
-            where=where,
-            count=1 if request.query_params.get("fingerprint") else None,
-            dry_run=True,
-            sample=console.sample,
+        selected = await select_letters(
+            console.target.url, queue, where, window=console.sample, limit=1 if one else None
         )
     except HareError as exc:
         return console.failure(request, exc)
@@ -166,7 +183,9 @@ async def confirm_page(request: Request) -> Response:
         verb=ACTIONS[action],
         label=label,
         params=dict(request.query_params),
-        matching=preview_report.moved,
+        selected=selected,
+        listed=selected if len(selected) <= LIST_UP_TO else [],
+        matching=len(selected),
     )
 
 
@@ -178,11 +197,19 @@ async def do_action(request: Request) -> Response:
         raise HTTPException(403, "The form's CSRF field is missing or wrong; reload the page.")
     action = _action(form.get("action"))
     label, where = _selection(form)
+    # Exactly the messages the confirmation page showed: what arrived since stays.
+    only = [str(value) for value in form.getlist("only")]
+    if not only:
+        raise HTTPException(400, "The form names no messages; open the confirmation page again.")
     run = dead_letters.replay_dead if action == "replay" else dead_letters.purge_dead
-    count = 1 if form.get("fingerprint") else None  # one message, even if it has twins
     try:
         report = await run(
-            console.target.url, queue, where=where, count=count, sample=console.sample
+            console.target.url,
+            queue,
+            where=where,
+            only=only,
+            count=len(only),
+            sample=console.sample,
         )
     except dead_letters.ReplayStoppedError as stopped:
         report = stopped.report

@@ -1,0 +1,99 @@
+"""The console's reads of ``Q.dead``: one page, a message, a selection, never the whole queue.
+
+Each read browses the head of ``Q.dead`` once (a consumer with a prefetch, everything given
+back; see ``faststream_hare.dead_letters``) and keeps only what the page shows: the groups of
+the first ``window`` messages as running tallies, and the letters of one page. Memory grows
+with the page and the number of groups, not with the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from faststream_hare.dead_letters import DeadLetter, Where, browse_letters, letter_id, matches_all
+from faststream_hare.ops.link import connect
+from faststream_hare.ops.selection import NO_EXCEPTION, DeadGroup, GroupTally
+
+#: Messages on one page of the console.
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class DeadPage:
+    """Page ``page`` of ``Q.dead`` (of group ``group``, or all) and the groups of the window."""
+
+    queue: str
+    depth: int
+    read: int
+    groups: list[DeadGroup]
+    letters: list[DeadLetter]
+    page: int
+    has_next: bool
+
+
+@dataclass(frozen=True)
+class Selected:
+    """One message a confirmation page lists: how a report names it, and its fingerprint."""
+
+    position: int
+    id: str
+    fingerprint: str
+
+
+async def read_page(
+    url: str, queue: str, *, window: int, page: int = 0, group: str | None = None
+) -> DeadPage:
+    """Groups of the first ``window`` messages and page ``page`` of them (of ``group``)."""
+    tally = GroupTally("exception")
+    start = page * PAGE_SIZE
+    letters: list[DeadLetter] = []
+    matched = 0
+
+    def visit(letter: DeadLetter) -> None:
+        nonlocal matched
+        tally.add(letter)
+        if group is None or (letter.exception or NO_EXCEPTION) == group:
+            if start <= matched < start + PAGE_SIZE:
+                letters.append(letter)
+            matched += 1
+
+    async with connect(url) as connection:
+        browsed = await browse_letters(connection, queue, count=window, visit=visit)
+    return DeadPage(
+        queue=queue,
+        depth=browsed.depth,
+        read=browsed.read,
+        groups=tally.groups(),
+        letters=letters,
+        page=page,
+        has_next=matched > start + PAGE_SIZE,
+    )
+
+
+async def find_letter(url: str, queue: str, fingerprint: str, *, window: int) -> DeadLetter | None:
+    """The first message with ``fingerprint`` among the first ``window`` of ``Q.dead``."""
+    found: list[DeadLetter] = []
+
+    def visit(letter: DeadLetter) -> None:
+        if not found and letter.fingerprint == fingerprint:
+            found.append(letter)
+
+    async with connect(url) as connection:
+        await browse_letters(connection, queue, count=window, visit=visit)
+    return found[0] if found else None
+
+
+async def select_letters(
+    url: str, queue: str, where: Sequence[Where], *, window: int, limit: int | None = None
+) -> list[Selected]:
+    """The messages among the first ``window`` that ``where`` selects (at most ``limit``)."""
+    selected: list[Selected] = []
+
+    def visit(letter: DeadLetter) -> None:
+        if (limit is None or len(selected) < limit) and matches_all(letter, where):
+            selected.append(Selected(letter.position, letter_id(letter), letter.fingerprint))
+
+    async with connect(url) as connection:
+        await browse_letters(connection, queue, count=window, visit=visit)
+    return selected
