@@ -8,6 +8,7 @@ default channel, which drops a returned message silently.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aio_pika import DeliveryMode, Message
@@ -60,7 +61,8 @@ async def to_message(cmd: RabbitPublishCommand) -> Message:
         reply_to=cmd.reply_to or None,
         expiration=options.get("expiration"),
         message_id=options.get("message_id"),
-        timestamp=options.get("timestamp"),
+        # when it was published (as FastStream's own encoder does): operators read it
+        timestamp=options.get("timestamp") or datetime.now(UTC),
         type=options.get("message_type"),
         user_id=options.get("user_id"),
         app_id=options.get("app_id"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import aio_pika
@@ -40,6 +41,7 @@ async def test_a_dict_is_confirmed_json_with_content_type_and_message_id(
     orders = broker.publisher(
         exchange=f"{prefix}.ex", routing_key="order.created", headers={"source": "shop"}, priority=3
     )
+    started = time.time()
     async with running(broker):
         queue = await bound_queue(channel, f"{prefix}.orders", f"{prefix}.ex", "order.created")
         results = [await orders.publish_message({"id": n, "name": "grüß"}) for n in range(3)]
@@ -53,6 +55,10 @@ async def test_a_dict_is_confirmed_json_with_content_type_and_message_id(
     ids = [m.message_id for m in messages]
     assert len(set(ids)) == 3
     assert all(i is not None and len(i) == 32 for i in ids)
+    # the publish time, in seconds (AMQP's resolution)
+    assert all(
+        m.timestamp is not None and abs(m.timestamp.timestamp() - started) < 60 for m in messages
+    )
 
 
 async def test_bytes_arrive_byte_identical_and_str_as_utf8(
