@@ -97,7 +97,7 @@ async def browse(
             seen = -1
             while not done.done() and read != seen:  # stop when nothing came for a while
                 seen = read
-                with contextlib.suppress(TimeoutError):
+                with contextlib.suppress(asyncio.TimeoutError):
                     patience = LINGER_S if read >= depth else IDLE_S if read else FIRST_MESSAGE_S
                     await asyncio.wait_for(asyncio.shield(done), patience)
         finally:

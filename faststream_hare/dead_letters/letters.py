@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
+from faststream_hare._internal.compat import UTC
 from faststream_hare.errors import HareConfigError
 from faststream_hare.retry.decision import (
     DEAD_LETTERED_AT_HEADER,

@@ -8,11 +8,13 @@ default channel, which drops a returned message silently.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aio_pika import DeliveryMode, Message
 from faststream.rabbit.parser import AioPikaParser
+
+from faststream_hare._internal.compat import UTC
 
 if TYPE_CHECKING:
     from faststream.rabbit.response import RabbitPublishCommand

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
+from faststream_hare._internal.compat import UTC
 from faststream_hare._internal.wire import AmqpLong
 from faststream_hare.topology.names import (
     dead_queue_name,

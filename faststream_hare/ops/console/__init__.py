@@ -7,7 +7,7 @@ it alone. Access is always an explicit choice: a token, or ``auth='app'`` / ``au
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, tzinfo
+from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from faststream_hare._internal.extras import missing_extra
@@ -19,6 +19,7 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_extra(__name__, exc) from None
 
+from faststream_hare._internal.compat import UTC
 from faststream_hare.broker import HareBroker
 from faststream_hare.errors import HareConfigError
 from faststream_hare.ops.console.access import choose_access

@@ -7,7 +7,7 @@ and a POST form (with the CSRF field) that does it and says how many messages it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from faststream_hare._internal.compat import UTC
 from faststream_hare._internal.masking import mask_text, mask_url
 from faststream_hare.errors import HareError
 from faststream_hare.ops import dead_letters
