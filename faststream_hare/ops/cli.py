@@ -1,8 +1,10 @@
 """The ``hare`` command: status, dead letters, doctor, console, topology.
 
-Every command takes an ``APP`` (``module:attr``, as ``faststream run``) or ``--url`` (and
-``--queue``); ``--json`` prints machine-readable output. Exit codes: 0 ok, 1 problems found
-(doctor findings, a replay that stopped), 2 usage or connection errors.
+Every command takes the app first, as ``faststream run`` does (``APP`` = ``module:attr`` of a
+FastStream app, a HareBroker, or a FastAPI app with a HareRouter), or ``--url`` instead (with
+``--queue`` or the dead-letter commands' ``QUEUE``); ``--json`` prints machine-readable output.
+Exit codes: 0 ok, 1 problems found (doctor findings, a replay that stopped), 2 usage or
+connection errors.
 """
 
 from __future__ import annotations
@@ -35,17 +37,44 @@ __all__ = ("build_parser", "describe_topology", "load_broker", "main")
 
 _APP_HELP = "MODULE:ATTRIBUTE of a FastStream app or a HareBroker (as `faststream run`)"
 _URL_HELP = "AMQP URL (default: the APP's, else HARE_MQ_URL / RABBITMQ_URL)"
+_QUEUE_HELP = "the work queue Q (messages are read from Q.dead)"
 
 
 def _common(parser: argparse.ArgumentParser, *, app: bool = True) -> None:
     if app:
-        parser.add_argument("--app", dest="app_option", default=None, help=_APP_HELP)
+        parser.add_argument("--app", dest="app_option", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--url", default=None, help=_URL_HELP)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+def _app_and_queue(parser: argparse.ArgumentParser, queue_help: str = _QUEUE_HELP) -> None:
+    """``[APP] QUEUE``: the app first, as for every other command, then the work queue."""
+    parser.usage = "%(prog)s [options] [APP] QUEUE"
+    parser.add_argument("first", metavar="[APP]", help=f"{_APP_HELP}; optional, or --url")
+    parser.add_argument("queue", nargs="?", default=None, metavar="QUEUE", help=queue_help)
+
+
+def _settle_app_and_queue(args: argparse.Namespace) -> None:
+    """One positional is the queue; two are APP and queue. ``--app`` still works, noted."""
+    if not hasattr(args, "first"):
+        return
+    if args.queue is None:
+        args.app, args.queue = None, args.first
+    else:
+        args.app = args.first
+    option = getattr(args, "app_option", None)
+    if option is not None:
+        print(
+            "hare: --app is deprecated; give the app first, as for status and console: "
+            f"hare {args.command} ... {option} {args.queue}",
+            file=sys.stderr,
+        )
+        if args.app is None:
+            args.app = option
+
+
 def _selection(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("queue", help="the work queue Q (messages are read from Q.dead)")
+    _app_and_queue(parser)
     parser.add_argument(
         "--where",
         action="append",
@@ -73,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     dead = sub.add_parser("dead", help="look at, replay, purge or export Q.dead")
     dead_sub = dead.add_subparsers(dest="dead_command", required=True)
     p = dead_sub.add_parser("list", help="show dead letters without removing them")
-    p.add_argument("queue", help="the work queue Q (messages are read from Q.dead)")
+    _app_and_queue(p)
     p.add_argument("--limit", type=int, default=100, help="at most N messages (default 100)")
     p.add_argument("--group-by", choices=GROUP_BY_CHOICES, default="none")
     _common(p)
@@ -84,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     _selection(p)
     p.add_argument("--yes", action="store_true", help="really delete them")
     p = dead_sub.add_parser("export", help="write Q.dead as JSON lines (nothing removed)")
-    p.add_argument("queue", help="the work queue Q (messages are read from Q.dead)")
+    _app_and_queue(p)
     p.add_argument("--limit", type=int, default=None, help="at most N messages")
     p.add_argument("--output", "-o", default=None, help="a file (default: standard output)")
     _common(p)
@@ -133,9 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("app", help=_APP_HELP)
     outbox_commands.add_parser(sub)
     p = sub.add_parser("replay", help="(short form) move up to --count dead messages back")
-    p.add_argument("queue", help="the work queue Q (messages come from Q.dead)")
+    _app_and_queue(p, "the work queue Q (messages come from Q.dead)")
     p.add_argument("--count", type=int, default=100, help="at most this many (default 100)")
-    p.add_argument("--url", default=None, help="AMQP URL (default: HARE_MQ_URL/RABBITMQ_URL)")
+    p.add_argument("--url", default=None, help=_URL_HELP)
     return parser
 
 
@@ -145,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hare: {MISSING_EXTRA}", file=sys.stderr)
         return 2
     args = build_parser().parse_args(argv)
+    _settle_app_and_queue(args)
     for noisy in ("aiormq", "aio_pika"):  # their connect retries would print half-sentences
         logging.getLogger(noisy).addHandler(logging.NullHandler())
     try:

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         print(describe_topology(load_broker(args.app)))
         return 0
     if args.command == "replay":
-        url = resolve_target(None, args.url).url
+        url = resolve_target(args.app, args.url).url
         report = asyncio.run(dead_letters.replay_dead(url, args.queue, count=max(args.count, 0)))
         print(f"moved {report.moved} message(s) from {args.queue}.dead to {args.queue}")
         return 0
@@ -93,7 +93,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _dead(args: argparse.Namespace) -> int:
-    url = resolve_target(args.app_option, args.url).url
+    url = resolve_target(args.app, args.url).url
     if args.dead_command == "list":
         letters = asyncio.run(dead_letters.list_dead(url, args.queue, limit=args.limit))
         if args.group_by == "none":

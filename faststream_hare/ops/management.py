@@ -58,6 +58,14 @@ class Management:
         result = await self._get(f"queues/{self._q(self.vhost)}")
         return result if isinstance(result, list) else []
 
+    async def stream_consumers(self, stream: str) -> int | None:
+        """Consumers reading ``stream`` over the stream protocol (RabbitMQ counts none of
+        them as the queue's consumers); ``None`` without the stream management plugin."""
+        result = await self._get(f"stream/consumers/{self._q(self.vhost)}")
+        if not isinstance(result, list):
+            return None
+        return sum(1 for c in result if (c.get("queue") or {}).get("name") == stream)
+
     async def exchange(self, name: str) -> dict[str, Any] | None:
         """The exchange's record, ``None`` when it does not exist."""
         result = await self._get(f"exchanges/{self._q(self.vhost)}/{self._q(name)}")

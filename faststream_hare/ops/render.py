@@ -43,11 +43,12 @@ def status_table(statuses: Sequence[QueueStatus]) -> Table:
             if not row.exists:
                 table.add_row(row.name, row.role, "missing", "", "", "", "", "")
                 continue
+            stream = row.role == "stream"  # nothing is "ready" in a stream: see its offsets
             table.add_row(
                 row.name,
                 row.role,
-                _n(row.ready),
-                _n(row.unacked),
+                "–" if stream else _n(row.ready),
+                "–" if stream else _n(row.unacked),
                 _n(row.consumers),
                 pool if i == 0 else "",
                 offset,

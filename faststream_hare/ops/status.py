@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 Role = Literal["queue", "delay", "dead", "stream"]
 STREAM_TIMEOUT_S = 5.0
+STREAM_CONSUMERS_UNKNOWN = (
+    "stream consumers unknown: they read over the stream protocol, which RabbitMQ counts only "
+    "with the rabbitmq_stream_management plugin"
+)
 
 
 @dataclass(frozen=True)
@@ -90,10 +94,29 @@ async def gather_status(
         version = server_version(connection)
         statuses = await _statuses(connection, target, queues, records)
     shown = format_version(version)
+    statuses = [await _with_stream_consumers(st, management) for st in statuses]
     return [
         replace(st, broker_version=shown, rows=_with_limits(st.rows, records, version))
         for st in statuses
     ]
+
+
+async def _with_stream_consumers(status: QueueStatus, management: Management) -> QueueStatus:
+    """A stream's consumers are those of the stream protocol (the AMQP count misses them)."""
+    if status.kind != "stream":
+        return status
+    try:
+        count = await management.stream_consumers(status.queue)
+    except ManagementUnavailableError:
+        count = None
+    notes = status.notes
+    if count is None:
+        notes = (*notes, STREAM_CONSUMERS_UNKNOWN)
+    rows = tuple(
+        replace(r, consumers=count, ready=None, unacked=None) if r.role == "stream" else r
+        for r in status.rows
+    )
+    return replace(status, rows=rows, notes=notes)
 
 
 def _with_limits(
@@ -172,8 +195,13 @@ async def _of_subscriber(
     return QueueStatus(sub.queue_name, sub.hare.queue_type, tuple(rows), size, target)
 
 
-def _pool(sub: HareSubscriber, settings: HareSettings, main: QueueRow) -> tuple[int | None, int]:
-    """(size, target): the live pool when it runs here, else the consumers the broker sees."""
+def _pool(
+    sub: HareSubscriber, settings: HareSettings, main: QueueRow
+) -> tuple[int | None, int | None]:
+    """(size, target): the live pool when it runs here, else the consumers the broker sees;
+    nothing for a subscriber that is no pool."""
+    if not sub.hare.uses_pool:
+        return None, None
     size = main.consumers
     with contextlib.suppress(HareError):
         if sub.hare.uses_pool:

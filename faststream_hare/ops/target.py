@@ -15,14 +15,17 @@ from faststream_hare.settings import HareSettings
 
 
 def load_broker(path: str) -> HareBroker:
-    """Import ``module:attribute`` and return its HareBroker (or the app's).
+    """Import ``module:attribute`` and return its HareBroker.
 
-    The module is looked up from the current directory first, as ``faststream run`` does.
+    The attribute may be a HareBroker, a FastStream app, a ``HareRouter``, or a FastAPI app
+    that includes a ``HareRouter``. The module is looked up from the current directory first,
+    as ``faststream run`` does.
     """
     module_name, _, attribute = path.partition(":")
     _import_from_current_directory()
     try:
-        target: Any = getattr(importlib.import_module(module_name), attribute or "app")
+        module = importlib.import_module(module_name)
+        target: Any = getattr(module, attribute or "app")
     except (ImportError, AttributeError) as exc:
         msg = f"APP {path!r} cannot be loaded ({exc}); give MODULE:ATTRIBUTE, e.g. myapp.main:app."
         raise HareConfigError(msg) from None
@@ -30,11 +33,55 @@ def load_broker(path: str) -> HareBroker:
     broker = getattr(target, "broker", None)
     if broker is not None:
         brokers.append(broker)
+    if _is_fastapi_app(target):
+        brokers.extend(_routers_of_fastapi_app(target, module))
     for candidate in brokers:
         if isinstance(candidate, HareBroker):
             return candidate
-    msg = f"{path} is neither a HareBroker nor a FastStream app with one"
+    if _is_fastapi_app(target):
+        msg = (
+            f"{path} is a FastAPI app without a HareRouter: include one "
+            "(app.include_router(router)), or point hare at the router itself, "
+            f"e.g. {module_name}:router"
+        )
+        raise HareError(msg)
+    msg = (
+        f"{path} is neither a HareBroker, a FastStream app with one, nor a FastAPI app with a "
+        "HareRouter"
+    )
     raise HareError(msg)
+
+
+def _is_fastapi_app(target: Any) -> bool:
+    return any(cls.__name__ == "FastAPI" for cls in type(target).__mro__)
+
+
+def _routers_of_fastapi_app(app: Any, module: Any) -> list[Any]:
+    """The brokers of the HareRouters a FastAPI app includes (its routes and its lifespan),
+    else of those its module holds."""
+    found: list[Any] = []
+    for route in getattr(app.router, "routes", ()):
+        found.append(getattr(getattr(route, "original_router", None), "broker", None))
+    found.extend(_in_closures(app.router.lifespan_context, depth=8))
+    found.extend(getattr(value, "broker", None) for value in vars(module).values())
+    return [broker for broker in found if isinstance(broker, HareBroker)]
+
+
+def _in_closures(function: Any, *, depth: int) -> list[Any]:
+    """Brokers of routers captured by a (merged) lifespan: FastAPI wraps each one it includes."""
+    owner = getattr(function, "__self__", None)
+    if depth == 0:
+        return []
+    found = [getattr(owner, "broker", None)]
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        found.append(getattr(value, "broker", None))
+        if callable(value):
+            found.extend(_in_closures(value, depth=depth - 1))
+    return found
 
 
 def _import_from_current_directory() -> None:

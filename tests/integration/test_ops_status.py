@@ -73,6 +73,7 @@ async def test_status_of_a_running_app(
         ]
         assert orders["dead"] == 2
         assert orders["rows"][0]["consumers"] == 1
+        assert (orders["pool_size"], orders["pool_target"]) == (None, None)  # not a pool
         jobs = statuses[f"{prefix}.jobs"]
         assert (jobs["pool_size"], jobs["pool_target"]) == (2, 2)
         assert jobs["rows"][0]["consumers"] == 2
@@ -80,10 +81,20 @@ async def test_status_of_a_running_app(
         assert (auto["pool_size"], auto["pool_target"]) == (1, 1)
         assert statuses[f"{prefix}.events"]["kind"] == "stream"
         assert statuses[f"{prefix}.events"]["stream_consumer"] == f"{prefix}-audit"
+        events = statuses[f"{prefix}.events"]
+        assert events["rows"][0]["ready"] is None  # a stream keeps messages: none is "ready"
+        assert (events["pool_size"], events["pool_target"]) == (None, None)
+        # RabbitMQ's AMQP count misses stream-protocol consumers: never a false 0
+        stream_consumers = events["rows"][0]["consumers"]
+        assert stream_consumers == 1 or (
+            stream_consumers is None and "rabbitmq_stream_management" in events["notes"][-1]
+        )
         assert await asyncio.to_thread(main, ["status", app_path, "--mgmt-url", MGMT_URL]) == 0
         table = capsys.readouterr().out
         assert f"{prefix}.orders.delay.5000" in table
         assert "2 / 2" in table
+        assert "rabbitmq_stream_management" in table or "stream consumers" not in table
+        assert "1 / 1" in table  # the auto-scaled pool; the plain queue shows no pool
     # stopped: the stream offset is stored on the server under the consumer name
     deadline = time.monotonic() + 15
     while (offset := await stream_offset(broker_url, broker, f"{prefix}.events")) != 0:
