@@ -165,6 +165,9 @@ async def test_sign_in_form_keeps_the_token_out_of_addresses(prefix: str, browse
             cross = await client.post(f"{base}/sign-in", data={"token": TOKEN}, headers=foreign)
             assert cross.status_code == 403
             assert "set-cookie" not in cross.headers
+            assert (await client.get(f"{base}/sign-in")).status_code == 404  # POST only
+        async with httpx.AsyncClient() as stranger:
+            assert (await stranger.get(f"{base}/sign-in")).status_code == 401
     await nothing_moved(prefix)
 
 

@@ -4,8 +4,8 @@ Every request must name a host the console answers (no DNS rebinding). With a to
 request shows it as ``Authorization: Bearer <token>``, in the sign-in form a browser gets
 with its 401, or once as ``?token=<token>``; the last two start a signed session cookie and
 redirect to the page without the token, so it stays out of addresses, history, proxy and
-access logs. Without a token (``auth='app'``
-or ``'none'``) each browser still gets a session, because the CSRF value is derived from it.
+access logs. Without a token (``auth='app'`` or ``'none'``) each browser still gets a
+session, because the CSRF value is derived from it.
 A POST must come from the console's own origin (``Origin``, else ``Referer``) and carry its
 session's CSRF value; requests that showed the bearer token are exempt (no browser adds it).
 """
@@ -106,7 +106,7 @@ class ConsoleGuard:
         session = self.sessions.open(request.cookies.get(self.cookie_name(request), ""))
         if access.mode == "token":
             shown = self._token_shown(request)
-            if shown == "no" and request.url.path == _sign_in_path(request):
+            if shown == "no" and request.method == "POST" and _is_sign_in(request):
                 return await self._sign_in(request, secure, cookies)
             if shown == "query":
                 redirect = RedirectResponse(_without_token(request), status_code=303)
@@ -259,6 +259,10 @@ def _unauthorised(request: Request, *, wrong: bool = False, after: object = None
 
 def _page_to_return_to(request: Request) -> str | None:
     return _without_token(request) if request.method == "GET" else None
+
+
+def _is_sign_in(request: Request) -> bool:
+    return request.url.path == _sign_in_path(request)
 
 
 def _sign_in_path(request: Request) -> str:
