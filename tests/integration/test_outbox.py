@@ -293,3 +293,26 @@ async def test_a_relay_without_its_table_says_how_to_create_it(
         while "hare outbox init" not in caplog.text:
             assert asyncio.get_running_loop().time() < deadline, caplog.text
             await asyncio.sleep(0.05)
+
+
+async def test_the_console_overview_shows_the_outbox_backlog(
+    prefix: str, tables: OutboxTables
+) -> None:
+    import httpx
+
+    from faststream_hare.ops.console import create_app
+
+    broker = make_broker(prefix)
+    outbox = Outbox(broker, dsn=PG_DSN, table=tables.outbox, relay=False)
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        async with conn.transaction():
+            for n in range(2):
+                await outbox.add(conn, {"n": n}, exchange="nowhere", routing_key="r", key="k")
+    finally:
+        await conn.close()
+    transport = httpx.ASGITransport(app=create_app(broker, auth="app"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        page = await client.get("/")
+    assert page.status_code == 200
+    assert f'data-outbox="{tables.outbox}" data-waiting="2"' in page.text

@@ -26,6 +26,7 @@ from faststream_hare.ops.records import pretty_body, preview
 from faststream_hare.ops.selection import NO_EXCEPTION, Where
 from faststream_hare.ops.status import gather_status
 from faststream_hare.ops.target import Target
+from faststream_hare.outbox.commands import gather_backlogs
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters["preview"] = preview
@@ -93,9 +94,10 @@ async def overview(request: Request) -> Response:
         statuses = await gather_status(
             console.target, queues=tuple(console.known_queues()), mgmt_url=console.mgmt_url
         )
+        outboxes = await gather_backlogs(console.target.broker)
     except HareError as exc:
         return console.failure(request, exc)
-    return console.render(request, "overview.html", statuses=statuses)
+    return console.render(request, "overview.html", statuses=statuses, outboxes=outboxes)
 
 
 async def queue_page(request: Request) -> Response:
