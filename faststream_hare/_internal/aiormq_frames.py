@@ -95,19 +95,13 @@ class Publish:
     properties: commands.Basic.Properties
 
 
-@dataclass(frozen=True)
-class InFlight:
-    """Not written: a publish with the same message id awaits ``confirmation`` on the channel."""
-
-    confirmation: asyncio.Future[Any]
-
-
 async def write_publishes(
     channel: AbstractChannel, publishes: list[Publish]
-) -> list[asyncio.Future[Any] | Exception | InFlight]:
-    """Write ``publishes`` in one buffer; per message its confirmation future, the error that
-    kept it from being written (a message that cannot be encoded fails alone), or ``InFlight``
-    when its message id is in flight already (write it once that confirmation ended)."""
+) -> list[asyncio.Future[Any] | Exception]:
+    """Write ``publishes`` in one buffer; per message its confirmation future, or the error
+    that kept it from being written (a message that cannot be encoded fails alone). Callers
+    never write two publishes with one message id in flight together (``publish_pipeline``):
+    aiormq matches a return to its publish by that id."""
     raw: Any = channel  # aiormq's Channel: the attributes below are not on its ABC
     if not frames_supported(channel):
         return [_publish_alone(channel, publish) for publish in publishes]
@@ -116,14 +110,10 @@ async def write_publishes(
         raise ChannelInvalidStateError(msg)
     async with raw.lock:
         first_tag = raw.delivery_tag
-        outcomes: list[asyncio.Future[Any] | Exception | InFlight] = []
+        outcomes: list[asyncio.Future[Any] | Exception] = []
         registered: list[tuple[int, str]] = []
         buffer = bytearray()
         for publish in publishes:
-            busy = _in_flight(raw, publish.properties.message_id)
-            if busy is not None:
-                outcomes.append(InFlight(busy))
-                continue
             try:
                 frames = _encode(publish, raw.number, raw.max_content_size)
             except Exception as exc:  # reported to its own caller only
@@ -222,17 +212,6 @@ def _encode(publish: Publish, channel_number: int, max_content_size: int) -> byt
         chunk = ContentBody(body[start : start + max_content_size])
         parts.append(marshal(chunk, channel_number))
     return b"".join(parts)
-
-
-def _in_flight(raw: Any, message_id: str | None) -> asyncio.Future[Any] | None:
-    """The confirmation still awaited for a publish with ``message_id`` on ``raw``, if any."""
-    if not message_id:
-        return None  # _encode gives it a fresh id
-    tag = raw.message_id_delivery_tag.get(message_id)
-    confirmation = raw.confirmations.get(tag) if tag is not None else None
-    if isinstance(confirmation, asyncio.Future) and not confirmation.done():
-        return confirmation
-    return None
 
 
 def _unmap(raw: Any, message_id: str, tag: int) -> None:

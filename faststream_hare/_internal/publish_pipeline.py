@@ -3,9 +3,12 @@
 Each caller gets a future of its own that ends like aiormq's confirmation for its message:
 the ``basic.ack`` frame, or the error (returned, nacked, channel closed). A caller that
 stopped waiting before its turn was written (a timeout, a stop) is left out of the write, so
-nothing is published on behalf of someone who already gave up. A publish whose message id is
-in flight on the channel (``aiormq_frames.InFlight``) joins a later write, once that one's
-confirm ended, so a return is never matched to the wrong publish.
+nothing is published on behalf of someone who already gave up.
+
+aiormq matches a ``basic.return`` to its publish by message id, and hare's copies keep their
+original's id (two subscribers' copies of one fanned-out message share it). So no two publishes
+with one id are ever in flight together here: a publish whose id still awaits its confirm joins
+a later write, once that confirm ended, and a return always names exactly its own publish.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiormq.exceptions import ChannelInvalidStateError
 
 from faststream_hare._internal import compat
-from faststream_hare._internal.aiormq_frames import InFlight, Publish, write_publishes
+from faststream_hare._internal.aiormq_frames import Publish, write_publishes
 from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
 from faststream_hare._internal.tasks import end_tasks
 
@@ -37,6 +40,8 @@ class PublishPipeline:
         self._channel = channel
         self._waiting: list[tuple[Publish, asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
+        #: Message id → the confirmation of the publish with that id in flight.
+        self._in_flight: dict[str, asyncio.Future[Any]] = {}
 
     def submit(self, publish: Publish) -> asyncio.Future[Any]:
         """Queue ``publish`` for this turn's write; the future ends with its confirm."""
@@ -77,6 +82,7 @@ class PublishPipeline:
     async def _write(
         self, channel: AbstractChannel, batch: list[tuple[Publish, asyncio.Future[Any]]]
     ) -> None:
+        batch, later = self._without_ids_in_flight(batch)
         try:
             async with compat.timeout(OPERATION_TIMEOUT_S):  # a writer that stopped writing
                 outcomes = await write_publishes(channel, [publish for publish, _ in batch])
@@ -87,21 +93,53 @@ class PublishPipeline:
         except Exception as exc:
             for _, outcome in batch:
                 _fail(outcome, exc)
-            return
+            outcomes = []
         for (publish, outcome), written in zip(batch, outcomes, strict=True):
             if isinstance(written, Exception):
                 _fail(outcome, written)
-            elif isinstance(written, InFlight):
-                written.confirmation.add_done_callback(self._resubmit(publish, outcome))
+                continue
+            written.add_done_callback(_relay_to(outcome))
+            message_id = publish.properties.message_id
+            if message_id:
+                self._in_flight[message_id] = written
+                written.add_done_callback(self._forget(message_id))
+        for publish, outcome in later:  # after the first with its id: once it is confirmed
+            busy = self._in_flight.get(str(publish.properties.message_id))
+            resubmit = self._resubmit(publish, outcome)
+            if busy is None or busy.done():
+                resubmit(None)
             else:
-                written.add_done_callback(_relay_to(outcome))
+                busy.add_done_callback(resubmit)
 
-    def _resubmit(
-        self, publish: Publish, outcome: asyncio.Future[Any]
-    ) -> Callable[[asyncio.Future[Any]], None]:
+    def _without_ids_in_flight(
+        self, batch: list[tuple[Publish, asyncio.Future[Any]]]
+    ) -> tuple[
+        list[tuple[Publish, asyncio.Future[Any]]], list[tuple[Publish, asyncio.Future[Any]]]
+    ]:
+        """The publishes to write now, and those whose message id is in flight (or taken by
+        an earlier one of this batch)."""
+        now, later, ids = [], [], set()
+        for item in batch:
+            message_id = item[0].properties.message_id
+            busy = self._in_flight.get(message_id) if message_id else None
+            if message_id and ((busy is not None and not busy.done()) or message_id in ids):
+                later.append(item)
+            else:
+                now.append(item)
+                ids.add(message_id)
+        return now, later
+
+    def _forget(self, message_id: str) -> Callable[[asyncio.Future[Any]], None]:
+        def forget(confirmation: asyncio.Future[Any]) -> None:
+            if self._in_flight.get(message_id) is confirmation:
+                del self._in_flight[message_id]
+
+        return forget
+
+    def _resubmit(self, publish: Publish, outcome: asyncio.Future[Any]) -> Callable[[object], None]:
         """Once the same id's confirm ended: back in the queue, unless its caller gave up."""
 
-        def resubmit(_: asyncio.Future[Any]) -> None:
+        def resubmit(_: object) -> None:
             if outcome.done():
                 return
             self._waiting.append((publish, outcome))

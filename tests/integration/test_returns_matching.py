@@ -16,6 +16,7 @@ import aio_pika
 import pytest
 
 from faststream_hare import HareBroker
+from faststream_hare._internal import aiormq_frames
 from faststream_hare._internal.confirm import ReturnedError
 from tests.support.amqp import AMQP_URL, drain
 from tests.support.waiting import eventually
@@ -76,12 +77,20 @@ async def test_a_returned_copy_is_never_taken_for_its_twins_confirm(
     assert lost_working == []
 
 
+@pytest.mark.parametrize("one_write", [True, False], ids=["one-write", "basic-publish"])
 @pytest.mark.parametrize("missing_first", [True, False])
 async def test_a_return_fails_only_its_own_publish_whatever_the_ids(
-    prefix: str, broker_url: str, missing_first: bool
+    prefix: str,
+    broker_url: str,
+    missing_first: bool,
+    one_write: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Two copies with one message id on the copies' confirm channel, in one write: the one
-    to a queue that does not exist is returned, the other confirmed — in either order."""
+    """Two copies with one message id on the copies' confirm channel, in one turn: the one
+    to a queue that does not exist is returned, the other confirmed — in either order, and
+    also through aiormq's own ``basic_publish`` (the path for an aiormq hare cannot write to)."""
+    if not one_write:
+        monkeypatch.setattr(aiormq_frames, "frames_supported", lambda channel: False)
     present, missing = f"{prefix}.present", f"{prefix}.missing"
     broker = HareBroker(broker_url)
     wrong = 0
