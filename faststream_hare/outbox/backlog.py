@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from faststream_hare._internal.masking import mask_text
 from faststream_hare.outbox.tables import OutboxTables
 
 
@@ -23,6 +24,8 @@ class Backlog:
     relay_lag_s: float
     #: The last failure recorded on a waiting row.
     last_error: str | None
+    #: Why the numbers could not be read (the table is missing, PostgreSQL unreachable).
+    problem: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """For ``--json``."""
@@ -33,7 +36,17 @@ class Backlog:
             "oldest_age_s": round(self.oldest_age_s, 3),
             "relay_lag_s": round(self.relay_lag_s, 3),
             "last_error": self.last_error,
+            "problem": self.problem,
         }
+
+
+def unreadable(tables: OutboxTables, exc: Exception) -> Backlog:
+    """The backlog of an outbox whose table could not be read, with the reason."""
+    if type(exc).__name__ == "UndefinedTableError":
+        problem = "the table does not exist: run `hare outbox init APP`"
+    else:
+        problem = f"cannot read it ({type(exc).__name__}: {mask_text(str(exc))})"
+    return Backlog(tables.outbox, 0, 0, 0.0, 0.0, None, problem)
 
 
 async def read_backlog(conn: Any, tables: OutboxTables) -> Backlog:

@@ -100,8 +100,8 @@ async def gather_backlogs(broker: HareBroker | None) -> list[Backlog]:
 def backlog_table(backlogs: Sequence[Backlog]) -> Table:
     """``hare status``'s outbox table."""
     table = Table(title="hare outboxes")
-    for column in ("table", "waiting", "failing", "oldest age (s)", "relay lag (s)", "last error"):
-        table.add_column(column, justify="left" if column in ("table", "last error") else "right")
+    for column in ("table", "waiting", "failing", "oldest age (s)", "relay lag (s)", "problem"):
+        table.add_column(column, justify="left" if column in ("table", "problem") else "right")
     for b in backlogs:
         table.add_row(
             b.table,
@@ -109,6 +109,6 @@ def backlog_table(backlogs: Sequence[Backlog]) -> Table:
             str(b.failing),
             f"{b.oldest_age_s:.1f}",
             f"{b.relay_lag_s:.1f}",
-            (b.last_error or "")[:60],
+            b.problem or (b.last_error or "")[:60],
         )
     return table

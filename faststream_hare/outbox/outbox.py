@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from faststream_hare._internal.confirm import ConfirmedPublisher
 from faststream_hare.errors import HareConfigError
-from faststream_hare.outbox.backlog import Backlog, read_backlog
+from faststream_hare.outbox.backlog import Backlog, read_backlog, unreadable
 from faststream_hare.outbox.connections import ConnectionSource
 from faststream_hare.outbox.events import RelayEvents
 from faststream_hare.outbox.record import build_record
@@ -172,9 +172,13 @@ class Outbox:
             await conn.execute(self.tables.schema_sql())
 
     async def backlog(self) -> Backlog:
-        """Rows waiting, the oldest one's age and the relay lag (``hare status``)."""
-        async with self.source.connection() as conn:
-            return await read_backlog(conn, self.tables)
+        """Rows waiting, the oldest one's age and the relay lag (``hare status``); a backlog
+        with ``problem`` set when the table cannot be read."""
+        try:
+            async with self.source.connection() as conn:
+                return await read_backlog(conn, self.tables)
+        except Exception as exc:  # a status page shows why instead of failing
+            return unreadable(self.tables, exc)
 
 
 def _live(connection: AbstractRobustConnection | None) -> AbstractRobustConnection | None:

@@ -249,15 +249,20 @@ def _hare(*args: str, tables: OutboxTables) -> subprocess.CompletedProcess[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,  # a loaded machine starts Python slowly
     )
 
 
+@pytest.mark.timeout(600)
 async def test_hare_outbox_init_makes_the_schema_and_hare_status_shows_the_backlog(
     prefix: str,
 ) -> None:
     tables = fresh_tables()
     app = "tests.support.outbox_app:app"
+    missing = await asyncio.to_thread(_hare, "status", app, "--json", tables=tables)
+    assert missing.returncode == 0, missing.stderr
+    [unread] = [e["outbox"] for e in json.loads(missing.stdout) if "outbox" in e]
+    assert "hare outbox init" in unread["problem"]
     printed = await asyncio.to_thread(_hare, "outbox", "init", app, "--print", tables=tables)
     assert f"CREATE TABLE IF NOT EXISTS {tables.outbox}" in printed.stdout
     async with schema(tables):  # drops what init made, after the test
@@ -279,6 +284,7 @@ async def test_hare_outbox_init_makes_the_schema_and_hare_status_shows_the_backl
     assert entry["table"] == tables.outbox
     assert entry["waiting"] == 1
     assert entry["oldest_age_s"] >= 0
+    assert entry["problem"] is None
     assert "hare outboxes" in table.stdout
     assert tables.outbox in table.stdout
 
