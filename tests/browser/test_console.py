@@ -149,6 +149,10 @@ async def test_docs_screenshots(admin: Any, browser: Any, tmp_path: Path) -> Non
                 await shot(page, "confirm", folder)
                 await page.locator("#confirm").click()
                 await shot(page, "done", folder)
+                assert (
+                    await page.locator("h1").inner_text()
+                    == "Group TimeoutError of shop.orders.dead"
+                )
         for name in ("overview", "queue", "message", "confirm", "done"):
             assert (folder / f"console-{name}.png").stat().st_size > 10_000
     finally:
