@@ -17,18 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import aio_pika
-import aiormq.exceptions
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from aiormq.abc import DeliveredMessage
 
 from faststream_hare._internal.channels import close_quietly, open_plain_channel
 from faststream_hare.dead_letters.letters import DeadLetter
-from faststream_hare.dead_letters.scan import (
-    DeadScan,
-    QueueNotFoundError,
-    Sender,
-    letter_of,
-)
+from faststream_hare.dead_letters.scan import DeadScan, Sender, declare_dead, letter_of
 from faststream_hare.topology.names import dead_queue_name
 
 #: How long to wait for one more message once fewer than expected came (a depth that lagged).
@@ -60,12 +54,7 @@ async def browse(
     name = dead_queue_name(queue)
     channel = await open_plain_channel(connection)
     try:
-        try:
-            declared = await channel.declare_queue(name, passive=True)
-        except aiormq.exceptions.ChannelNotFoundEntity:
-            msg = f"Queue '{name}' does not exist; check the queue name (give Q, not Q.dead)."
-            raise QueueNotFoundError(msg) from None
-        depth = int(declared.declaration_result.message_count or 0)
+        declared, depth = await declare_dead(channel, queue)
         # A quorum queue's depth lags behind publishes by a moment (a queue just re-filed may
         # say 0 or 1), so the depth only tells how long to wait for more.
         wanted = count

@@ -183,6 +183,17 @@ class DeadScan:
         return True
 
 
+async def declare_dead(channel: AbstractChannel, queue: str) -> tuple[AbstractQueue, int]:
+    """``queue.dead`` by passive declare, and its depth; one sentence when it is missing."""
+    name = dead_queue_name(queue)
+    try:
+        dead = await channel.declare_queue(name, passive=True)
+    except aiormq.exceptions.ChannelNotFoundEntity:
+        msg = f"Queue '{name}' does not exist; check the queue name (give Q, not Q.dead)."
+        raise QueueNotFoundError(msg) from None
+    return dead, int(dead.declaration_result.message_count or 0)
+
+
 @contextlib.asynccontextmanager
 async def scan_dead(
     connection: AbstractConnection,
@@ -198,15 +209,9 @@ async def scan_dead(
     default); ``refile`` publishes the copies of messages that reach it.
     """
     limit = broker_default_limit(connection) if isinstance(delivery_limit, str) else delivery_limit
-    name = dead_queue_name(queue)
     channel = await open_plain_channel(connection)
     try:
-        try:
-            dead = await channel.declare_queue(name, passive=True)
-        except aiormq.exceptions.ChannelNotFoundEntity:
-            msg = f"Queue '{name}' does not exist; check the queue name (give Q, not Q.dead)."
-            raise QueueNotFoundError(msg) from None
-        depth = int(dead.declaration_result.message_count or 0)
+        dead, depth = await declare_dead(channel, queue)
         scan = DeadScan(
             queue=queue,
             channel=channel,
