@@ -71,7 +71,13 @@ async def test_overview_group_replay(prefix: str, broker_url: str, browser: Any)
         await page.locator("#confirm").click()
         result = await page.locator("#result").inner_text()
         assert result == f"Moved 3 message(s) from {prefix}.dead to {prefix}."
+        assert await page.locator("h1").inner_text() == f"Group ValueError of {prefix}.dead"
+        assert f"/queues/{prefix}/done/" in page.url  # the result is a page of its own (GET)
         await shot(page, "done")
+        assert await message_ids(prefix) == ["m0", "m2", "m5"]
+        assert await message_ids(f"{prefix}.dead") == ["m1", "m3", "m4"]
+        await page.reload()  # a refresh shows the result again and moves nothing
+        assert await page.locator("#result").inner_text() == result
         assert await message_ids(prefix) == ["m0", "m2", "m5"]
         assert await message_ids(f"{prefix}.dead") == ["m1", "m3", "m4"]
 
@@ -185,3 +191,37 @@ async def test_what_is_confirmed_is_what_moves(prefix: str, broker_url: str, bro
         assert await page.locator("#moved li").all_inner_texts() == ["m0", "m2", "m5"]
     assert await message_ids(prefix) == ["m0", "m2", "m5"]
     assert await message_ids(f"{prefix}.dead") == ["m1", "m3", "m4", "k1", "late"]
+
+
+async def test_overview_shows_a_stream_as_a_stream(
+    prefix: str, broker_url: str, browser: Any
+) -> None:
+    broker = HareBroker(broker_url)
+
+    @broker.subscriber(f"{prefix}.orders", retry_limit=1, consumer_count=2)
+    async def orders(body: str) -> None: ...
+
+    @broker.subscriber(f"{prefix}.audit", stream=True, stream_consumer_name=f"{prefix}-audit")
+    async def audit(body: str) -> None: ...
+
+    @broker.subscriber(f"{prefix}.mail", retry_limit=1)
+    async def mail(body: str) -> None: ...
+
+    page = await (await browser.new_context()).new_page()
+    async with broker:
+        await broker.start()
+        with serve(create_app(broker, token="s3cr3t")) as base:
+            await page.goto(f"{base}/?token=s3cr3t")
+            stream = page.locator(f'tr[data-queue="{prefix}.audit"]')
+            cells = [await c.inner_text() for c in await stream.locator("td").all()]
+            assert cells[1:4] == ["stream", "–", "–"]  # nothing "ready" in a stream
+            consumers = cells[4]
+            assert consumers == "1" or (
+                consumers == "?" and "rabbitmq_stream_management" in cells[0]
+            )  # never the AMQP count's false 0
+            assert f"offset stored for {prefix}-audit" in cells[5]
+            assert await stream.locator("td a").count() == 0  # no dead queue, no queue page
+            pool = page.locator(f'tr[data-queue="{prefix}.orders"] td').nth(6)
+            assert (await pool.inner_text()).strip() == "2 / 2"
+            plain = page.locator(f'tr[data-queue="{prefix}.mail"] td').nth(6)
+            assert (await plain.inner_text()).strip() == ""  # not a pool

@@ -72,8 +72,12 @@ async def test_pages_and_a_confirmed_group_replay(prefix: str, broker_url: str) 
         # A ValueError dead-lettered after the page was shown is not part of what was confirmed.
         await seed_dead(prefix, [("late", "ValueError", "bad order late")])
         done = await client.post(f"/queues/{prefix}/action", data=form_of(confirm.text))
+        assert [r.status_code for r in done.history] == [303]  # POST, redirect, GET
         assert done.status_code == 200
         assert f"Moved 3 message(s) from {prefix}.dead to {prefix}." in done.text
+        assert f"<h1>Group ValueError of <code>{prefix}.dead</code></h1>" in done.text
+        again = await client.get(done.url)  # a refresh shows the result, and moves nothing
+        assert f"Moved 3 message(s) from {prefix}.dead to {prefix}." in again.text
         assert re.findall(r"<li><code>([^<]+)</code></li>", done.text) == ["m0", "m2", "m5"]
         refused = await client.post(
             f"/queues/{prefix}/action",

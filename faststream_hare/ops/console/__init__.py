@@ -28,6 +28,7 @@ from faststream_hare.ops.console.views import (
     Console,
     confirm_page,
     do_action,
+    done_page,
     message_page,
     overview,
     queue_page,
@@ -87,6 +88,7 @@ def create_console(
         Route("/queues/{queue}/messages/{fingerprint}", message_page, name="message"),
         Route("/queues/{queue}/confirm", confirm_page, name="confirm"),
         Route("/queues/{queue}/action", do_action, methods=["POST"], name="action"),
+        Route("/queues/{queue}/done/{result}", done_page, name="done"),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(ConsoleGuard, access=access)])
     app.state.console = Console(

@@ -6,14 +6,16 @@ and a POST form (with the CSRF field) that does it and says how many messages it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from faststream_hare._internal.compat import UTC
@@ -47,6 +49,36 @@ TEMPLATES.env.filters["when"] = when
 
 
 @dataclass(frozen=True)
+class ActionResult:
+    """What one replay or purge did, for its result page."""
+
+    queue: str
+    action: str
+    label: str
+    report: Any
+
+
+class ActionResults:
+    """The newest results by an unguessable id: a refresh shows the result again, and never
+    repeats the action (POST, then redirect, then GET)."""
+
+    KEEP = 200
+
+    def __init__(self) -> None:
+        self._results: OrderedDict[str, ActionResult] = OrderedDict()
+
+    def add(self, result: ActionResult) -> str:
+        key = secrets.token_urlsafe(12)
+        self._results[key] = result
+        while len(self._results) > self.KEEP:
+            self._results.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> ActionResult | None:
+        return self._results.get(key)
+
+
+@dataclass(frozen=True)
 class Console:
     """What the console serves: the broker's hare queues (or given ones) at ``target.url``."""
 
@@ -56,6 +88,15 @@ class Console:
     mgmt_url: str | None = None
     #: The operator's time zone for times on the pages (UTC unless given).
     zone: tzinfo = UTC
+
+    #: Results of replays and purges, shown by the GET their POST redirects to (the newest).
+    results: ActionResults = field(default_factory=lambda: ActionResults())
+
+    def overview_queues(self) -> list[str]:
+        """Every hare queue, streams without a dead queue too (they have no queue page)."""
+        if self.target.broker is None:
+            return list(self.queues)
+        return sorted(s.queue_name for s in self.target.broker.hare_subscribers())
 
     def known_queues(self) -> list[str]:
         if self.target.broker is None:
@@ -92,7 +133,7 @@ async def overview(request: Request) -> Response:
     console: Console = request.app.state.console
     try:
         statuses = await gather_status(
-            console.target, queues=tuple(console.known_queues()), mgmt_url=console.mgmt_url
+            console.target, queues=tuple(console.overview_queues()), mgmt_url=console.mgmt_url
         )
         outboxes = await gather_backlogs(console.target.broker)
     except HareError as exc:
@@ -218,6 +259,22 @@ async def do_action(request: Request) -> Response:
         report = stopped.report
     except HareError as exc:
         return console.failure(request, exc)
+    key = console.results.add(ActionResult(queue, action, label, report))
+    done = request.url_for("done", queue=queue, result=key)
+    return RedirectResponse(done.path, status_code=303)  # a refresh never posts again
+
+
+async def done_page(request: Request) -> Response:
+    console: Console = request.app.state.console
+    queue = console.check_queue(request.path_params["queue"])
+    result = console.results.get(request.path_params["result"])
+    if result is None or result.queue != queue:
+        raise HTTPException(404, "That result is no longer kept; the queue page shows the state.")
     return console.render(
-        request, "done.html", queue=queue, action=action, label=label, report=report
+        request,
+        "done.html",
+        queue=queue,
+        action=result.action,
+        label=result.label,
+        report=result.report,
     )
