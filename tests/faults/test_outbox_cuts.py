@@ -103,6 +103,31 @@ async def received_at_least(queue: Any, count: int) -> list[bytes]:
     return got
 
 
+async def taken_rows(tables: OutboxTables) -> int:
+    """Rows a relay has taken (tries counted) and not deleted."""
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        count: int = await conn.fetchval(f"SELECT count(*) FROM {tables.outbox} WHERE tries > 0")
+        return count
+    finally:
+        await conn.close()
+
+
+async def batch_in_flight(tables: OutboxTables) -> int:
+    """Wait until a relay has taken a batch (tries counted, rows not deleted); its size."""
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        while True:
+            taken: int = await conn.fetchval(
+                f"SELECT count(*) FROM {tables.outbox} WHERE tries > 0"
+            )
+            if taken:
+                return taken
+            await asyncio.sleep(0.001)
+    finally:
+        await conn.close()
+
+
 def settle(what: str, shop: Shop, bodies: list[bytes], started: float, **extra: int) -> Any:
     result = account(shop.written, bodies)
     extras = " ".join(f"{k}={v}" for k, v in extra.items())
@@ -117,25 +142,38 @@ def settle(what: str, shop: Shop, bodies: list[bytes], started: float, **extra: 
 
 
 async def test_a_relay_sigkilled_mid_batch_loses_nothing_and_republishes_with_the_same_id(
-    shop: Shop,
+    shop: Shop, fault_proxy: FaultProxy
 ) -> None:
-    first = RelayProcess(shop.tables, batch=500)
+    first = RelayProcess(shop.tables, batch=500, amqp_url=fault_proxy.url())
     second: RelayProcess | None = None
+    stalled: asyncio.Task[None] | None = None
     try:
-        bodies = await asyncio.wait_for(received_at_least(shop.queue, 1_000), 60)
-        first.kill()  # mid-batch: it was publishing the backlog without pause
+        bodies = await asyncio.wait_for(received_at_least(shop.queue, 500), 60)
+        await asyncio.wait_for(batch_in_flight(shop.tables), 60)
+        # hold its confirms so the batch stays in flight, then kill it: some of the batch
+        # reached RabbitMQ, none of it is deleted
+        stalled = asyncio.create_task(fault_proxy.stall(60))
+        await asyncio.sleep(0.2)
+        first.kill()
         started = time.monotonic()
+        in_flight = await taken_rows(shop.tables)
         waiting = await rows_waiting(shop.tables)
         second = RelayProcess(shop.tables, batch=500)
         bodies += await collect(shop.queue, until=COMMITTED, timeout=120, seen=bodies)
         await asyncio.sleep(0.5)
         published, republished = second.stop()
     finally:
+        if stalled is not None:
+            stalled.cancel()
         first.close()
         if second is not None:
             second.close()
-    result = settle("relay SIGKILLed", shop, bodies, started, republished=republished, left=waiting)
-    # every duplicate is a row the second relay took over with an earlier, unknown try
+    result = settle(
+        "relay SIGKILLed", shop, bodies, started, republished=republished, in_flight=in_flight
+    )
+    assert in_flight > 0  # it really died mid-batch
+    # the rows it had taken are republished (counted); only they can be duplicates
+    assert republished >= in_flight
     assert result.duplicates <= republished
     assert published == waiting
     assert await rows_waiting(shop.tables) == 0
