@@ -48,6 +48,7 @@ __all__ = (
     "Browsed",
     "DeadLetter",
     "DeadReport",
+    "DeliveryLimit",
     "Pacer",
     "Progress",
     "QueueNotFoundError",

@@ -73,6 +73,14 @@ def _settle_app_and_queue(args: argparse.Namespace) -> None:
             args.app = option
 
 
+def _mgmt(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mgmt-url",
+        default=None,
+        help="management API, for Q.dead's delivery limit (default http://HOST:15672)",
+    )
+
+
 def _selection(parser: argparse.ArgumentParser) -> None:
     _app_and_queue(parser)
     parser.add_argument(
@@ -85,6 +93,7 @@ def _selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=int, default=None, help="at most this many (default all)")
     parser.add_argument("--dry-run", action="store_true", help="count only, change nothing")
     parser.add_argument("--sample", type=int, default=None, help="read at most N messages")
+    _mgmt(parser)
     _common(parser)
 
 
@@ -105,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     _app_and_queue(p)
     p.add_argument("--limit", type=int, default=100, help="at most N messages (default 100)")
     p.add_argument("--group-by", choices=GROUP_BY_CHOICES, default="none")
+    _mgmt(p)
     _common(p)
     p = dead_sub.add_parser("replay", help="move dead letters back to Q, each copy confirmed")
     _selection(p)

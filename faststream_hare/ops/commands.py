@@ -95,7 +95,9 @@ def _doctor(args: argparse.Namespace) -> int:
 def _dead(args: argparse.Namespace) -> int:
     url = resolve_target(args.app, args.url).url
     if args.dead_command == "list":
-        letters = asyncio.run(dead_letters.list_dead(url, args.queue, limit=args.limit))
+        letters = asyncio.run(
+            dead_letters.list_dead(url, args.queue, limit=args.limit, mgmt_url=args.mgmt_url)
+        )
         if args.group_by == "none":
             _emit(args, render.letters_json(letters), render.letters_table(args.queue, letters))
         else:
@@ -131,6 +133,7 @@ def _move(args: argparse.Namespace, url: str) -> int:
         "count": args.count,
         "dry_run": args.dry_run,
         "sample": args.sample,
+        "mgmt_url": args.mgmt_url,
     }
     if replay:
         options["rate"] = args.rate

@@ -27,7 +27,7 @@ from faststream_hare.dead_letters import (
     read_letters,
     replay_letters,
 )
-from faststream_hare.ops.link import OpsQueueError, connect, queue_depth
+from faststream_hare.ops.link import OpsQueueError, connect, dead_delivery_limit, queue_depth
 from faststream_hare.ops.records import letter_record
 from faststream_hare.ops.selection import group_dead
 from faststream_hare.topology.names import dead_queue_name
@@ -51,11 +51,14 @@ OpsReport = DeadReport
 ReplayStoppedError = ReplayError
 
 
-async def list_dead(url: str, queue: str, *, limit: int | None = None) -> list[DeadLetter]:
+async def list_dead(
+    url: str, queue: str, *, limit: int | None = None, mgmt_url: str | None = None
+) -> list[DeadLetter]:
     """Up to ``limit`` messages of ``Q.dead``, head first, without removing any."""
     limit = check_count(limit, "--limit")
     async with connect(url) as connection:
-        return await read_letters(connection, queue, limit=limit)
+        in_force = await dead_delivery_limit(connection, url, queue, mgmt_url)
+        return await read_letters(connection, queue, limit=limit, delivery_limit=in_force)
 
 
 async def dead_depth(url: str, queue: str) -> int:
@@ -87,6 +90,7 @@ async def replay_dead(
     sample: int | None = None,
     on_progress: Progress | None = None,
     only: Iterable[str] | None = None,
+    mgmt_url: str | None = None,
 ) -> OpsReport:
     """Move matching messages of ``Q.dead`` back to ``Q``, each copy confirmed first.
 
@@ -99,6 +103,7 @@ async def replay_dead(
         report = await replay_letters(
             connection,
             queue,
+            delivery_limit=await dead_delivery_limit(connection, url, queue, mgmt_url),
             where=where,
             count=count,
             rate=rate,
@@ -122,12 +127,14 @@ async def purge_dead(
     sample: int | None = None,
     on_progress: Progress | None = None,
     only: Iterable[str] | None = None,
+    mgmt_url: str | None = None,
 ) -> OpsReport:
     """Delete matching messages of ``Q.dead`` (the rest stay, in order); ``moved`` = purged."""
     async with connect(url) as connection:
         report = await purge_letters(
             connection,
             queue,
+            delivery_limit=await dead_delivery_limit(connection, url, queue, mgmt_url),
             where=where,
             count=count,
             dry_run=dry_run,

@@ -3,16 +3,24 @@
 Each read browses the head of ``Q.dead`` once (a consumer with a prefetch, everything given
 back; see ``faststream_hare.dead_letters``) and keeps only what the page shows: the groups of
 the first ``window`` messages as running tallies, and the letters of one page. Memory grows
-with the page and the number of groups, not with the queue.
+with the page and the number of groups, not with the queue. The delivery limit in force on
+``Q.dead`` comes from the management API when it answers (see ``ops.link``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from faststream_hare.dead_letters import DeadLetter, Where, browse_letters, letter_id, matches_all
-from faststream_hare.ops.link import connect
+from faststream_hare.dead_letters import (
+    Browsed,
+    DeadLetter,
+    Where,
+    browse_letters,
+    letter_id,
+    matches_all,
+)
+from faststream_hare.ops.link import connect, dead_delivery_limit
 from faststream_hare.ops.selection import NO_EXCEPTION, DeadGroup, GroupTally
 
 #: Messages on one page of the console.
@@ -42,7 +50,13 @@ class Selected:
 
 
 async def read_page(
-    url: str, queue: str, *, window: int, page: int = 0, group: str | None = None
+    url: str,
+    queue: str,
+    *,
+    window: int,
+    page: int = 0,
+    group: str | None = None,
+    mgmt_url: str | None = None,
 ) -> DeadPage:
     """Groups of the first ``window`` messages and page ``page`` of them (of ``group``)."""
     tally = GroupTally("exception")
@@ -58,8 +72,7 @@ async def read_page(
                 letters.append(letter)
             matched += 1
 
-    async with connect(url) as connection:
-        browsed = await browse_letters(connection, queue, count=window, visit=visit)
+    browsed = await _browse(url, queue, window, visit, mgmt_url)
     return DeadPage(
         queue=queue,
         depth=browsed.depth,
@@ -71,7 +84,9 @@ async def read_page(
     )
 
 
-async def find_letter(url: str, queue: str, fingerprint: str, *, window: int) -> DeadLetter | None:
+async def find_letter(
+    url: str, queue: str, fingerprint: str, *, window: int, mgmt_url: str | None = None
+) -> DeadLetter | None:
     """The first message with ``fingerprint`` among the first ``window`` of ``Q.dead``."""
     found: list[DeadLetter] = []
 
@@ -79,13 +94,18 @@ async def find_letter(url: str, queue: str, fingerprint: str, *, window: int) ->
         if not found and letter.fingerprint == fingerprint:
             found.append(letter)
 
-    async with connect(url) as connection:
-        await browse_letters(connection, queue, count=window, visit=visit)
+    await _browse(url, queue, window, visit, mgmt_url)
     return found[0] if found else None
 
 
 async def select_letters(
-    url: str, queue: str, where: Sequence[Where], *, window: int, limit: int | None = None
+    url: str,
+    queue: str,
+    where: Sequence[Where],
+    *,
+    window: int,
+    limit: int | None = None,
+    mgmt_url: str | None = None,
 ) -> list[Selected]:
     """The messages among the first ``window`` that ``where`` selects (at most ``limit``)."""
     selected: list[Selected] = []
@@ -94,6 +114,20 @@ async def select_letters(
         if (limit is None or len(selected) < limit) and matches_all(letter, where):
             selected.append(Selected(letter.position, letter_id(letter), letter.fingerprint))
 
-    async with connect(url) as connection:
-        await browse_letters(connection, queue, count=window, visit=visit)
+    await _browse(url, queue, window, visit, mgmt_url)
     return selected
+
+
+async def _browse(
+    url: str,
+    queue: str,
+    window: int,
+    visit: Callable[[DeadLetter], None],
+    mgmt_url: str | None,
+) -> Browsed:
+    """One browse of the first ``window`` messages, on a connection of its own."""
+    async with connect(url) as connection:
+        limit = await dead_delivery_limit(connection, url, queue, mgmt_url)
+        return await browse_letters(
+            connection, queue, count=window, visit=visit, delivery_limit=limit
+        )

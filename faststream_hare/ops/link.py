@@ -17,8 +17,11 @@ import aiormq.exceptions
 from aio_pika.abc import AbstractConnection
 
 from faststream_hare._internal.masking import mask_url
-from faststream_hare.dead_letters import QueueNotFoundError
+from faststream_hare.dead_letters import AUTO, DeliveryLimit, QueueNotFoundError
 from faststream_hare.errors import HareError
+from faststream_hare.ops.management import Management, ManagementUnavailableError
+from faststream_hare.topology.delivery_limit import limit_of_record, server_version
+from faststream_hare.topology.names import dead_queue_name
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -62,3 +65,17 @@ async def queue_depth(connection: AbstractConnection, name: str) -> tuple[int, i
             await channel.close()
     result = queue.declaration_result
     return int(result.message_count or 0), int(result.consumer_count or 0)
+
+
+async def dead_delivery_limit(
+    connection: AbstractConnection, url: str, queue: str, mgmt_url: str | None = None
+) -> DeliveryLimit:
+    """The delivery limit in force on ``queue.dead``, from the management API; ``AUTO`` (the
+    broker's default) when the API does not know the queue or does not answer."""
+    try:
+        record = await Management.for_url(url, mgmt_url).queue(dead_queue_name(queue))
+    except ManagementUnavailableError:
+        return AUTO
+    if record is None:
+        return AUTO
+    return limit_of_record(server_version(connection), record)

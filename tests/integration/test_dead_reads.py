@@ -22,7 +22,8 @@ from faststream_hare.dead_letters import (
 )
 from faststream_hare.ops import dead_letters
 from faststream_hare.settings import DEFAULT_MESSAGE_TTL_MS
-from tests.support.rabbit_admin import AMQP_URL
+from faststream_hare.topology.delivery_limit import server_version, unlimited_argument
+from tests.support.rabbit_admin import AMQP_URL, MGMT_URL
 
 pytestmark = pytest.mark.rabbit
 
@@ -106,3 +107,20 @@ async def test_the_broker_default_limit_follows_the_version() -> None:
         assert broker_default_limit(connection) == expected
     finally:
         await connection.close()
+
+
+async def test_a_dead_queue_without_limit_is_never_reordered(
+    prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``Q.dead`` as hare declares it now (no limit; ``x-delivery-limit: -1`` on RabbitMQ 4):
+    the management API says so, and 30 listings move nothing to the tail."""
+    connection = await aio_pika.connect(AMQP_URL)
+    version = server_version(connection)
+    await connection.close()
+    argument = unlimited_argument(version)
+    await seed_quorum_dead(prefix, {} if argument is None else {"x-delivery-limit": argument})
+    for _ in range(30):
+        letters = await dead_letters.list_dead(AMQP_URL, prefix, mgmt_url=MGMT_URL)
+        assert [letter.message_id for letter in letters] == IDS
+    assert "to its tail" not in caplog.text
+    assert await settled_depth(f"{prefix}.dead") == len(IDS)

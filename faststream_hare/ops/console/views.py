@@ -148,7 +148,12 @@ async def queue_page(request: Request) -> Response:
     page_number = _page_number(request.query_params.get("page"))
     try:
         page = await read_page(
-            console.target.url, queue, window=console.sample, page=page_number, group=group
+            console.target.url,
+            queue,
+            window=console.sample,
+            page=page_number,
+            group=group,
+            mgmt_url=console.mgmt_url,
         )
     except HareError as exc:
         return console.failure(request, exc)
@@ -179,7 +184,9 @@ async def message_page(request: Request) -> Response:
     queue = console.check_queue(request.path_params["queue"])
     fingerprint = request.path_params["fingerprint"]
     try:
-        letter = await find_letter(console.target.url, queue, fingerprint, window=console.sample)
+        letter = await find_letter(
+            console.target.url, queue, fingerprint, window=console.sample, mgmt_url=console.mgmt_url
+        )
     except HareError as exc:
         return console.failure(request, exc)
     if letter is None:
@@ -215,7 +222,12 @@ async def confirm_page(request: Request) -> Response:
     one = bool(request.query_params.get("fingerprint"))
     try:
         selected = await select_letters(
-            console.target.url, queue, where, window=console.sample, limit=1 if one else None
+            console.target.url,
+            queue,
+            where,
+            window=console.sample,
+            limit=1 if one else None,
+            mgmt_url=console.mgmt_url,
         )
     except HareError as exc:
         return console.failure(request, exc)
@@ -254,6 +266,7 @@ async def do_action(request: Request) -> Response:
             only=only,
             count=len(only),
             sample=console.sample,
+            mgmt_url=console.mgmt_url,
         )
     except dead_letters.ReplayStoppedError as stopped:
         report = stopped.report
