@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import time
 import uuid
 
@@ -29,7 +30,7 @@ from faststream.rabbit.schemas import Channel
 
 from faststream_hare import HareBroker
 
-URL = "amqp://guest:guest@127.0.0.1:5672/"
+URL = os.environ.get("HARE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
 async def fill(queue: str, count: int) -> None:
