@@ -4,12 +4,15 @@ from faststream_hare.broker import HareBroker, HareRouter
 from faststream_hare.dead_letters import ReplayError
 from faststream_hare.dedup import DedupStore, MemoryDedupStore, RedisDedupStore
 from faststream_hare.errors import (
+    ClaimsNotReleasedError,
+    EncodingFailedError,
     HareConfigError,
     HareConnectionError,
     HareDedupError,
     HareError,
     HareMissingExtraError,
     HareTopologyError,
+    StreamUnreachableError,
 )
 from faststream_hare.idempotency import (
     IdempotencyStore,
@@ -28,7 +31,9 @@ __version__ = "0.1.0"
 
 __all__ = (
     "AutoScaling",
+    "ClaimsNotReleasedError",
     "DedupStore",
+    "EncodingFailedError",
     "HareBroker",
     "HareConfigError",
     "HareConnectionError",
@@ -48,6 +53,7 @@ __all__ = (
     "RedisDedupStore",
     "RedisIdempotencyStore",
     "ReplayError",
+    "StreamUnreachableError",
     "Unique",
     "__version__",
     "backoff",

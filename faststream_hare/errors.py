@@ -1,6 +1,11 @@
-"""The exception hierarchy: one root, configuration errors are also ``ValueError``."""
+"""Every error a caller of faststream-hare can catch: one root, ``HareError``.
+
+Configuration errors are also ``ValueError``; all are exported from ``faststream_hare``.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class HareError(Exception):
@@ -34,6 +39,18 @@ class HareDedupError(HareError):
     """The deduplication store cannot be reached, so nothing was published."""
 
 
+class ClaimsNotReleasedError(HareDedupError):
+    """Some messages were not published and their dedup claims could not be released.
+
+    ``results`` holds the ``PublishResult`` of every message (input order): publishing those
+    messages again would be a ``DUPLICATE`` until their claims expire.
+    """
+
+    def __init__(self, message: str, results: Sequence[str]) -> None:
+        super().__init__(message)
+        self.results = list(results)
+
+
 class HareConnectionError(HareError):
     """A service hare needs (RabbitMQ, its stream port, Redis) could not be reached in time."""
 
@@ -41,3 +58,11 @@ class HareConnectionError(HareError):
 class HareMissingExtraError(HareError, ImportError):
     """A part of hare was used whose optional dependencies are not installed; the message names
     the extra to install (``pip install 'faststream-hare[EXTRA]'``)."""
+
+
+class StreamUnreachableError(HareConnectionError):
+    """The stream port did not answer (not a refusal of the subscription itself)."""
+
+
+class EncodingFailedError(HareError):
+    """The message is not a mapping, ``bytes`` or ``str``, or is not JSON-serialisable."""

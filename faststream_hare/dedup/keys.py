@@ -8,10 +8,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
+from faststream_hare.errors import EncodingFailedError
 from faststream_hare.publishing.encoding import (
     JSON_CONTENT_TYPE,
     EncodedBody,
-    EncodingFailedError,
     canonical_json,
     encode_body,
 )

@@ -19,6 +19,8 @@ from typing import Any
 
 from yarl import URL
 
+from faststream_hare.errors import HareError
+
 DEFAULT_PORT = 15672
 TIMEOUT_S = 5.0
 
@@ -101,7 +103,7 @@ class Management:
         return urllib.parse.quote(part, safe="")
 
 
-class ManagementUnavailableError(Exception):
+class ManagementUnavailableError(HareError):
     """The management API did not answer (plugin off, wrong port, credentials refused)."""
 
     def __init__(self, base: str, reason: str) -> None:

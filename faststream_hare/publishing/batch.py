@@ -17,26 +17,14 @@ from typing import Any
 
 from faststream_hare.dedup.keys import encode_with_key
 from faststream_hare.dedup.store import Claim, DedupStore, claim_many, release_many, release_quietly
-from faststream_hare.errors import HareConfigError, HareDedupError
-from faststream_hare.publishing.encoding import EncodedBody, EncodingFailedError, encode_body
+from faststream_hare.errors import ClaimsNotReleasedError, EncodingFailedError, HareConfigError
+from faststream_hare.publishing.encoding import EncodedBody, encode_body
 from faststream_hare.publishing.results import PublishResult
 
 logger = logging.getLogger("faststream_hare.publishing")
 
 #: How many publishes ``publish_many`` keeps waiting for their confirm at once by default.
 DEFAULT_MAX_IN_FLIGHT = 256
-
-
-class ClaimsNotReleasedError(HareDedupError):
-    """Some messages were not published and their dedup claims could not be released.
-
-    ``results`` holds the outcome of every message (input order): publishing those messages
-    again would be a ``DUPLICATE`` until their claims expire.
-    """
-
-    def __init__(self, message: str, results: list[PublishResult]) -> None:
-        super().__init__(message)
-        self.results = results
 
 
 @dataclass(frozen=True, slots=True)

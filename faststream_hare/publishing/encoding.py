@@ -11,14 +11,10 @@ import json
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from faststream_hare.errors import HareError
+from faststream_hare.errors import EncodingFailedError
 
 JSON_CONTENT_TYPE = "application/json"
 TEXT_CONTENT_TYPE = "text/plain"
-
-
-class EncodingFailedError(HareError):
-    """The message is not a mapping, ``bytes`` or ``str``, or is not JSON-serialisable."""
 
 
 class EncodedBody(NamedTuple):

@@ -11,6 +11,7 @@ import faststream
 from pydantic import ValidationError
 
 from faststream_hare._internal import faststream as _faststream
+from faststream_hare.errors import HareError
 
 _FASTSTREAM_DIR = str(Path(faststream.__file__).parent)
 
@@ -55,5 +56,5 @@ def _user_codes(subscriber: Any) -> Iterator[Any]:
             function = getattr(function, "__wrapped__", None)
 
 
-class NoHandler(Exception):  # noqa: N818 - the name is the ``hare-exception`` header's value
+class NoHandler(HareError):  # noqa: N818 - the name is the ``hare-exception`` header's value
     """No handler of the subscriber accepts the message (every ``filter=`` said no)."""

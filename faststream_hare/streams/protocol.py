@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from faststream_hare.errors import HareError
-
 if TYPE_CHECKING:
     from faststream_hare.subscriber_options import SubscriberOptions
-
-
-class StreamUnreachableError(HareError):
-    """The stream port did not answer (not a refusal of the subscription itself)."""
 
 
 class StreamSubscriber(Protocol):

@@ -18,9 +18,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from faststream_hare import HareBroker, HareSettings, signals
-from faststream_hare.errors import HareConfigError
+from faststream_hare.errors import EncodingFailedError, HareConfigError
 from faststream_hare.outbox import Outbox, OutboxTables
-from faststream_hare.publishing.encoding import EncodingFailedError
 from faststream_hare.telemetry.prometheus import HareMetrics
 from tests.support.pools import running
 from tests.support.postgres import PG_DSN, fresh_tables, rows_waiting, schema

@@ -9,6 +9,7 @@ import pytest
 from faststream.rabbit import TestRabbitBroker
 
 from faststream_hare import (
+    ClaimsNotReleasedError,
     HareBroker,
     HareConfigError,
     HareDedupError,
@@ -17,7 +18,6 @@ from faststream_hare import (
     signals,
 )
 from faststream_hare.dedup import Claim, MemoryDedupStore
-from faststream_hare.publishing.batch import ClaimsNotReleasedError
 
 OK, DUPLICATE, ENCODING_FAILED = (
     PublishResult.OK,

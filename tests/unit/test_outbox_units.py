@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from faststream_hare.errors import HareConfigError
+from faststream_hare.errors import EncodingFailedError, HareConfigError
 from faststream_hare.outbox.claims import OutboxRow
 from faststream_hare.outbox.record import build_record
 from faststream_hare.outbox.sending import back_off_s
 from faststream_hare.outbox.tables import OutboxTables
 from faststream_hare.outbox.writer import insert_sql
-from faststream_hare.publishing.encoding import EncodingFailedError
 
 PACKAGE = Path(__file__).resolve().parents[2] / "faststream_hare"
 

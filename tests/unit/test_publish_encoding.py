@@ -9,13 +9,15 @@ from datetime import datetime
 
 import pytest
 
-from faststream_hare import HareBroker, HareConfigError, HarePublisher, PublishResult, Unique
-from faststream_hare.publishing.encoding import (
-    EncodedBody,
+from faststream_hare import (
     EncodingFailedError,
-    canonical_json,
-    encode_body,
+    HareBroker,
+    HareConfigError,
+    HarePublisher,
+    PublishResult,
+    Unique,
 )
+from faststream_hare.publishing.encoding import EncodedBody, canonical_json, encode_body
 
 
 def test_a_mapping_is_compact_utf8_json_in_its_own_key_order() -> None:
