@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from aio_pika.abc import AbstractRobustConnection
 
-    from faststream_hare.retry.copies import MessageCopy
+    from faststream_hare.contract.copies import MessageCopy
 
 
 class CopyTransport(Protocol):

@@ -94,7 +94,25 @@ class ConfirmedPublisher:
         routing_key: str,
         timeout: float | None = None,
     ) -> None:
-        """Publish and wait for the broker's confirm; raise a ``ConfirmError`` otherwise.
+        """Publish and wait for the broker's confirm; raise a ``ConfirmError`` otherwise."""
+        await self.publish_raw(
+            message.body,
+            message.properties,
+            exchange=exchange,
+            routing_key=routing_key,
+            timeout=timeout,
+        )
+
+    async def publish_raw(
+        self,
+        body: bytes,
+        properties: commands.Basic.Properties,
+        *,
+        exchange: str,
+        routing_key: str,
+        timeout: float | None = None,
+    ) -> None:
+        """``publish`` for a body and its AMQP properties (no ``aio_pika.Message`` built).
 
         The message is written with the rest of this turn's publishes (``publish_pipeline``).
         """
@@ -102,7 +120,7 @@ class ConfirmedPublisher:
         try:
             async with compat.timeout(limit):
                 confirmation = await self._pipeline.submit(
-                    Publish(exchange, routing_key, message.body, message.properties)
+                    Publish(exchange, routing_key, body, properties)
                 )
         except asyncio.TimeoutError as exc:
             msg = f"no confirm from RabbitMQ within {limit:g} s for routing key '{routing_key}'"

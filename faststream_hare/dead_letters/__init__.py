@@ -14,6 +14,7 @@ from typing import Literal
 from aio_pika.abc import AbstractConnection
 
 from faststream_hare._internal.confirm import ConfirmedPublisher
+from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.dead_letters.browse import Browsed, browse
 from faststream_hare.dead_letters.engine import (
     DeadReport,
@@ -40,7 +41,6 @@ from faststream_hare.dead_letters.scan import (
     broker_default_limit,
     scan_dead,
 )
-from faststream_hare.retry.copies import MessageCopy
 
 __all__ = (
     "AUTO",

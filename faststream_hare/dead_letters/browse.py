@@ -21,9 +21,9 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from aiormq.abc import DeliveredMessage
 
 from faststream_hare._internal.channels import close_quietly, open_plain_channel
+from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.dead_letters.letters import DeadLetter
 from faststream_hare.dead_letters.scan import DeadScan, Sender, declare_dead, letter_of
-from faststream_hare.topology.names import dead_queue_name
 
 #: How long to wait for one more message once fewer than expected came (a depth that lagged).
 IDLE_S = 0.3

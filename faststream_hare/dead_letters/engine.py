@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from faststream_hare._internal.confirm import ConfirmError
+from faststream_hare.contract.copies import MessageCopy
+from faststream_hare.contract.headers import replay_headers
 from faststream_hare.dead_letters.letters import DeadLetter, Where, matches_all
 from faststream_hare.dead_letters.scan import DeadScan, Sender
 from faststream_hare.errors import HareError
-from faststream_hare.retry.copies import MessageCopy
-from faststream_hare.retry.decision import replay_headers
 
 #: ``on_progress(done, total)``: ``done`` messages read of at most ``total``.
 Progress = Callable[[int, int], None]

@@ -13,14 +13,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from faststream_hare._internal.compat import UTC
-from faststream_hare.errors import HareConfigError
-from faststream_hare.retry.decision import (
+from faststream_hare.contract.headers import (
     DEAD_LETTERED_AT_HEADER,
     ERROR_HEADER,
     EXCEPTION_HEADER,
     read_retry_count,
     retries_performed,
 )
+from faststream_hare.errors import HareConfigError
 
 _WHERE_KEYS = ("exception", "error", "message_id", "fingerprint")
 _WHERE_HELP = "use exception=TYPE, error~TEXT, message_id=ID or fingerprint=ID"

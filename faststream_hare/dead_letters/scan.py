@@ -30,11 +30,11 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 
 from faststream_hare._internal.channels import close_quietly, open_plain_channel
 from faststream_hare._internal.confirm import ConfirmError
+from faststream_hare.contract.copies import MessageCopy
+from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.dead_letters.letters import DeadLetter
 from faststream_hare.errors import HareError
-from faststream_hare.retry.copies import MessageCopy
 from faststream_hare.topology.delivery_limit import default_limit, server_version
-from faststream_hare.topology.names import dead_queue_name
 
 #: A message still unacked on the scan's channel, and what it shows.
 ScanItem = tuple[AbstractIncomingMessage, DeadLetter]

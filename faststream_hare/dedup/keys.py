@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from faststream_hare.errors import EncodingFailedError
-from faststream_hare.publishing.encoding import (
+from faststream_hare.contract.encoding import (
     JSON_CONTENT_TYPE,
     EncodedBody,
     canonical_json,
     encode_body,
 )
+from faststream_hare.errors import EncodingFailedError
 
 
 def destination_namespace(exchange: str, routing_key: str) -> bytes:

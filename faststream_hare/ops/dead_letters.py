@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable
 from typing import TextIO
 
+from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.dead_letters import (
     DeadLetter,
     DeadReport,
@@ -30,7 +31,6 @@ from faststream_hare.dead_letters import (
 from faststream_hare.ops.link import OpsQueueError, connect, dead_delivery_limit, queue_depth
 from faststream_hare.ops.records import letter_record
 from faststream_hare.ops.selection import group_dead
-from faststream_hare.topology.names import dead_queue_name
 
 __all__ = (
     "OpsReport",

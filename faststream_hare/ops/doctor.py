@@ -11,13 +11,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.topology.delivery_limit import (
     ARGUMENT,
     RESERVED_RETURNS,
     format_version,
     policy_command,
 )
-from faststream_hare.topology.names import dead_queue_name
 
 Level = Literal["fail", "warn"]
 ONE_DAY_MS = 86_400_000

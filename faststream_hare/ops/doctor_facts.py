@@ -12,6 +12,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.ops.doctor import Finding, SubscriberFacts
 from faststream_hare.ops.link import connect, queue_depth
 from faststream_hare.ops.management import Management, ManagementUnavailableError
@@ -22,7 +23,6 @@ from faststream_hare.topology.delivery_limit import (
     limit_source,
     server_version,
 )
-from faststream_hare.topology.names import dead_queue_name
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractConnection

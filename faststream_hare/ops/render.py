@@ -9,13 +9,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.ops.dead_letters import OpsReport
 from faststream_hare.ops.doctor import CHECKS, Finding, SubscriberFacts
 from faststream_hare.ops.records import group_record, letter_record, preview
 from faststream_hare.ops.selection import DeadGroup, DeadLetter
 from faststream_hare.ops.status import QueueStatus
 from faststream_hare.topology.delivery_limit import format_version
-from faststream_hare.topology.names import dead_queue_name
 
 
 def _n(value: int | None) -> str:

@@ -17,6 +17,7 @@ from rstream import Consumer
 from rstream.exceptions import OffsetNotFound
 
 from faststream_hare._internal import compat
+from faststream_hare.contract.names import dead_queue_name, delay_queue_name
 from faststream_hare.errors import HareError
 from faststream_hare.ops.link import connect, queue_depth
 from faststream_hare.ops.management import Management, ManagementUnavailableError
@@ -28,7 +29,6 @@ from faststream_hare.topology.delivery_limit import (
     limit_source,
     server_version,
 )
-from faststream_hare.topology.names import dead_queue_name, delay_queue_name
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractConnection

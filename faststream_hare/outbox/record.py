@@ -9,8 +9,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from faststream_hare.contract.encoding import encode_body
 from faststream_hare.errors import EncodingFailedError, HareConfigError
-from faststream_hare.publishing.encoding import encode_body
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from faststream_hare.contract.encoding import EncodedBody, encode_body
 from faststream_hare.dedup.keys import encode_with_key
 from faststream_hare.dedup.store import Claim, DedupStore, claim_many, release_many, release_quietly
 from faststream_hare.errors import ClaimsNotReleasedError, EncodingFailedError, HareConfigError
-from faststream_hare.publishing.encoding import EncodedBody, encode_body
 from faststream_hare.publishing.results import PublishResult
 
 logger = logging.getLogger("faststream_hare.publishing")

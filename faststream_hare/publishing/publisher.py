@@ -23,6 +23,7 @@ from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.confirm import ConfirmError, ReturnedError
 from faststream_hare._internal.log_throttle import LogThrottle
 from faststream_hare.asyncapi.channels import hare_exchange, with_exchange
+from faststream_hare.contract.encoding import EncodedBody, encode_body
 from faststream_hare.dedup.keys import destination_namespace, encode_with_key
 from faststream_hare.errors import EncodingFailedError
 from faststream_hare.publishing.batch import (
@@ -34,7 +35,6 @@ from faststream_hare.publishing.batch import (
     publish_batch,
 )
 from faststream_hare.publishing.confirm_producer import ConfirmProducer
-from faststream_hare.publishing.encoding import EncodedBody, encode_body
 from faststream_hare.publishing.exchange import (
     ensure_exchange,
     explain_exchange_clash,

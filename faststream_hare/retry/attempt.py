@@ -21,12 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from faststream.exceptions import AckMessage, HandlerException, NackMessage, RejectMessage
 
-from faststream_hare.retry.decision import (
-    FIRST_TRACEPARENT_HEADER,
-    classify,
-    header_text,
-    read_retry_count,
-)
+from faststream_hare.contract.headers import FIRST_TRACEPARENT_HEADER, header_text, read_retry_count
+from faststream_hare.retry.decision import classify
 from faststream_hare.retry.handed_on import HandedOn
 from faststream_hare.retry.handoff import Handoff
 from faststream_hare.retry.poison import is_poison
@@ -36,7 +32,7 @@ from faststream_hare.telemetry import signals
 if TYPE_CHECKING:
     from faststream.rabbit.message import RabbitMessage
 
-    from faststream_hare.retry.decision import DeadReason
+    from faststream_hare.contract.headers import DeadReason
     from faststream_hare.retry.endpoint import HareEndpoint
 
 #: ``stop``'s ``result`` when the handler settled the message itself.

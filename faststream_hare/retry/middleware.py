@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from faststream.rabbit.message import RabbitMessage
 
     from faststream_hare._internal.faststream import ContextRepo
-    from faststream_hare.retry.decision import DeadReason
+    from faststream_hare.contract.headers import DeadReason
     from faststream_hare.retry.endpoint import HareEndpoint
 
 _hare_logger = logging.getLogger("faststream_hare.retry")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from faststream_hare.contract.copies import MessageCopy
+from faststream_hare.contract.headers import replay_headers
+from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.dead_letters import DeadReport, QueueNotFoundError, ReplayError, replay_letters
 from faststream_hare.errors import HareConfigError
-from faststream_hare.retry.copies import MessageCopy
-from faststream_hare.retry.decision import replay_headers
 from faststream_hare.telemetry import signals
-from faststream_hare.topology.names import dead_queue_name
 
 if TYPE_CHECKING:
     from faststream_hare.runtime import HareRuntime

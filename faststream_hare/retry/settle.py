@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from aio_pika.abc import AbstractIncomingMessage
 
-    from faststream_hare.retry.decision import DeadReason
+    from faststream_hare.contract.headers import DeadReason
     from faststream_hare.retry.endpoint import HareEndpoint
 
 

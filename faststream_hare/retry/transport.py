@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from faststream_hare.retry.copies import MessageCopy
+    from faststream_hare.contract.copies import MessageCopy
     from faststream_hare.runtime import HareRuntime
 
 
@@ -18,8 +18,8 @@ class BrokerTransport:
     async def send(self, queue: str, copy: MessageCopy) -> None:
         """Raise a ``ConfirmError`` unless the broker confirmed the copy."""
         timeout = self.runtime.settings.confirm_timeout_ms / 1000
-        await self.runtime.copies.publish(
-            copy.to_aio_pika(), exchange="", routing_key=queue, timeout=timeout
+        await self.runtime.copies.publish_raw(
+            copy.body, copy.properties(), exchange="", routing_key=queue, timeout=timeout
         )
 
     def held(self, queue: str) -> list[MessageCopy] | None:

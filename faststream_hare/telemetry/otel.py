@@ -27,7 +27,7 @@ except ModuleNotFoundError as exc:
     raise missing_extra(__name__, exc) from None
 
 from faststream_hare._internal.masking import mask_text
-from faststream_hare.retry.decision import FIRST_TRACEPARENT_HEADER
+from faststream_hare.contract.headers import FIRST_TRACEPARENT_HEADER
 from faststream_hare.telemetry import signals
 from faststream_hare.telemetry.traceparent import (
     first_traceparent,

@@ -18,7 +18,7 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_extra(__name__, exc) from None
 
-from faststream_hare.retry.decision import FIRST_TRACEPARENT_HEADER
+from faststream_hare.contract.headers import FIRST_TRACEPARENT_HEADER
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from faststream.rabbit.testing import build_message
 
 from faststream_hare._internal import faststream as _faststream
-from faststream_hare.topology.names import dead_queue_name
+from faststream_hare.contract.names import dead_queue_name
 
 if TYPE_CHECKING:
-    from faststream_hare.retry.copies import MessageCopy
+    from faststream_hare.contract.copies import MessageCopy
     from faststream_hare.settings import HareSettings
     from faststream_hare.subscriber import HareSubscriber
 

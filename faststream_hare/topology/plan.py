@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from faststream_hare.contract.names import cascade_queue_name, dead_queue_name, delay_queue_name
 from faststream_hare.topology.delivery_limit import ARGUMENT
-from faststream_hare.topology.names import cascade_queue_name, dead_queue_name, delay_queue_name
 
 
 @dataclass(frozen=True)

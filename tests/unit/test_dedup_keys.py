@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from faststream_hare import EncodingFailedError
+from faststream_hare.contract.encoding import EncodedBody
 from faststream_hare.dedup.keys import (
     dedup_key,
     dedup_payload,
     destination_namespace,
     encode_with_key,
 )
-from faststream_hare.publishing.encoding import EncodedBody
 
 NS = destination_namespace("orders_ex", "order.created")
 

@@ -17,7 +17,7 @@ from faststream_hare import (
     PublishResult,
     Unique,
 )
-from faststream_hare.publishing.encoding import EncodedBody, canonical_json, encode_body
+from faststream_hare.contract.encoding import EncodedBody, canonical_json, encode_body
 
 
 def test_a_mapping_is_compact_utf8_json_in_its_own_key_order() -> None:

@@ -6,16 +6,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from faststream_hare._internal.wire import AmqpLong
-from faststream_hare.retry.decision import (
-    copy_headers,
-    decide,
+from faststream_hare.contract.amqp_long import AmqpLong
+from faststream_hare.contract.copies import MessageCopy
+from faststream_hare.contract.headers import (
     read_retry_count,
     replay_headers,
     retries_performed,
     retries_text,
     truncate_utf8,
 )
+from faststream_hare.retry.decision import copy_headers, decide
 
 
 @pytest.mark.parametrize(
@@ -110,3 +110,27 @@ def test_dead_copy_carries_when_it_was_dead_lettered_in_utc() -> None:
     retry = decide(queue="q", arrived_with=0, retry_limit=3, cascade=())
     assert "hare-dead-lettered-at" not in copy_headers({}, retry, ValueError("x"))
     assert "hare-dead-lettered-at" not in replay_headers(headers)
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        MessageCopy(b"bare"),
+        MessageCopy(
+            b'{"id": 1}',
+            headers={"retry_count": AmqpLong(3), "hare-reason": "poison"},
+            content_type="application/json",
+            content_encoding="utf-8",
+            message_id="m-1",
+            correlation_id="c-1",
+            priority=5,
+            message_type="order",
+            app_id="shop",
+            reply_to="replies",
+            timestamp=datetime(2024, 1, 1, tzinfo=timezone.utc),
+        ),
+    ],
+)
+def test_a_copy_carries_the_properties_aio_pika_would_send(copy: MessageCopy) -> None:
+    """The copy is published from its own properties; they equal aio-pika's, field by field."""
+    assert copy.properties() == copy.to_aio_pika().properties

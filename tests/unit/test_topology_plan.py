@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faststream_hare.topology.names import delay_for_retry, delay_queue_for_retry
+from faststream_hare.contract.names import delay_for_retry, delay_queue_for_retry
 from faststream_hare.topology.plan import (
     BindingDecl,
     ExchangeDecl,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pamqp import encode
 
 from faststream_hare._internal.masking import mask_url
-from faststream_hare._internal.wire import AmqpLong
+from faststream_hare.contract.amqp_long import AmqpLong
 
 
 def test_amqp_long_is_encoded_with_type_l() -> None:

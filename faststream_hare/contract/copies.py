@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import aio_pika
+from pamqp.commands import Basic
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractIncomingMessage
@@ -53,6 +54,22 @@ class MessageCopy:
     def with_headers(self, headers: dict[str, Any]) -> MessageCopy:
         """The same copy with other headers."""
         return replace(self, headers=headers)
+
+    def properties(self) -> Basic.Properties:
+        """The AMQP properties of the copy, persistent (what ``to_aio_pika`` would send)."""
+        return Basic.Properties(
+            content_type=self.content_type or None,
+            content_encoding=self.content_encoding or None,
+            headers=self.headers,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            priority=self.priority or 0,
+            correlation_id=self.correlation_id or None,
+            reply_to=self.reply_to or None,
+            message_id=self.message_id or None,
+            timestamp=self.timestamp,
+            message_type=self.message_type or None,
+            app_id=self.app_id or None,
+        )
 
     def to_aio_pika(self) -> aio_pika.Message:
         """A persistent aio-pika message with the same properties."""
