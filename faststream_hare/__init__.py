@@ -1,6 +1,8 @@
 """faststream-hare: HareMq's semantics for FastStream RabbitMQ apps."""
 
 from faststream_hare.broker import HareBroker, HareRouter
+from faststream_hare.config.options import AutoScaling, Idempotency, Unique, backoff
+from faststream_hare.config.settings import HareSettings
 from faststream_hare.dead_letters import ReplayError
 from faststream_hare.dedup import DedupStore, MemoryDedupStore, RedisDedupStore
 from faststream_hare.errors import (
@@ -19,10 +21,8 @@ from faststream_hare.idempotency import (
     MemoryIdempotencyStore,
     RedisIdempotencyStore,
 )
-from faststream_hare.options import AutoScaling, Idempotency, Unique, backoff
 from faststream_hare.publishing.publisher import HarePublisher
 from faststream_hare.publishing.results import PublishResult
-from faststream_hare.settings import HareSettings
 from faststream_hare.subscriber import HareSubscriber
 from faststream_hare.telemetry import signals
 

@@ -6,25 +6,27 @@ binds it at ``connect()`` to the real broker or, under ``TestRabbitBroker``, to 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from faststream.rabbit import RabbitRouter
 from faststream.rabbit.utils import build_url
 
 from faststream_hare._internal import faststream as _faststream
+from faststream_hare._internal.masking import mask_url
+from faststream_hare._internal.patience import connect_patiently
 from faststream_hare.asyncapi.factory import adopt_app
 from faststream_hare.asyncapi.server import server_from_url
+from faststream_hare.config.settings import HareSettings
 from faststream_hare.dedup.registry import DedupStores
-from faststream_hare.errors import HareConfigError
+from faststream_hare.errors import HareConfigError, HareConnectionError
 from faststream_hare.registrator import HareRegistrator
 from faststream_hare.retry.replay import republish_dead_messages
 from faststream_hare.retry.transport import BrokerTransport
 from faststream_hare.runtime import HareRuntime
 from faststream_hare.scaling.memory import in_memory_pool
-from faststream_hare.settings import HareSettings
-from faststream_hare.startup import connect_patiently
 from faststream_hare.subscriber import HareSubscriber
-from faststream_hare.telemetry.connection_events import ConnectionEvents
+from faststream_hare.telemetry.connection_events import ConnectionEvents, emit_reconnecting
 from faststream_hare.testing.memory import MemoryTransport
 from faststream_hare.topology.declare import declare_concurrently
 
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 
     from faststream_hare.dedup.store import DedupStore
     from faststream_hare.scaling.pool import ConsumerPool
+
+logger = logging.getLogger("faststream_hare.connection")
 
 
 class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
@@ -129,12 +133,19 @@ class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
             url = build_url(settings.url, **self._url_overrides)
             _faststream.set_connection_url(self, str(url))
         _faststream.set_reconnect_interval(self, settings.reconnect_interval_ms / 1000)
+        shown = mask_url(_faststream.connection_url(self))
+
+        def on_retry(reason: str, pause_s: float) -> None:
+            emit_reconnecting(
+                self, name=self._connection_name, host=shown, reason=reason, pause_s=pause_s
+            )
+
         connection = await connect_patiently(
             super().connect,
             url=_faststream.connection_url(self),
-            settings=settings,
-            sender=self,
-            name=self._connection_name,
+            timeout_s=settings.startup_timeout_ms / 1000,
+            max_pause_s=settings.reconnect_interval_ms / 1000,
+            on_retry=on_retry,
         )
         if connection is None or _faststream.is_in_memory(self):  # TestRabbitBroker
             runtime.bind_memory(
@@ -160,11 +171,18 @@ class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
 
     async def start(self) -> None:
         """Declare every hare subscriber's topology, several at a time, then start as
-        ``RabbitBroker`` does, then what runs beside the broker (outbox relays)."""
-        await self.connect()
-        if not self.hare_runtime.in_memory:
-            await declare_concurrently([sub.declare for sub in self.hare_subscribers()])
-        await super().start()
+        ``RabbitBroker`` does, then what runs beside the broker (outbox relays).
+
+        A service that cannot be reached in time is logged in one sentence and raised (under
+        ``faststream run`` that sentence is all it prints)."""
+        try:
+            await self.connect()
+            if not self.hare_runtime.in_memory:
+                await declare_concurrently([sub.declare for sub in self.hare_subscribers()])
+            await super().start()
+        except HareConnectionError as exc:
+            logger.error("%s", exc)
+            raise
         await self.hare_runtime.start_companions()
 
     @property

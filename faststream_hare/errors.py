@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from faststream.exceptions import StartupValidationError
+
 
 class HareError(Exception):
     """Root of every error faststream-hare raises on purpose."""
@@ -51,8 +53,21 @@ class ClaimsNotReleasedError(HareDedupError):
         self.results = list(results)
 
 
-class HareConnectionError(HareError):
-    """A service hare needs (RabbitMQ, its stream port, Redis) could not be reached in time."""
+class HareConnectionError(HareError, StartupValidationError):
+    """A service hare needs (RabbitMQ, its stream port, Redis) could not be reached in time.
+
+    It is also FastStream's ``StartupValidationError`` (naming no CLI option), the error on
+    which ``faststream run`` ends with status 1 without a traceback: the broker has logged this
+    one sentence before, so that is all the command prints.
+    """
+
+    def __init__(self, message: str) -> None:
+        Exception.__init__(self, message)  # not StartupValidationError's (option names)
+        self.missed_fields: tuple[str, ...] = ()
+        self.invalid_fields: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class HareMissingExtraError(HareError, ImportError):

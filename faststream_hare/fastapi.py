@@ -23,9 +23,9 @@ from faststream.middlewares import AckPolicy
 
 from faststream_hare._internal.faststream import EMPTY
 from faststream_hare.broker import HareBroker
+from faststream_hare.config.settings import HareSettings
+from faststream_hare.config.subscriber import HareSubscriberKeywords, given_hare_keywords
 from faststream_hare.errors import HareConfigError
-from faststream_hare.settings import HareSettings
-from faststream_hare.subscriber_options import HareSubscriberKeywords, given_hare_keywords
 
 if TYPE_CHECKING:
     from aio_pika.abc import DateType, HeadersType, TimeoutType
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from faststream_hare._internal.faststream import CustomCallable
-    from faststream_hare.options import Unique
+    from faststream_hare.config.options import Unique
     from faststream_hare.publishing.publisher import HarePublisher
 
 __all__ = ("HareRouter",)

@@ -13,13 +13,16 @@ from faststream.rabbit.schemas import Channel, ExchangeType
 
 from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.faststream import EMPTY
+from faststream_hare.config.options import Unique
+from faststream_hare.config.subscriber import (
+    HareSubscriberKeywords,
+    SubscriberOptions,
+    given_hare_keywords,
+)
 from faststream_hare.dedup.registry import check_store
 from faststream_hare.errors import HareConfigError
-from faststream_hare.options import Unique
 from faststream_hare.publishing.publisher import HarePublisher
-from faststream_hare.subscriber import HareSubscriber
-from faststream_hare.subscriber_options import HareSubscriberKeywords, given_hare_keywords
-from faststream_hare.subscriber_validation import build_subscriber_options, check_ack_policy
+from faststream_hare.subscriber import HareSubscriber, check_ack_policy
 
 if TYPE_CHECKING:
     from aio_pika.abc import DateType, HeadersType, TimeoutType
@@ -81,7 +84,7 @@ class HareRegistrator(RabbitRegistrator):
         queue_name, queue_routing = _queue_parts(queue)
         exchange_name = _exchange_name(exchange)
         routing_key = given.pop("routing_key", None)
-        options = build_subscriber_options(
+        options = SubscriberOptions.from_keywords(
             queue=queue_name,
             exchange=exchange_name,
             routing_key=routing_key if routing_key is not None else queue_routing,

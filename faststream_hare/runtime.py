@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.confirm import ConfirmedPublisher
 from faststream_hare._internal.tasks import end_tasks
+from faststream_hare.config.settings import HareSettings
 from faststream_hare.dedup.registry import DedupStores
 from faststream_hare.errors import HareConfigError, HareError
 from faststream_hare.idempotency.registry import IdempotencyStores
-from faststream_hare.settings import HareSettings
 
 logger = logging.getLogger("faststream_hare")
 

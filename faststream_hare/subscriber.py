@@ -18,7 +18,8 @@ from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.faststream import SubscriberUsecase, SubscriberWithOwnMiddlewares
 from faststream_hare.asyncapi.channels import hare_channels
 from faststream_hare.asyncapi.extension import hare_extension
-from faststream_hare.errors import HareError
+from faststream_hare.config.subscriber import SubscriberOptions
+from faststream_hare.errors import HareConfigError, HareError
 from faststream_hare.retry.guard import DeliveryGuard
 from faststream_hare.retry.middleware import RetryMiddleware
 from faststream_hare.retry.pending import PendingHandoffs
@@ -26,8 +27,6 @@ from faststream_hare.retry.requeue_backoff import RequeueBackoff
 from faststream_hare.runtime import HareRuntime, runtime_of
 from faststream_hare.scaling.pool import ConsumerPool
 from faststream_hare.streams.consumer import StreamConsumer
-from faststream_hare.subscriber_options import SubscriberOptions
-from faststream_hare.subscriber_validation import check_ack_policy
 from faststream_hare.telemetry import signals
 from faststream_hare.topology.declare import declare_plan, declare_queue
 from faststream_hare.topology.delivery_limit import (
@@ -48,7 +47,19 @@ logger = logging.getLogger("faststream_hare.subscriber")
 if TYPE_CHECKING:
     from faststream.specification.schema import SubscriberSpec
 
-    from faststream_hare.settings import HareSettings
+    from faststream_hare.config.settings import HareSettings
+
+
+def check_ack_policy(policy: object, queue: str) -> None:
+    """A retrying hare subscriber settles messages itself: no ACK_FIRST, no MANUAL."""
+    name = getattr(policy, "name", None)
+    if name in ("ACK_FIRST", "MANUAL"):
+        msg = (
+            f"ack_policy={name} cannot be used on hare subscriber '{queue}': hare acks a "
+            "failed message only after its retry copy is confirmed; drop ack_policy (on the "
+            "subscriber, router or broker) or make this a plain subscriber."
+        )
+        raise HareConfigError(msg)
 
 
 class HareSubscriber(SubscriberWithOwnMiddlewares):

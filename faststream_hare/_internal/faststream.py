@@ -7,7 +7,6 @@ moves an internal name breaks in exactly one place.
 from __future__ import annotations
 
 import ssl
-import sys
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from faststream._internal.broker.registrator import Registrator
@@ -313,11 +312,3 @@ def middlewares_of(endpoint: RabbitSubscriber | RabbitPublisher) -> tuple[Any, .
     if isinstance(endpoint, SubscriberUsecase):
         return tuple(endpoint._broker_middlewares)
     return tuple(endpoint._outer_config.broker_middlewares)
-
-
-def running_faststream_cli() -> bool:
-    """True inside ``faststream run`` (its runner prints a full traceback for any error)."""
-    argv = sys.argv
-    program = argv[0] if argv else ""
-    is_cli = program.endswith(("faststream", "faststream/__main__.py"))
-    return is_cli and "run" in argv[1:2]

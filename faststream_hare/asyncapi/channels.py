@@ -16,7 +16,7 @@ from faststream.specification.schema import Message, Operation, PublisherSpec, S
 from faststream.specification.schema.bindings import ChannelBinding, OperationBinding, amqp
 
 if TYPE_CHECKING:
-    from faststream_hare.subscriber_options import SubscriberOptions
+    from faststream_hare.config.subscriber import SubscriberOptions
 
 SpecT = TypeVar("SpecT", SubscriberSpec, PublisherSpec)
 

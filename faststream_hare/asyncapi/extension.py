@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from faststream_hare.settings import HareSettings
-    from faststream_hare.subscriber_options import StreamOffset, SubscriberOptions
+    from faststream_hare.config.settings import HareSettings
+    from faststream_hare.config.subscriber import StreamOffset, SubscriberOptions
     from faststream_hare.topology.plan import TopologyPlan
 
 #: The channel extension's key (AsyncAPI allows ``x-`` fields on a channel).

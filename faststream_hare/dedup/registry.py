@@ -8,13 +8,18 @@ once, and each kind of store names its own classes (``DedupStores`` here,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
+from faststream_hare._internal.masking import mask_url
+from faststream_hare._internal.patience import keep_trying
 from faststream_hare.dedup.memory import MemoryDedupStore
 from faststream_hare.dedup.redis import RedisDedupStore, check_redis_url
 from faststream_hare.dedup.store import DedupStore
-from faststream_hare.errors import HareConfigError
+from faststream_hare.errors import HareConfigError, HareConnectionError, HareDedupError
+
+logger = logging.getLogger("faststream_hare.connection")
 
 
 class _Owned(Protocol):
@@ -90,3 +95,33 @@ class DedupStores(StoreRegistry[DedupStore, MemoryDedupStore, RedisDedupStore]):
 
     def __init__(self) -> None:
         super().__init__(MemoryDedupStore(), RedisDedupStore, "Unique.store")
+
+
+async def reach(store: object, *, timeout_s: float, max_pause_s: float) -> None:
+    """A Redis dedup store is tried like RabbitMQ at start: patiently, then one sentence."""
+    ping = getattr(store, "ping", None)
+    if ping is None:
+        return  # in memory, or a custom store: nothing to reach
+    url = mask_url(str(getattr(store, "url", "")))
+    warned = False
+
+    def on_failure(exc: BaseException, pause_s: float) -> None:
+        nonlocal warned
+        if not warned:
+            warned = True
+            logger.warning("%s Trying again for up to %.0f s", exc, timeout_s)
+
+    try:
+        await keep_trying(
+            ping,
+            timeout_s=timeout_s,
+            max_pause_s=max_pause_s,
+            retryable=(HareDedupError,),
+            on_failure=on_failure,
+        )
+    except HareDedupError as exc:
+        msg = (
+            f"Cannot reach the Redis dedup store at {url} after {timeout_s:g} s ({exc}); "
+            "start Redis there, or set HARE_MQ_DEDUP_URL (or Unique(store=...)) to where it runs."
+        )
+        raise HareConnectionError(msg) from None

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from aio_pika.abc import AbstractConnection
 
     from faststream_hare.broker import HareBroker
-    from faststream_hare.settings import HareSettings
+    from faststream_hare.config.settings import HareSettings
     from faststream_hare.subscriber import HareSubscriber
 
 PROBE_TIMEOUT_S = 3.0

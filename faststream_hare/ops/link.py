@@ -17,11 +17,11 @@ import aiormq.exceptions
 from aio_pika.abc import AbstractConnection
 
 from faststream_hare._internal.masking import mask_url
+from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.dead_letters import AUTO, DeliveryLimit, QueueNotFoundError
 from faststream_hare.errors import HareError
 from faststream_hare.ops.management import Management, ManagementUnavailableError
 from faststream_hare.topology.delivery_limit import limit_of_record, server_version
-from faststream_hare.topology.names import dead_queue_name
 
 CONNECT_TIMEOUT_S = 10.0
 

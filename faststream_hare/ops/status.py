@@ -21,6 +21,7 @@ from faststream_hare.contract.names import dead_queue_name, delay_queue_name
 from faststream_hare.errors import HareError
 from faststream_hare.ops.link import connect, queue_depth
 from faststream_hare.ops.management import Management, ManagementUnavailableError
+from faststream_hare.scaling.policy import target_size
 from faststream_hare.streams.endpoint import stream_endpoint
 from faststream_hare.topology.delivery_limit import (
     BrokerVersion,
@@ -33,8 +34,8 @@ from faststream_hare.topology.delivery_limit import (
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractConnection
 
+    from faststream_hare.config.settings import HareSettings
     from faststream_hare.ops.target import Target
-    from faststream_hare.settings import HareSettings
     from faststream_hare.subscriber import HareSubscriber
 
 Role = Literal["queue", "delay", "dead", "stream"]
@@ -208,7 +209,7 @@ def _pool(
             size = sub.pool.size
     if sub.hare.auto_scaling is not None:
         policy = sub.hare.auto_scaling.resolve(settings.auto_scaler)
-        return size, policy.target(main.ready or 0)
+        return size, target_size(policy, main.ready or 0)
     return size, sub.hare.consumer_count
 
 

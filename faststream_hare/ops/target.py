@@ -10,8 +10,8 @@ from typing import Any
 
 from faststream_hare._internal import faststream as _faststream
 from faststream_hare.broker import HareBroker
+from faststream_hare.config.settings import HareSettings
 from faststream_hare.errors import HareConfigError, HareError
-from faststream_hare.settings import HareSettings
 
 
 def load_broker(path: str) -> HareBroker:

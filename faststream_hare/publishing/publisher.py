@@ -25,6 +25,7 @@ from faststream_hare._internal.log_throttle import LogThrottle
 from faststream_hare.asyncapi.channels import hare_exchange, with_exchange
 from faststream_hare.contract.encoding import EncodedBody, encode_body
 from faststream_hare.dedup.keys import destination_namespace, encode_with_key
+from faststream_hare.dedup.registry import reach as reach_dedup_store
 from faststream_hare.errors import EncodingFailedError
 from faststream_hare.publishing.batch import (
     DEFAULT_MAX_IN_FLIGHT,
@@ -42,15 +43,14 @@ from faststream_hare.publishing.exchange import (
 )
 from faststream_hare.publishing.results import PublishResult
 from faststream_hare.runtime import HareRuntime, runtime_of
-from faststream_hare.startup import reach_dedup_store
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
     from faststream.rabbit.publisher.options import PublishKwargs
     from faststream.specification.schema import PublisherSpec
 
+    from faststream_hare.config.options import Unique
     from faststream_hare.dedup.store import DedupStore
-    from faststream_hare.options import Unique
 
 logger = logging.getLogger("faststream_hare.publishing")
 #: During an outage every publish fails alike: one line per destination and interval.
@@ -104,7 +104,12 @@ class HarePublisher(RabbitPublisher):
             # settings.dedup_url is infrastructure, like RabbitMQ: reached patiently at start.
             # A store given to Unique(store=...) is the app's own: an outage there surfaces
             # as HareDedupError on publish (nothing published unchecked), as docs/design.md says.
-            await reach_dedup_store(self.dedup_store, runtime.settings)
+            settings = runtime.settings
+            await reach_dedup_store(
+                self.dedup_store,
+                timeout_s=settings.startup_timeout_ms / 1000,
+                max_pause_s=settings.reconnect_interval_ms / 1000,
+            )
         with explain_exchange_clash(self.exchange):  # a plain one: FastStream declares it
             await super().start()
         signals.emit(

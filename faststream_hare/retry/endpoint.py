@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from faststream_hare.subscriber_options import SubscriberOptions
+from faststream_hare.config.subscriber import SubscriberOptions
 
 if TYPE_CHECKING:
     from faststream_hare.retry.pending import PendingHandoffs

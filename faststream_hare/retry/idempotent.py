@@ -33,8 +33,8 @@ from faststream_hare.topology.delivery_limit import requeue_would_near_limit
 if TYPE_CHECKING:
     from faststream.rabbit.message import RabbitMessage
 
+    from faststream_hare.config.options import Idempotency
     from faststream_hare.idempotency.store import IdempotencyStore
-    from faststream_hare.options import Idempotency
     from faststream_hare.retry.attempt import Attempt
     from faststream_hare.retry.endpoint import HareEndpoint
 

@@ -18,7 +18,7 @@ from faststream_hare.scaling.policy import ScalePolicy
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
-    from faststream_hare.options import ResolvedAutoScaling
+    from faststream_hare.config.options import ResolvedAutoScaling
 
 logger = logging.getLogger("faststream_hare.scaling")
 

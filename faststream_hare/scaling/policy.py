@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from faststream_hare.options import ResolvedAutoScaling
+import math
+
+from faststream_hare.config.options import ResolvedAutoScaling
+
+
+def target_size(config: ResolvedAutoScaling, depth: int) -> int:
+    """HareMq's target: ``clamp(ceil(depth / messages_per_consumer), min, max)``."""
+    wanted = math.ceil(max(depth, 0) / config.messages_per_consumer)
+    return max(config.min_consumers, min(config.max_consumers, wanted))
 
 
 class ScalePolicy:
@@ -20,7 +28,7 @@ class ScalePolicy:
         """The size to scale to; ``depth=None`` (could not be read) keeps ``current``."""
         if depth is None:
             return current
-        target = self.config.target(depth)
+        target = target_size(self.config, depth)
         if target >= current:
             self._lower_since_ms = None
             return target

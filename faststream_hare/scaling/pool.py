@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from aio_pika.abc import AbstractIncomingMessage
     from faststream.rabbit.schemas import Channel
 
-    from faststream_hare.options import ResolvedAutoScaling
+    from faststream_hare.config.options import ResolvedAutoScaling
+    from faststream_hare.config.subscriber import SubscriberOptions
     from faststream_hare.runtime import HareRuntime
-    from faststream_hare.subscriber_options import SubscriberOptions
 
 logger = logging.getLogger("faststream_hare.scaling")
 

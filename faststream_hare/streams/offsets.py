@@ -14,8 +14,7 @@ from datetime import datetime
 
 from rstream import ConsumerOffsetSpecification, OffsetType
 
-from faststream_hare.subscriber_options import StreamOffset
-from faststream_hare.subscriber_validation import check_stream_offset
+from faststream_hare.config.subscriber import StreamOffset, check_stream_offset
 
 _NAMED = {"first": OffsetType.FIRST, "last": OffsetType.LAST, "next": OffsetType.NEXT}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from faststream_hare.subscriber_options import SubscriberOptions
+    from faststream_hare.config.subscriber import SubscriberOptions
 
 
 class StreamSubscriber(Protocol):

@@ -99,11 +99,8 @@ class ConnectionEvents:
             {"connection_name": self.name, "reason": reason},
         )
         logger.warning("Connection to %s lost (%s); reconnecting", self.host, reason)
-        signals.emit(
-            signals.connection_reconnecting,
-            self.broker,
-            {"retry_delay_ms": int(FIRST_PAUSE_S * 1000)},
-            {"connection_name": self.name, "host": self.host, "reason": reason},
+        emit_reconnecting(
+            self.broker, name=self.name, host=self.host, reason=reason, pause_s=FIRST_PAUSE_S
         )
         self._start_pacing()
 
@@ -133,3 +130,13 @@ class ConnectionEvents:
             pacer.cancel()
         if self._connection is not None and hasattr(self._connection, "reconnect_interval"):
             self._connection.reconnect_interval = self.reconnect_interval_ms / 1000
+
+
+def emit_reconnecting(sender: object, *, name: str, host: str, reason: str, pause_s: float) -> None:
+    """Signal ``connection.reconnecting``: the next try comes after ``pause_s``."""
+    signals.emit(
+        signals.connection_reconnecting,
+        sender,
+        {"retry_delay_ms": int(pause_s * 1000)},
+        {"connection_name": name, "host": host, "reason": reason},
+    )

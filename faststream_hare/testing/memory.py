@@ -20,8 +20,8 @@ from faststream_hare._internal import faststream as _faststream
 from faststream_hare.contract.names import dead_queue_name
 
 if TYPE_CHECKING:
+    from faststream_hare.config.settings import HareSettings
     from faststream_hare.contract.copies import MessageCopy
-    from faststream_hare.settings import HareSettings
     from faststream_hare.subscriber import HareSubscriber
 
 __all__ = ("DeadLetter", "MemoryTransport", "dead_letters")

@@ -13,6 +13,7 @@ import asyncio
 import aio_pika
 import pytest
 
+from faststream_hare.config.settings import DEFAULT_MESSAGE_TTL_MS
 from faststream_hare.dead_letters import (
     DeadLetter,
     broker_default_limit,
@@ -21,7 +22,6 @@ from faststream_hare.dead_letters import (
     replay_letters,
 )
 from faststream_hare.ops import dead_letters
-from faststream_hare.settings import DEFAULT_MESSAGE_TTL_MS
 from faststream_hare.topology.delivery_limit import server_version, unlimited_argument
 from tests.support.rabbit_admin import AMQP_URL, MGMT_URL
 

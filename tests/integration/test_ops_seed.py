@@ -13,7 +13,7 @@ from typing import Any
 import aio_pika
 import pytest
 
-from faststream_hare.settings import DEFAULT_MESSAGE_TTL_MS
+from faststream_hare.config.settings import DEFAULT_MESSAGE_TTL_MS
 from tests.support.amqp import drain
 from tests.support.rabbit_admin import AMQP_URL
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from faststream_hare import AutoScaling, signals
-from faststream_hare.options import ResolvedAutoScaling
+from faststream_hare.config.options import ResolvedAutoScaling
+from faststream_hare.config.settings import AutoScalerSettings
 from faststream_hare.scaling.autoscaler import AutoScaler
 from faststream_hare.scaling.names import lock_queue_name, next_free_number, worker_name
-from faststream_hare.scaling.policy import ScalePolicy, initial_size
-from faststream_hare.settings import AutoScalerSettings
+from faststream_hare.scaling.policy import ScalePolicy, initial_size, target_size
 
 
 def config(**overrides: int) -> ResolvedAutoScaling:
@@ -30,11 +30,11 @@ def config(**overrides: int) -> ResolvedAutoScaling:
     ("depth", "target"), [(0, 1), (5, 1), (10, 1), (15, 2), (50, 5), (41, 5), (40, 4)]
 )
 def test_target_matches_haremq_table(depth: int, target: int) -> None:
-    assert config().target(depth) == target
+    assert target_size(config(), depth) == target
 
 
 def test_target_with_100_per_consumer() -> None:
-    assert config(messages_per_consumer=100, max_consumers=20).target(350) == 4
+    assert target_size(config(messages_per_consumer=100, max_consumers=20), 350) == 4
 
 
 def test_unset_fields_come_from_settings() -> None:

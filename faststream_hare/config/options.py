@@ -9,15 +9,28 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from faststream_hare.checks import check_int as _check_int
-from faststream_hare.checks import fail as _fail
+from faststream_hare.errors import HareConfigError
 
 if TYPE_CHECKING:
+    from faststream_hare.config.settings import AutoScalerSettings
     from faststream_hare.dedup.store import DedupStore
     from faststream_hare.idempotency.store import IdempotencyStore
-    from faststream_hare.settings import AutoScalerSettings
+
+
+def fail(message: str) -> NoReturn:
+    """Raise the one-sentence ``HareConfigError`` every option check ends in."""
+    raise HareConfigError(message)
+
+
+def check_int(option: str, value: object, *, minimum: int, fix: str) -> int:
+    """``value`` as an int >= ``minimum`` (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        fail(f"{option} must be an integer, got {value!r}; {fix}.")
+    if value < minimum:
+        fail(f"{option} must be >= {minimum}, got {value}; {fix}.")
+    return value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,14 +47,14 @@ class Unique:
 
     def __post_init__(self) -> None:
         if self.period_ms is not None:
-            _check_int(
+            check_int(
                 "Unique.period_ms",
                 self.period_ms,
                 minimum=1,
                 fix="pass a positive number of milliseconds, or None to deduplicate forever",
             )
         if isinstance(self.keys, str) or not all(isinstance(k, str) for k in self.keys):
-            _fail(
+            fail(
                 f"Unique.keys must be a list of field names, got {self.keys!r}; "
                 'write keys=["order_id"].'
             )
@@ -64,13 +77,13 @@ class Idempotency:
     lease_ms: int = 60_000
 
     def __post_init__(self) -> None:
-        _check_int(
+        check_int(
             "Idempotency.period_ms",
             self.period_ms,
             minimum=1,
             fix="pass how long a handled message is remembered, e.g. period_ms=86_400_000",
         )
-        _check_int(
+        check_int(
             "Idempotency.lease_ms",
             self.lease_ms,
             minimum=1,
@@ -80,7 +93,7 @@ class Idempotency:
         if keys is not None and (
             isinstance(keys, str) or not all(isinstance(k, str) and k for k in keys) or not keys
         ):
-            _fail(
+            fail(
                 f"Idempotency.keys must be a non-empty list of field names, got {keys!r}; "
                 'write keys=["order_id"] or leave it out to use the message_id.'
             )
@@ -95,14 +108,14 @@ def backoff(
     ``backoff(1_000, 2, 5_000, 4) == (1_000, 2_000, 4_000, 5_000)``; repeated values share one
     delay queue, and the last one repeats for retries beyond ``steps``.
     """
-    _check_int("backoff first_ms", first_ms, minimum=1, fix="pass the first delay in ms")
+    check_int("backoff first_ms", first_ms, minimum=1, fix="pass the first delay in ms")
     if steps is None:
-        _fail("backoff needs steps, the number of delays; write backoff(1_000, steps=5).")
-    _check_int("backoff steps", steps, minimum=1, fix="pass how many delays to build, e.g. 5")
+        fail("backoff needs steps, the number of delays; write backoff(1_000, steps=5).")
+    check_int("backoff steps", steps, minimum=1, fix="pass how many delays to build, e.g. 5")
     if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor >= 1:
-        _fail(f"backoff factor must be a number >= 1, got {factor!r}; write factor=2.")
+        fail(f"backoff factor must be a number >= 1, got {factor!r}; write factor=2.")
     if max_ms is not None:
-        _check_int("backoff max_ms", max_ms, minimum=first_ms, fix="use max_ms >= first_ms")
+        check_int("backoff max_ms", max_ms, minimum=first_ms, fix="use max_ms >= first_ms")
     values: list[int] = []
     for i in range(steps):
         value = first_ms * factor**i
@@ -110,7 +123,7 @@ def backoff(
             values.extend([max_ms] * (steps - i))  # every later step is capped too
             break
         if isinstance(value, float) and not math.isfinite(value):
-            _fail(f"backoff grows beyond any delay after {i} steps; set max_ms, e.g. 3_600_000.")
+            fail(f"backoff grows beyond any delay after {i} steps; set max_ms, e.g. 3_600_000.")
         values.append(round(value))
     return tuple(values)
 
@@ -138,7 +151,7 @@ class AutoScaling:
         ):
             value = getattr(self, name)
             if value is not None:
-                _check_int(
+                check_int(
                     f"AutoScaling.{name}",
                     value,
                     minimum=minimum,
@@ -147,7 +160,7 @@ class AutoScaling:
         low = 1 if self.min_consumers is None else self.min_consumers
         high = 20 if self.max_consumers is None else self.max_consumers
         if low > high:
-            _fail(
+            fail(
                 f"AutoScaling.min_consumers ({low}) is above max_consumers ({high}); "
                 "make min_consumers <= max_consumers."
             )
@@ -162,7 +175,7 @@ class AutoScaling:
             scale_down_cooldown_ms=self.scale_down_cooldown_ms,
         )
         if resolved.min_consumers > resolved.max_consumers:
-            _fail(
+            fail(
                 f"AutoScaling.min_consumers ({resolved.min_consumers}) is above "
                 f"max_consumers ({resolved.max_consumers}) once settings are applied; "
                 "make min_consumers <= max_consumers."
@@ -179,11 +192,6 @@ class ResolvedAutoScaling:
     messages_per_consumer: int
     check_interval_ms: int
     scale_down_cooldown_ms: int = 0
-
-    def target(self, depth: int) -> int:
-        """HareMq's target: ``clamp(ceil(depth / messages_per_consumer), min, max)``."""
-        wanted = math.ceil(max(depth, 0) / self.messages_per_consumer)
-        return max(self.min_consumers, min(self.max_consumers, wanted))
 
 
 def _pick(value: int | None, default: int) -> int:
