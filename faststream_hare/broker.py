@@ -22,13 +22,11 @@ from faststream_hare.dedup.registry import DedupStores
 from faststream_hare.errors import HareConfigError, HareConnectionError
 from faststream_hare.registrator import HareRegistrator
 from faststream_hare.retry.replay import republish_dead_messages
-from faststream_hare.retry.transport import BrokerTransport
 from faststream_hare.runtime import HareRuntime
-from faststream_hare.scaling.memory import in_memory_pool
 from faststream_hare.subscriber import HareSubscriber
 from faststream_hare.telemetry.connection_events import ConnectionEvents, emit_reconnecting
-from faststream_hare.testing.memory import MemoryTransport
-from faststream_hare.topology.declare import declare_concurrently
+from faststream_hare.transport.broker import BrokerTransport
+from faststream_hare.transport.memory import MemoryTransport
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -62,6 +60,7 @@ class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
         #: What hare's subscribers, publishers, pools and streams use of this broker.
         self.hare_runtime = HareRuntime(sender=self, settings=settings, connect=self.connect)
         self.hare_runtime.subscriber_exchanges = self._subscriber_exchanges
+        self.hare_runtime.use_transport(BrokerTransport(self.hare_runtime))
         self._url_given = url is not None
         self._url_overrides = {
             key: rabbit_broker_kwargs.get(key) for key in ("host", "port", "virtualhost")
@@ -150,7 +149,7 @@ class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
         if connection is None or _faststream.is_in_memory(self):  # TestRabbitBroker
             runtime.bind_memory(
                 _faststream.test_session_of(self),
-                lambda: MemoryTransport(self.hare_subscribers, lambda: runtime.settings),
+                lambda: MemoryTransport(runtime, self.hare_subscribers, lambda: runtime.settings),
             )
             return connection
         runtime.bind_broker(
@@ -177,8 +176,8 @@ class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
         ``faststream run`` that sentence is all it prints)."""
         try:
             await self.connect()
-            if not self.hare_runtime.in_memory:
-                await declare_concurrently([sub.declare for sub in self.hare_subscribers()])
+            declarations = [sub.declare for sub in self.hare_subscribers()]
+            await self.hare_runtime.transport.declare_topology(declarations)
             await super().start()
         except HareConnectionError as exc:
             logger.error("%s", exc)
@@ -229,10 +228,10 @@ class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
     def consumer_pool(self, queue: str) -> ConsumerPool:
         """The running worker pool of ``queue`` (``size``, ``list_consumers()``, add/remove)."""
         subscriber = self.hare_subscriber(queue)
-        if subscriber.hare.uses_pool and self.hare_runtime.in_memory:
-            session = _faststream.test_session_of(self)
-            return in_memory_pool(subscriber, self.hare_runtime, session)
-        return subscriber.pool
+        if not subscriber.hare.uses_pool:
+            return subscriber.pool  # one sentence: not a pooled subscriber
+        pool: ConsumerPool = self.hare_runtime.transport.pool(subscriber)
+        return pool
 
     async def republish_dead_messages(self, queue: str, count: int) -> int:
         """Move up to ``count`` messages from ``queue.dead`` back to ``queue``; returns how many."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from faststream_hare._internal import faststream as _faststream
@@ -30,18 +30,53 @@ if TYPE_CHECKING:
     import ssl
 
     from aio_pika.abc import AbstractRobustConnection
+    from faststream.rabbit import RabbitExchange
 
     from faststream_hare.contract.copies import MessageCopy
 
 
-class CopyTransport(Protocol):
-    """Where hare's copies go: ``send`` raises a ``ConfirmError`` when the copy was not taken."""
+class Transport(Protocol):
+    """How hare's work reaches RabbitMQ: the real broker, or memory under ``TestRabbitBroker``.
+
+    Both keep one contract — a copy is sent, then its original is settled — so no capability
+    asks which one it has (``transport/``).
+    """
 
     async def send(self, queue: str, copy: MessageCopy) -> None:
-        """Send ``copy`` to ``queue`` through the default exchange."""
+        """Send ``copy`` to ``queue`` through the default exchange; raise a ``ConfirmError``
+        when the copy was not taken."""
 
     def held(self, queue: str) -> list[MessageCopy] | None:
         """Copies kept for a queue nobody consumes (memory only; ``None`` on a real broker)."""
+
+    async def hand_off(
+        self,
+        handoff: Coroutine[Any, Any, None],
+        *,
+        in_background: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
+        """Run a failed delivery's handoff (send the copy, then settle the original)."""
+
+    def producer(self, publisher: Any) -> Any:
+        """The FastStream producer ``publish_message`` publishes through."""
+
+    async def declare_exchange(self, name: str, kind: str) -> None:
+        """Declare a hare publisher's exchange."""
+
+    async def plain_exchange(self, exchange: RabbitExchange) -> RabbitExchange:
+        """A plain publisher's exchange, as it is to be declared."""
+
+    async def declare_topology(self, declarations: Sequence[Callable[[], Awaitable[None]]]) -> None:
+        """Declare the hare subscribers' topology before they start."""
+
+    async def reach_dedup_store(self, store: object) -> None:
+        """Reach the ``dedup_url`` store at start (patiently, then one sentence)."""
+
+    def pool(self, subscriber: Any) -> Any:
+        """The consumer pool of a pooled subscriber."""
+
+    async def start_companions(self, companions: list[Companion]) -> None:
+        """Start what runs beside the broker (outbox relays)."""
 
 
 class Companion(Protocol):
@@ -73,7 +108,6 @@ class HareRuntime:
         #: The URL connected to (holds credentials: mask it before showing it anywhere).
         self.connection_url = ""
         self.ssl_context: ssl.SSLContext | None = None
-        self.in_memory = False
         #: Retry, dead-letter and replay copies.
         self.copies = ConfirmedPublisher(self._live_connection)
         #: ``publish_message`` (a channel error here never fails a retry copy's confirm).
@@ -81,7 +115,7 @@ class HareRuntime:
         self.dedup = DedupStores()
         #: Leases and done markers of idempotent subscribers (``idempotent=``).
         self.idempotency = IdempotencyStores()
-        self._transport: CopyTransport | None = None
+        self._transport: Transport | None = None
         self._memory_session: object = None
         self._tasks: set[asyncio.Task[Any]] = set()
         #: Started with the broker, stopped before it (registered by e.g. ``Outbox``).
@@ -124,23 +158,27 @@ class HareRuntime:
         connection: AbstractRobustConnection = await self._connect()
         return connection
 
+    def use_transport(self, transport: Transport) -> None:
+        """The transport until ``connect()`` binds one (the real broker's: before the broker
+        started, its sends fail as not connected)."""
+        self._transport = transport
+
     def bind_broker(
         self,
         connection: AbstractRobustConnection,
         *,
         url: str,
         ssl_context: ssl.SSLContext | None,
-        transport: CopyTransport,
+        transport: Transport,
     ) -> None:
         """The broker connected for real: copies go through ``transport`` (confirmed)."""
         self.connection = connection
         self.connection_url = url
         self.ssl_context = ssl_context
-        self.in_memory = False
         self._memory_session = None
         self._transport = transport
 
-    def bind_memory(self, session: object, transport: Callable[[], CopyTransport]) -> bool:
+    def bind_memory(self, session: object, transport: Callable[[], Transport]) -> bool:
         """``TestRabbitBroker`` connected: copies stay in memory.
 
         ``session`` identifies the test broker's session; a new session starts with a new
@@ -148,7 +186,6 @@ class HareRuntime:
         this is a new session.
         """
         self.connection = None
-        self.in_memory = True
         if session is self._memory_session and self._transport is not None:
             return False
         self._memory_session = session
@@ -158,12 +195,18 @@ class HareRuntime:
         return True
 
     @property
-    def transport(self) -> CopyTransport:
+    def transport(self) -> Transport:
         """Where copies go; bound at ``connect()``."""
         if self._transport is None:
             msg = "hare is not connected yet; start the broker (or enter TestRabbitBroker) first."
             raise HareError(msg)
         return self._transport
+
+    def held(self, queue: str) -> list[MessageCopy]:
+        """The copies kept in memory for ``queue`` (none on a real broker or before
+        ``connect()``)."""
+        transport = self._transport
+        return (transport.held(queue) if transport is not None else None) or []
 
     def notify_reconnected(self) -> None:
         """The connection is back: wake everything waiting to re-attach (workers, streams)."""
@@ -186,9 +229,8 @@ class HareRuntime:
         return connection
 
     async def start_companions(self) -> None:
-        """Start every companion (the broker just started)."""
-        for companion in self.companions:
-            await companion.start()
+        """Start every companion (the broker just started; not in memory)."""
+        await self.transport.start_companions(self.companions)
 
     async def stop_companions(self) -> None:
         """Stop every companion, last started first; one that fails does not keep the

@@ -110,7 +110,7 @@ class Outbox:
 
     async def start(self) -> None:
         """The broker started: start the relay in the app (unless ``relay=False``)."""
-        if self.relay_in_app and not self.broker.hare_runtime.in_memory:
+        if self.relay_in_app:  # not in memory: the transport starts no companion there
             self.start_relay()
 
     def start_relay(self) -> None:

@@ -25,7 +25,6 @@ from faststream_hare._internal.log_throttle import LogThrottle
 from faststream_hare.asyncapi.channels import hare_exchange, with_exchange
 from faststream_hare.contract.encoding import EncodedBody, encode_body
 from faststream_hare.dedup.keys import destination_namespace, encode_with_key
-from faststream_hare.dedup.registry import reach as reach_dedup_store
 from faststream_hare.errors import EncodingFailedError
 from faststream_hare.publishing.batch import (
     DEFAULT_MAX_IN_FLIGHT,
@@ -35,12 +34,7 @@ from faststream_hare.publishing.batch import (
     check_batch,
     publish_batch,
 )
-from faststream_hare.publishing.confirm_producer import ConfirmProducer
-from faststream_hare.publishing.exchange import (
-    ensure_exchange,
-    explain_exchange_clash,
-    plain_exchange,
-)
+from faststream_hare.publishing.exchange import explain_exchange_clash
 from faststream_hare.publishing.results import PublishResult
 from faststream_hare.runtime import HareRuntime, runtime_of
 from faststream_hare.telemetry import signals
@@ -90,26 +84,20 @@ class HarePublisher(RabbitPublisher):
         """Declare ``E`` (type per ``settings.exchange_type``) on a channel of its own,
         unless a subscriber already declared it; then signal ``publisher.connected``."""
         runtime = self.hare_runtime
-        if self.hare_exchange and not runtime.in_memory:
+        transport = runtime.transport
+        if self.hare_exchange:
             kind = runtime.settings.exchange_type
             self.exchange = RabbitExchange(
                 self.hare_exchange, type=ExchangeType(kind), declare=False
             )
-            await ensure_exchange(await runtime.connect(), self.hare_exchange, kind)
-        elif self.exchange.name and not runtime.in_memory:
-            self.exchange = await plain_exchange(
-                await runtime.connect(), self.exchange, runtime.subscriber_exchanges()
-            )
-        if self.unique is not None and self.unique.store is None and not runtime.in_memory:
+            await transport.declare_exchange(self.hare_exchange, kind)
+        elif self.exchange.name:
+            self.exchange = await transport.plain_exchange(self.exchange)
+        if self.unique is not None and self.unique.store is None:
             # settings.dedup_url is infrastructure, like RabbitMQ: reached patiently at start.
             # A store given to Unique(store=...) is the app's own: an outage there surfaces
             # as HareDedupError on publish (nothing published unchecked), as docs/design.md says.
-            settings = runtime.settings
-            await reach_dedup_store(
-                self.dedup_store,
-                timeout_s=settings.startup_timeout_ms / 1000,
-                max_pause_s=settings.reconnect_interval_ms / 1000,
-            )
+            await transport.reach_dedup_store(self.dedup_store)
         with explain_exchange_clash(self.exchange):  # a plain one: FastStream declares it
             await super().start()
         signals.emit(
@@ -205,12 +193,7 @@ class HarePublisher(RabbitPublisher):
             )
 
     async def _send(self, runtime: HareRuntime, encoded: EncodedBody) -> PublishResult:
-        if runtime.in_memory:
-            producer: Any = _faststream.producer_of(self)
-        else:
-            producer = ConfirmProducer(
-                runtime.publishes, runtime.settings.confirm_timeout_ms / 1000
-            )
+        producer = runtime.transport.producer(self)
         try:
             await _faststream.publish_command(self, self._command(encoded), producer)
         except (ReturnedError, SubscriberNotFound) as exc:

@@ -24,7 +24,6 @@ from faststream.exceptions import AckMessage, HandlerException, NackMessage, Rej
 from faststream_hare.contract.headers import FIRST_TRACEPARENT_HEADER, header_text, read_retry_count
 from faststream_hare.retry.decision import classify
 from faststream_hare.retry.handed_on import HandedOn
-from faststream_hare.retry.handoff import Handoff
 from faststream_hare.retry.poison import is_poison
 from faststream_hare.retry.settle import hand_on
 from faststream_hare.telemetry import signals
@@ -167,16 +166,8 @@ class Attempt:
         self.outcome = "handed_off"
         if self.before_handoff is not None:
             await self.before_handoff()
-        if self.runtime.in_memory:  # under TestRabbitBroker: settled before publish returns
-            handoff = Handoff(self.subscriber, self.msg.raw_message, self.msg, self.log)
-            decision = handoff.decide(dead_reason=dead_reason)
-            handoff.announce(decision, exc)
-            if not await handoff.send(decision, exc):
-                raise NackMessage(requeue=True) from exc
-            handoff.report(decision, exc)
-            raise HandedOn from exc
-        # On the broker the consumer moves on while the copy's confirm is in flight: hare
-        # settles the original itself (acked once the copy is confirmed, else back to Q).
+        # hare settles the original itself (acked once the copy is confirmed, else back to Q);
+        # on the broker the consumer moves on while the copy's confirm is in flight.
         await hand_on(
             self.subscriber, self.msg.raw_message, exc, dead_reason=dead_reason, log=self.log
         )

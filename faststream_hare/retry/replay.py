@@ -36,7 +36,7 @@ async def republish_dead_messages(runtime: HareRuntime, queue: str, count: int) 
         raise HareConfigError(msg)
     if count <= 0:
         return 0
-    held = runtime.transport.held(dead_queue_name(queue)) if runtime.in_memory else None
+    held = runtime.transport.held(dead_queue_name(queue))
     try:
         if held is not None:
             moved = await _replay_in_memory(runtime, held, queue, count)

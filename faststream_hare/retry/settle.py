@@ -9,7 +9,8 @@ is confirmed, else it goes back to ``Q``. Never acked without a confirmed copy.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from faststream_hare.retry.handoff import Handoff
 
@@ -34,14 +35,14 @@ async def hand_on(
     handoff = Handoff(subscriber, raw, raw, log)
     decision = handoff.decide(dead_reason=dead_reason)
     handoff.announce(decision, exc)
-    if subscriber.hare_runtime.in_memory:  # under TestRabbitBroker: settled before we return
-        if await handoff.send(decision, exc):
-            handoff.report(decision, exc)
-        return
     copy = handoff.prepare(decision, exc)
     raw.lock()
-    subscriber.handoffs.start(
-        handoff.finish(decision, exc, copy),
-        name=f"hare-handoff:{subscriber.queue_name}",
-        channel=raw.channel,  # a pool worker removed settles only its own
+    name = f"hare-handoff:{subscriber.queue_name}"
+
+    def in_background(finish: Coroutine[Any, Any, None]) -> None:
+        # by channel: a pool worker removed settles only its own
+        subscriber.handoffs.start(finish, name=name, channel=raw.channel)
+
+    await subscriber.hare_runtime.transport.hand_off(
+        handoff.finish(decision, exc, copy), in_background=in_background
     )

@@ -1,0 +1,82 @@
+"""The real broker: confirmed copies, confirmed publishes, declared exchanges, reached stores."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
+
+from faststream_hare.dedup.registry import reach as reach_dedup_store
+from faststream_hare.publishing.confirm_producer import ConfirmProducer
+from faststream_hare.publishing.exchange import ensure_exchange, plain_exchange
+from faststream_hare.topology.declare import declare_concurrently
+
+if TYPE_CHECKING:
+    from faststream.rabbit import RabbitExchange
+
+    from faststream_hare.contract.copies import MessageCopy
+    from faststream_hare.runtime import Companion, HareRuntime
+
+
+class BrokerTransport:
+    """Sends a copy through the default exchange and waits for the broker's confirm."""
+
+    def __init__(self, runtime: HareRuntime) -> None:
+        self.runtime = runtime
+
+    async def send(self, queue: str, copy: MessageCopy) -> None:
+        """Raise a ``ConfirmError`` unless the broker confirmed the copy."""
+        timeout = self.runtime.settings.confirm_timeout_ms / 1000
+        await self.runtime.copies.publish_raw(
+            copy.body, copy.properties(), exchange="", routing_key=queue, timeout=timeout
+        )
+
+    def held(self, queue: str) -> list[MessageCopy] | None:
+        """The real broker holds its queues itself."""
+        return None
+
+    async def hand_off(
+        self,
+        handoff: Coroutine[Any, Any, None],
+        *,
+        in_background: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
+        """The consumer moves on while the copy's confirm is in flight (``retry/pending.py``)."""
+        in_background(handoff)
+
+    def producer(self, publisher: object) -> ConfirmProducer:
+        """``publish_message`` waits for the broker's confirm on its own channel."""
+        settings = self.runtime.settings
+        return ConfirmProducer(self.runtime.publishes, settings.confirm_timeout_ms / 1000)
+
+    async def declare_exchange(self, name: str, kind: str) -> None:
+        """Declare a hare publisher's exchange on a channel of its own."""
+        await ensure_exchange(await self.runtime.connect(), name, kind)
+
+    async def plain_exchange(self, exchange: RabbitExchange) -> RabbitExchange:
+        """A plain publisher's exchange as it declares it (``publishing/exchange.py``)."""
+        runtime = self.runtime
+        return await plain_exchange(
+            await runtime.connect(), exchange, runtime.subscriber_exchanges()
+        )
+
+    async def declare_topology(self, declarations: Sequence[Callable[[], Awaitable[None]]]) -> None:
+        """Declare the hare subscribers' topology before they start, several at a time."""
+        await declare_concurrently(declarations)
+
+    async def reach_dedup_store(self, store: object) -> None:
+        """The ``dedup_url`` store is infrastructure, like RabbitMQ: reached patiently."""
+        settings = self.runtime.settings
+        await reach_dedup_store(
+            store,
+            timeout_s=settings.startup_timeout_ms / 1000,
+            max_pause_s=settings.reconnect_interval_ms / 1000,
+        )
+
+    def pool(self, subscriber: Any) -> Any:
+        """The subscriber's running worker pool."""
+        return subscriber.pool
+
+    async def start_companions(self, companions: list[Companion]) -> None:
+        """Start what runs beside the broker (outbox relays), in order."""
+        for companion in companions:
+            await companion.start()
