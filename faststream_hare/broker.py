@@ -15,8 +15,7 @@ from faststream.rabbit.utils import build_url
 from faststream_hare._internal import faststream as _faststream
 from faststream_hare._internal.masking import mask_url
 from faststream_hare._internal.patience import connect_patiently
-from faststream_hare.asyncapi.factory import adopt_app
-from faststream_hare.asyncapi.server import server_from_url
+from faststream_hare.asyncapi.factory import adopt_app, server_from_url
 from faststream_hare.config.settings import HareSettings
 from faststream_hare.dedup.registry import DedupStores
 from faststream_hare.errors import HareConfigError, HareConnectionError

@@ -8,8 +8,11 @@ needs no change. An app with a factory of its own may pass ``HareAsyncAPI(...)``
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
+from faststream.rabbit.utils import build_url
 from faststream.specification import AsyncAPI
 
 from faststream_hare._internal.faststream import clear_key
@@ -17,6 +20,7 @@ from faststream_hare.asyncapi.extension import EXTENSION
 
 if TYPE_CHECKING:
     from faststream.specification.base import Specification
+    from faststream.specification.schema import BrokerSpec
 
 
 class HareAsyncAPI(AsyncAPI):
@@ -50,3 +54,14 @@ def adopt_app(app: Any) -> None:
         hare = HareAsyncAPI.__new__(HareAsyncAPI)
         hare.__dict__.update(vars(factory))
         app.schema = hare
+
+
+def server_from_url(
+    spec: BrokerSpec, url: str, *, overrides: dict[str, object], keep_protocol: bool
+) -> tuple[BrokerSpec, str]:
+    """``spec`` pointing at ``url`` (host/port/vhost overrides applied); and its vhost."""
+    built = build_url(url, **overrides)  # type: ignore[arg-type]
+    server = str(built.with_user(None))
+    parsed = urlparse(server)
+    protocol = spec.protocol if keep_protocol else parsed.scheme
+    return replace(spec, url=[server], protocol=protocol), parsed.path

@@ -11,9 +11,8 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING
 
-from faststream_hare.scaling.names import worker_name
 from faststream_hare.scaling.policy import initial_size
-from faststream_hare.scaling.pool import ConsumerPool, PoolSubscriber, PoolWorker
+from faststream_hare.scaling.pool import ConsumerPool, PoolSubscriber, PoolWorker, worker_name
 
 if TYPE_CHECKING:
     from faststream_hare.runtime import HareRuntime

@@ -1,4 +1,7 @@
-"""A pool of named workers (``<queue>.W<n>``) consuming one queue, each on its own channel."""
+"""A pool of named workers (``<queue>.W<n>``) consuming one queue, each on its own channel.
+
+A worker run cluster-wide once holds the exclusive queue ``hare.lock.<queue>.W<n>``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from faststream_hare._internal.masking import mask_text
 from faststream_hare.errors import HareError
 from faststream_hare.scaling.autoscaler import AutoScaler
 from faststream_hare.scaling.depth import DepthSampler
-from faststream_hare.scaling.names import lock_queue_name, next_free_number, worker_name
 from faststream_hare.scaling.policy import initial_size
 from faststream_hare.scaling.worker import Worker, WorkerConfig
 from faststream_hare.telemetry import signals
@@ -27,6 +29,27 @@ if TYPE_CHECKING:
     from faststream_hare.runtime import HareRuntime
 
 logger = logging.getLogger("faststream_hare.scaling")
+
+
+LOCK_PREFIX = "hare.lock."
+
+
+def worker_name(queue: str, number: int) -> str:
+    """The name of worker ``number`` of ``queue`` (numbers start at 1)."""
+    return f"{queue}.W{number}"
+
+
+def lock_queue_name(queue: str, number: int) -> str:
+    """The exclusive queue whose owner runs worker ``number`` cluster-wide."""
+    return f"{LOCK_PREFIX}{worker_name(queue, number)}"
+
+
+def next_free_number(taken: set[int]) -> int:
+    """The lowest worker number not in use (``n + 1`` while ``W1..Wn`` are contiguous)."""
+    number = 1
+    while number in taken:
+        number += 1
+    return number
 
 
 class PoolSubscriber(Protocol):

@@ -30,11 +30,10 @@ from faststream_hare._internal.patience import keep_trying
 from faststream_hare._internal.tasks import end_tasks
 from faststream_hare.errors import HareError, StreamUnreachableError
 from faststream_hare.streams.connection import close_quietly, new_consumer, route_rstream_logs
-from faststream_hare.streams.delivery import Delivery
+from faststream_hare.streams.delivery import Delivery, StreamSubscriber
 from faststream_hare.streams.endpoint import StreamEndpoint, stream_endpoint
 from faststream_hare.streams.offset_store import OffsetStore
 from faststream_hare.streams.offsets import OffsetTracker, starting_specification
-from faststream_hare.streams.protocol import StreamSubscriber
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:

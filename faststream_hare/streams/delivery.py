@@ -12,19 +12,36 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from faststream_hare.streams.messages import to_incoming_message
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
+    from faststream_hare.config.subscriber import SubscriberOptions
     from faststream_hare.streams.offsets import OffsetTracker
-    from faststream_hare.streams.protocol import StreamSubscriber
 
 logger = logging.getLogger("faststream_hare.streams")
 
 #: Messages decoded ahead of the handler; when full, rstream stops granting credit.
 BUFFER_SIZE = 128
+
+
+class StreamSubscriber(Protocol):
+    """A hare stream subscriber as its consumer sees it."""
+
+    @property
+    def hare(self) -> SubscriberOptions: ...
+
+    @property
+    def queue_name(self) -> str: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    async def consume(self, msg: Any) -> Any: ...
+
+    def emit_connected(self) -> None: ...
 
 
 class Delivery:

@@ -11,8 +11,8 @@ from faststream_hare import AutoScaling, signals
 from faststream_hare.config.options import ResolvedAutoScaling
 from faststream_hare.config.settings import AutoScalerSettings
 from faststream_hare.scaling.autoscaler import AutoScaler
-from faststream_hare.scaling.names import lock_queue_name, next_free_number, worker_name
 from faststream_hare.scaling.policy import ScalePolicy, initial_size, target_size
+from faststream_hare.scaling.pool import lock_queue_name, next_free_number, worker_name
 
 
 def config(**overrides: int) -> ResolvedAutoScaling:

@@ -11,7 +11,12 @@ import pytest
 from rstream import AMQPMessage, Properties
 from rstream.amqp import amqp_decoder
 
-from faststream_hare.streams.amqp10 import CONTENT_TYPE, MESSAGE_ID, AmqpDecodeError, decode_message
+from faststream_hare._internal.amqp10 import (
+    CONTENT_TYPE,
+    MESSAGE_ID,
+    AmqpDecodeError,
+    decode_message,
+)
 
 
 def value_section(encoded: bytes) -> bytes:
@@ -131,7 +136,7 @@ def test_malformed_input_raises_one_error_type(raw: bytes) -> None:
 
 
 def test_identical_annotations_are_decoded_once_and_the_memo_is_bounded() -> None:
-    from faststream_hare.streams import amqp10
+    from faststream_hare._internal import amqp10
 
     annotations = b"\x00\x53\x72\xc1\x0c\x02\xa3\x05x-key\xa1\x02v1"
     first = decode_message(annotations + b"\x00\x53\x75\xa0\x01a")

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 from rstream import AMQPMessage, Properties
 
-from faststream_hare.streams.messages import StreamIncomingMessage, to_incoming_message
+from faststream_hare._internal.aio_pika_message import StreamIncomingMessage
+from faststream_hare.streams.messages import to_incoming_message
 
 
 def wire(message: AMQPMessage) -> bytes:
