@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/pythons.sh
 
 VERSIONS="${HARE_PYTHONS:-3.10 3.12 3.13}"
-EXTRAS="cli,redis,console,prometheus,otel,fastapi"
+EXTRAS="cli,redis,console,prometheus,otel,fastapi,outbox"
 TEST_TOOLS=(pytest pytest-asyncio pytest-timeout httpx trustme)
 CORE=(
     tests/unit tests/memory
@@ -22,6 +22,8 @@ CORE=(
     tests/integration/test_dedup_redis.py
     tests/integration/test_topology.py
     tests/integration/test_streams.py
+    tests/integration/test_outbox.py
+    tests/integration/test_inbox.py
 )
 
 failed=()

@@ -21,6 +21,8 @@ EXTRA_OF = {
     "multipart": "console",
     "python_multipart": "console",
     "uvicorn": "console",
+    "asyncpg": "outbox",
+    "sqlalchemy": "outbox",
 }
 
 

@@ -25,6 +25,7 @@ from faststream_hare.ops.status import gather_status
 from faststream_hare.ops.target import load_broker, resolve_target
 from faststream_hare.ops.topology_text import describe_topology
 from faststream_hare.outbox import commands as outbox_commands
+from faststream_hare.outbox.found import gather_backlogs
 
 #: Replays and purges that read at least this many messages show a progress bar on a terminal.
 PROGRESS_FROM = 100
@@ -69,7 +70,7 @@ def _status(args: argparse.Namespace) -> int:
         raise HareConfigError(msg)
     target = resolve_target(args.app, args.url)
     statuses = asyncio.run(gather_status(target, queues=tuple(args.queue), mgmt_url=args.mgmt_url))
-    backlogs = asyncio.run(outbox_commands.gather_backlogs(target.broker))
+    backlogs = asyncio.run(gather_backlogs(target.broker))
     data = render.status_json(statuses) + [{"outbox": b.as_dict()} for b in backlogs]
     _emit(args, data, render.status_table(statuses))
     if backlogs and not args.json:

@@ -1,4 +1,4 @@
-"""``hare outbox init|relay APP`` and the outbox lines of ``hare status``.
+"""``hare outbox init|relay APP`` and the outbox table of ``hare status``.
 
 The ``hare`` command finds an app's outboxes on its broker (every ``Outbox(broker, ...)``
 registers itself there), so the app module is the only configuration.
@@ -18,6 +18,7 @@ from rich.table import Table
 
 from faststream_hare.errors import HareConfigError
 from faststream_hare.outbox.backlog import Backlog
+from faststream_hare.outbox.found import outboxes_of
 from faststream_hare.outbox.outbox import Outbox
 
 if TYPE_CHECKING:
@@ -35,11 +36,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--print", action="store_true", help="print the SQL instead of running it")
     p = commands.add_parser("relay", help="publish committed outbox rows until stopped")
     p.add_argument("app", help=_APP_HELP)
-
-
-def outboxes_of(broker: HareBroker) -> list[Outbox]:
-    """Every ``Outbox`` created for ``broker``."""
-    return [c for c in broker.hare_runtime.companions if isinstance(c, Outbox)]
 
 
 def run(args: argparse.Namespace, broker: HareBroker) -> int:
@@ -88,13 +84,6 @@ async def _relay(broker: HareBroker, outboxes: Sequence[Outbox]) -> None:
             "possibly again (same message_id)",
             file=sys.stderr,
         )
-
-
-async def gather_backlogs(broker: HareBroker | None) -> list[Backlog]:
-    """The backlog of each of the app's outboxes (none without an app)."""
-    if broker is None:
-        return []
-    return [await outbox.backlog() for outbox in outboxes_of(broker)]
 
 
 def backlog_table(backlogs: Sequence[Backlog]) -> Table:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from faststream_hare._internal.extras import missing_extra
 from faststream_hare.errors import HareConfigError
 
 
@@ -42,9 +43,7 @@ class ConnectionSource:
             async with self.pool.acquire() as conn:
                 yield conn
             return
-        import asyncpg
-
-        conn = await asyncpg.connect(self.dsn)
+        conn = await import_asyncpg().connect(self.dsn)
         try:
             yield conn
         finally:
@@ -56,6 +55,15 @@ async def _close(conn: Any) -> None:
         await conn.close(timeout=2)
     except Exception:
         conn.terminate()
+
+
+def import_asyncpg() -> Any:
+    """``asyncpg``, or one sentence naming the extra that installs it."""
+    try:
+        import asyncpg
+    except ModuleNotFoundError as exc:
+        raise missing_extra(__name__, exc) from None
+    return asyncpg
 
 
 def _engine_dsn(engine: Any) -> str:

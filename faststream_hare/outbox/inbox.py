@@ -22,6 +22,7 @@ from typing import Any
 from faststream_hare.dedup.store import Claim
 from faststream_hare.errors import HareConfigError, HareError
 from faststream_hare.idempotency.store import Seen
+from faststream_hare.outbox.connections import import_asyncpg
 from faststream_hare.outbox.tables import DEFAULT_INBOX_TABLE, check_table_name, lock_namespace
 
 logger = logging.getLogger("faststream_hare.outbox")
@@ -170,9 +171,7 @@ class PostgresStore:
 
     async def _pool_now(self) -> Any:
         if self._pool is None:
-            import asyncpg
-
-            self._pool = await asyncpg.create_pool(
+            self._pool = await import_asyncpg().create_pool(
                 self.dsn, min_size=0, max_size=self.max_connections
             )
         return self._pool

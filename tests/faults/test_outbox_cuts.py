@@ -237,5 +237,5 @@ async def test_rabbitmq_link_cut_under_the_relay_loses_nothing(
 
 
 def test_pg_ctlcluster_is_available() -> None:
-    """The restart test needs it (scripts/setup-services.sh installs PostgreSQL 15)."""
+    """The restart test needs it: PostgreSQL 15 of the machine (Debian's postgresql package)."""
     assert subprocess.run(["pg_ctlcluster", "--help"], capture_output=True).returncode in (0, 1)

@@ -28,7 +28,7 @@ from faststream_hare.ops.records import pretty_body, preview
 from faststream_hare.ops.selection import NO_EXCEPTION, Where
 from faststream_hare.ops.status import gather_status
 from faststream_hare.ops.target import Target
-from faststream_hare.outbox.commands import gather_backlogs
+from faststream_hare.outbox.found import gather_backlogs
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters["preview"] = preview
