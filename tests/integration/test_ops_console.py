@@ -150,3 +150,20 @@ async def test_mounted_and_sampled(prefix: str, broker_url: str) -> None:
         assert page.status_code == 200
         assert "Groups and pages cover the first 4 of 6 messages" in page.text
         assert f'href="http://127.0.0.1/hare/queues/{prefix}?group=' in page.text
+
+
+async def test_pages_of_fifty_head_first(prefix: str, broker_url: str) -> None:
+    """120 dead letters: three pages of 50, 50 and 20, in queue order; nothing removed."""
+    letters = [(f"p{i:03}", "ValueError", f"bad {i}") for i in range(120)]
+    await seed_dead(prefix, letters)
+    async with client_for(create_app(console_for(prefix, broker_url), auth="app")) as client:
+        shown: list[str] = []
+        for number, size in ((0, 50), (1, 50), (2, 20)):
+            page = await client.get(f"/queues/{prefix}", params={"page": number})
+            ids = re.findall(r"<td>(p\d{3})</td>", page.text)
+            assert len(ids) == size
+            assert ('id="next"' in page.text) == (number < 2)
+            shown += ids
+        assert shown == [m[0] for m in letters]
+        assert (await client.get(f"/queues/{prefix}", params={"page": "x"})).status_code == 400
+    assert await message_ids(f"{prefix}.dead") == [m[0] for m in letters]
