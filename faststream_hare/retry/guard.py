@@ -76,7 +76,12 @@ class _GuardScope(BaseMiddleware):
 
     async def publish_scope(self, call_next: Callable[[Any], Awaitable[Any]], cmd: Any) -> Any:
         result = await call_next(cmd)
-        if getattr(cmd, "publish_type", None) is PublishType.REPLY and _was_returned(result):
+        if (
+            getattr(cmd, "publish_type", None) is PublishType.REPLY
+            and _was_returned(result)
+            and (subscriber := as_hare_endpoint(self.context.get_local("handler_"))) is not None
+            and not subscriber.hare.stream  # a stream's failures are handled, never retried
+        ):
             msg = f"RabbitMQ returned the reply: nothing routes reply_to '{cmd.destination}'"
             raise UnroutableReplyError(msg)
         return result
