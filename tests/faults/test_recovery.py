@@ -25,8 +25,11 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.rabbit
 
 OUTAGE_S = 10.0
-#: The goal: handling again within this long after the broker accepts connections.
+#: The goal, printed with each figure: handling again within 2 s of the broker accepting
+#: connections (0.3–1.2 s measured). The test fails only past 3 s — a grown back-off (4–7 s
+#: before) — so a loaded CI machine does not make it flaky.
 RECOVERY_GOAL_S = 2.0
+RECOVERY_BOUND_S = 3.0
 
 
 class Reader:
@@ -80,9 +83,9 @@ async def test_a_pool_of_three_handles_again_within_two_seconds(
     finally:
         await broker.stop()
     account.dead_letter(await dead_ids(queue))
-    account.report("pool of 3 after a 10 s outage", recovery_s=recovery)
+    account.report("pool of 3 after a 10 s outage", recovery_s=recovery, goal_s=RECOVERY_GOAL_S)
     assert account.lost == []
-    assert recovery < RECOVERY_GOAL_S
+    assert recovery < RECOVERY_BOUND_S
 
 
 async def test_a_named_stream_consumer_handles_again_within_two_seconds(
@@ -121,6 +124,8 @@ async def test_a_named_stream_consumer_handles_again_within_two_seconds(
         await eventually(lambda: account.settled == len(account.published), timeout=30)
     finally:
         await broker.stop()
-    account.report("named stream consumer after a 10 s outage", recovery_s=recovery)
+    account.report(
+        "named stream consumer after a 10 s outage", recovery_s=recovery, goal_s=RECOVERY_GOAL_S
+    )
     assert account.lost == []
-    assert recovery < RECOVERY_GOAL_S
+    assert recovery < RECOVERY_BOUND_S
