@@ -22,7 +22,7 @@ from faststream_hare import AutoScaling, Idempotency, Unique
 from faststream_hare.fastapi import HareRouter
 from faststream_hare.telemetry.prometheus import HareMetrics
 
-SHOP = "hare_demo.shop"  # the exchange every order event goes to
+SHOP = "ordersvc"  # the exchange every order event goes to
 router = HareRouter()  # URL from HARE_MQ_URL / RABBITMQ_URL
 registry = CollectorRegistry()
 metrics = HareMetrics(registry=registry, broker=router.broker)  # hare_* metrics at /metrics

@@ -1,4 +1,5 @@
-"""Examples use fixed ``hare_demo.*`` names; delete them before and after each test."""
+"""Examples use fixed ``hare_demo.*`` names (the order service ``ordersvc.*``); delete them
+before and after each test."""
 
 from __future__ import annotations
 
@@ -14,3 +15,12 @@ def demo_entities(admin: RabbitAdmin) -> Iterator[None]:
     admin.delete_prefix("hare_demo.")
     yield
     admin.delete_prefix("hare_demo.")
+
+
+@pytest.fixture
+def order_service_entities(admin: RabbitAdmin) -> Iterator[None]:
+    """examples/order_service.py's ``ordersvc.*``: a prefix of its own, so the other examples'
+    tests clearing ``hare_demo.*`` (also from other processes) never pull its exchange away."""
+    admin.delete_prefix("ordersvc")
+    yield
+    admin.delete_prefix("ordersvc")

@@ -24,7 +24,7 @@ from faststream_hare.ops.cli import build_parser, main
 from tests.support.pools import queue_state
 from tests.support.redis_server import ThrowawayRedis
 
-pytestmark = [pytest.mark.rabbit, pytest.mark.usefixtures("demo_entities")]
+pytestmark = [pytest.mark.rabbit, pytest.mark.usefixtures("order_service_entities")]
 PAGE = Path(__file__).parents[2] / "docs" / "first-hour.md"
 
 
@@ -113,4 +113,4 @@ def test_the_first_hour_walkthrough(
     assert asyncio.run(queue_state(f"{PAYMENTS}.dead")).ready == 1  # the dry run moved nothing
 
 
-PAYMENTS = "hare_demo.shop.payments"
+PAYMENTS = "ordersvc.payments"

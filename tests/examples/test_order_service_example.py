@@ -18,7 +18,7 @@ from faststream_hare.testing import dead_letters
 from tests.support.broker import REDIS_URL
 from tests.support.pools import queue_state
 
-PAYMENTS = "hare_demo.shop.payments"
+PAYMENTS = "ordersvc.payments"
 
 
 def fresh() -> ModuleType:
@@ -71,7 +71,7 @@ def dead_count() -> int:
 
 
 @pytest.mark.rabbit
-@pytest.mark.usefixtures("demo_entities", "redis_dedup")
+@pytest.mark.usefixtures("order_service_entities", "redis_dedup")
 def test_order_service_on_rabbitmq_with_redis() -> None:
     from fastapi.testclient import TestClient
 
