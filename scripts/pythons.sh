@@ -13,19 +13,6 @@ cd "$(dirname "$0")/.."
 source scripts/lib/pythons.sh
 
 VERSIONS="${HARE_PYTHONS:-3.10 3.12 3.13}"
-EXTRAS="cli,redis,console,prometheus,otel,fastapi,outbox"
-TEST_TOOLS=(pytest pytest-asyncio pytest-timeout httpx trustme)
-CORE=(
-    tests/unit tests/memory
-    tests/integration/test_retry.py
-    tests/integration/test_publish_rabbit.py
-    tests/integration/test_dedup_redis.py
-    tests/integration/test_topology.py
-    tests/integration/test_streams.py
-    tests/integration/test_outbox.py
-    tests/integration/test_inbox.py
-)
-
 failed=()
 UV="$(uv_bin)"
 for version in $VERSIONS; do
@@ -39,9 +26,9 @@ for version in $VERSIONS; do
         "$UV" venv -q -p "$python" "$venv"
     fi
     # editable install, refreshed every run: cheap when nothing changed
-    "$UV" pip install -q -p "$venv/bin/python" -e ".[$EXTRAS]" "${TEST_TOOLS[@]}"
+    "$UV" pip install -q -p "$venv/bin/python" -e ".[$TEST_EXTRAS]" "${TEST_TOOLS[@]}"
     log "CPython $("$venv/bin/python" -c 'import platform; print(platform.python_version())')"
-    if ! "$venv/bin/python" -m pytest -q -p no:cacheprovider "${CORE[@]}" "$@"; then
+    if ! "$venv/bin/python" -m pytest -q -p no:cacheprovider "${CORE_TESTS[@]}" "$@"; then
         failed+=("$version")
     fi
 done

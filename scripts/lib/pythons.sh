@@ -1,6 +1,21 @@
 # Shared by scripts/pythons.sh, scripts/wheel.sh and scripts/ranges.sh (sourced, not run):
 # finding each supported CPython, and uv (from PyPI) to make venvs fast.
 
+#: The broker-facing core of the suite, run beside the unit and in-memory tests.
+CORE_TESTS=(
+    tests/unit tests/memory
+    tests/integration/test_retry.py
+    tests/integration/test_publish_rabbit.py
+    tests/integration/test_dedup_redis.py
+    tests/integration/test_topology.py
+    tests/integration/test_streams.py
+    tests/integration/test_outbox.py
+    tests/integration/test_inbox.py
+)
+#: The extras the core tests import, and the tools that run them.
+TEST_EXTRAS="cli,redis,console,prometheus,otel,fastapi,outbox"
+TEST_TOOLS=(pytest pytest-asyncio pytest-timeout httpx trustme)
+
 log() { printf '[%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }
 
 interpreter() {  # the newest installed CPython $1 (e.g. 3.12), or nothing
