@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure RabbitMQ (with the stream and management plugins) and Redis are up on this machine.
+# Make sure RabbitMQ (with the stream and management plugins), Redis and PostgreSQL are up on this
+# machine.
 # Shared by the README, scripts/demo.sh, scripts/test.sh and .ci/run. Needs root for apt-get.
 #
 # HARE_RABBITMQ chooses the broker:
@@ -83,3 +84,24 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
     wait_port 6379 30
 fi
 log "Redis is up (6379)"
+
+# PostgreSQL for the outbox and inbox tests: trust auth on 127.0.0.1, a database named test.
+if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    log "installing postgresql"
+    apt_install postgresql
+fi
+PG_VERSION=$(ls /etc/postgresql | sort -V | tail -1)
+if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+    HBA=/etc/postgresql/$PG_VERSION/main/pg_hba.conf
+    if ! grep -q '^host all all 127.0.0.1/32 trust' "$HBA"; then
+        log "PostgreSQL $PG_VERSION: trust auth for 127.0.0.1 (a test machine's database)"
+        sed -i '1i host all all 127.0.0.1/32 trust' "$HBA"
+    fi
+    log "starting PostgreSQL $PG_VERSION"
+    pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" main start
+    wait_port 5432 60
+fi
+if ! su postgres -c "psql -lqt" | cut -d'|' -f1 | grep -qw test; then
+    su postgres -c "createdb test"
+fi
+log "PostgreSQL is up (5432, database test)"
