@@ -46,12 +46,35 @@ _COUNT = ("count its keys", "no count is available")
 _PING = ("answer", "the app cannot deduplicate yet")
 _CLEAR = ("delete its keys", "some keys may remain")
 
-_RELEASE = """
+#: Deletes KEYS[1] only while it holds token ARGV[1] (1 when deleted).
+RELEASE_SCRIPT = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
 end
 return 0
 """
+
+#: Claims ``KEYS[1]`` for token ``ARGV[1]`` (``PX ARGV[2]`` unless empty) when it is free or
+#: holds one of ``ARGV[3..]``: 1 when it was free, ``_TAKEN_OVER`` when it was ours, 0 when
+#: another claim holds it. Run twice, it answers the same: the first run left a token of ours.
+_CLAIM_OVER = """
+local held = redis.call('get', KEYS[1])
+local outcome = 1
+if held then
+  outcome = 0
+  for i = 3, #ARGV do
+    if held == ARGV[i] then outcome = 2 end
+  end
+  if outcome == 0 then return 0 end
+end
+if ARGV[2] == '' then
+  redis.call('set', KEYS[1], ARGV[1])
+else
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return outcome
+"""
+_TAKEN_OVER = 2
 
 
 def check_redis_url(url: object, option: str) -> str:
@@ -101,13 +124,16 @@ class RedisDedupStore:
         return await self._claim(key, period_ms, resend=True)
 
     async def _claim(self, key: str, period_ms: int | None, *, resend: bool) -> Claim | None:
-        token = uuid.uuid4().hex
         full_key = self.prefix + key
+        mine = self._uncertain.tokens(full_key)
+        if mine:  # an earlier attempt may have run: claim over it, with the same token
+            return await self._claim_over(full_key, mine, period_ms)
+        token = uuid.uuid4().hex
         try:
             claimed = await self._link().execute(*_set_nx(full_key, token, period_ms))
         except RedisConnectionLostError as exc:
             # the connection broke with the SET in flight: it may have run, so it is
-            # remembered as ours (uncertain), which the claim made again below drops
+            # remembered as ours (uncertain), which the claim made again below takes over
             self._uncertain.remember(full_key, token)
             if resend:
                 return await self._claim(key, period_ms, resend=False)
@@ -118,12 +144,33 @@ class RedisDedupStore:
         except Exception as exc:
             self._uncertain.remember(full_key, token)  # it may still run (a stalled Redis)
             raise self._unreachable(_CLAIM, exc) from exc
-        if claimed:
-            self._uncertain.forget(full_key)
-            return Claim(full_key, token)
-        if await self._drop_stale(full_key):
-            return await self._claim(key, period_ms, resend=resend)
-        return None
+        return Claim(full_key, token) if claimed else None
+
+    async def _claim_over(
+        self, full_key: str, mine: tuple[str, ...], period_ms: int | None
+    ) -> Claim | None:
+        """Claim ``full_key``, free or held by one of this store's unanswered attempts
+        (``mine``), in one script, with the newest of those tokens.
+
+        The outcome does not depend on whether an earlier run of this same script went
+        through, so it is safe to send again when a connection breaks — unlike a drop then a
+        claim, whose drop would answer "not mine" when resent after it had already dropped.
+        """
+        token = mine[-1]
+        try:
+            outcome = await self._link().execute(
+                "EVAL", _CLAIM_OVER, 1, full_key, token, _px(period_ms), *mine, idempotent=True
+            )
+        except Exception as exc:  # the token is still remembered: the next claim uses it
+            raise self._unreachable(_CLAIM, exc) from exc
+        if not outcome:
+            return None  # another publisher's claim: leave ours remembered, they may yet run
+        self._uncertain.forget(full_key)
+        if outcome == _TAKEN_OVER:
+            logger.info(
+                "Took over a stale dedup claim of '%s' left by an unanswered request", full_key
+            )
+        return Claim(full_key, token)
 
     async def ping(self) -> None:
         """One round trip; ``HareDedupError`` when Redis does not answer (start-up checks)."""
@@ -136,31 +183,12 @@ class RedisDedupStore:
         """Delete the key if it still holds this claim's token (a Lua compare-and-delete)."""
         try:
             await self._link().execute(
-                "EVAL", _RELEASE, 1, claim.key, str(claim.token), idempotent=True
+                "EVAL", RELEASE_SCRIPT, 1, claim.key, str(claim.token), idempotent=True
             )
         except Exception as exc:
             self._uncertain.remember(claim.key, str(claim.token))
             raise self._unreachable(_RELEASE_FAILED, exc) from exc
         self._uncertain.forget(claim.key)
-
-    async def _drop_stale(self, full_key: str) -> bool:
-        """``full_key`` is taken: by one of our own claims of unknown outcome? Then delete it
-        (token-checked: never another publisher's claim) and say so."""
-        tokens = self._uncertain.take(full_key)
-        for token in reversed(tokens):  # the newest attempt first
-            try:
-                removed = await self._link().execute(
-                    "EVAL", _RELEASE, 1, full_key, token, idempotent=True
-                )
-            except Exception as exc:
-                self._uncertain.remember(full_key, *tokens)
-                raise self._unreachable(_CLAIM, exc) from exc
-            if removed:
-                logger.info(
-                    "Removed a stale dedup claim of '%s' left by an unanswered request", full_key
-                )
-                return True
-        return False
 
     async def claim_many(self, keys: Sequence[str], period_ms: int | None) -> list[Claim | None]:
         """One ``SET NX PX`` per key, pipelined: one round trip per ``CLAIM_CHUNK`` keys.
@@ -190,9 +218,9 @@ class RedisDedupStore:
             if claimed:
                 self._uncertain.forget(claim.key)
                 results.append(claim)
-            elif claim.key in self._uncertain and await self._drop_stale(claim.key):
-                key = claim.key.removeprefix(self.prefix)
-                results.append(await self._claim(key, period_ms, resend=False))
+            elif claim.key in self._uncertain:  # held by an unanswered claim of ours?
+                mine = self._uncertain.tokens(claim.key)
+                results.append(await self._claim_over(claim.key, mine, period_ms))
             else:
                 results.append(None)
         return results
@@ -202,7 +230,7 @@ class RedisDedupStore:
         try:
             for start in range(0, len(claims), CLAIM_CHUNK):
                 commands = [
-                    ("EVAL", _RELEASE, 1, c.key, str(c.token))
+                    ("EVAL", RELEASE_SCRIPT, 1, c.key, str(c.token))
                     for c in claims[start : start + CLAIM_CHUNK]
                 ]
                 await self._link().execute_many(commands, idempotent=True)
@@ -308,6 +336,11 @@ def _set_nx(key: str, token: str, period_ms: int | None) -> tuple[Any, ...]:
     if period_ms is None:
         return ("SET", key, token, "NX")
     return ("SET", key, token, "NX", "PX", period_ms)
+
+
+def _px(period_ms: int | None) -> int | str:
+    """``_CLAIM_OVER``'s period argument: empty for a claim that never expires."""
+    return "" if period_ms is None else period_ms
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -40,6 +40,10 @@ class UncertainClaims:
         while len(self._tokens) > self.limit:
             self._tokens.popitem(last=False)
 
+    def tokens(self, key: str) -> tuple[str, ...]:
+        """The tokens remembered for ``key``, newest last (still remembered); empty if none."""
+        return self._tokens.get(key, ())
+
     def take(self, key: str) -> tuple[str, ...]:
         """The tokens remembered for ``key``, newest last (forgotten now); empty if none."""
         return self._tokens.pop(key, ())

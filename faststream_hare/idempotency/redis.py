@@ -9,13 +9,16 @@ atomic on the server; ``mark_done`` sets the done marker and drops the lease in 
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from faststream_hare._internal.masking import mask_text, mask_url
-from faststream_hare.dedup.redis import DEFAULT_TIMEOUT_MS, RedisDedupStore
+from faststream_hare.dedup.redis import DEFAULT_TIMEOUT_MS, RELEASE_SCRIPT, RedisDedupStore
 from faststream_hare.dedup.store import Claim
 from faststream_hare.errors import HareDedupError
 from faststream_hare.idempotency.store import Seen
+
+logger = logging.getLogger("faststream_hare.dedup")
 
 #: Key prefix of every hare idempotency entry in Redis.
 KEY_PREFIX = "hare:idem:"
@@ -72,6 +75,28 @@ class RedisIdempotencyStore(RedisDedupStore):
         if await self._drop_stale(lease_key):
             return await self.acquire(key, lease_ms)
         return Seen.BUSY
+
+    async def _drop_stale(self, lease_key: str) -> bool:
+        """``lease_key`` is taken: by one of our own leases of unknown outcome? Then delete it
+        (token-checked: never another consumer's lease) and say so.
+
+        Not sent again on a broken connection: a resent delete that found its first run had
+        already deleted would answer "not ours". The error sends the message back to its
+        queue, and the tokens stay remembered for the next acquire.
+        """
+        tokens = self._uncertain.take(lease_key)
+        for token in reversed(tokens):  # the newest attempt first
+            try:
+                removed = await self._link().execute("EVAL", RELEASE_SCRIPT, 1, lease_key, token)
+            except Exception as exc:
+                self._uncertain.remember(lease_key, *tokens)
+                raise self._unreachable(("lease a key", ""), exc) from exc
+            if removed:
+                logger.info(
+                    "Removed a stale lease of '%s' left by an unanswered request", lease_key
+                )
+                return True
+        return False
 
     async def mark_done(self, lease: Claim, period_ms: int) -> None:
         """Set the done marker for ``period_ms`` and drop the lease if it is still ours."""

@@ -88,7 +88,7 @@ async def test_redis_link_cuts_lose_no_publish(
     not_ok = Counter(str(o) for o in outcomes.values() if o is not PublishResult.OK)
     lost = sorted(sent - set(in_queue))
     duplicates = sum(count - 1 for count in in_queue.values())
-    dropped = sum("Removed a stale dedup claim" in r.getMessage() for r in caplog.records)
+    dropped = sum("stale dedup claim" in r.getMessage() for r in caplog.records)
     print(
         f"[fault] redis link cuts: cuts={proxy.cuts} ids={len(sent)} lost={len(lost)} "
         f"duplicates={duplicates} dedup_errors={refused} stale_claims_dropped={dropped} "

@@ -251,8 +251,8 @@ async def test_a_claim_given_up_while_redis_stalls_is_not_a_duplicate_later(
     store: RedisDedupStore,
 ) -> None:
     """A caller cancelled with its SET in flight, then a claim that timed out: the key holds
-    the first attempt's token. The next claim drops it (each unanswered token is kept), so
-    the message is claimed rather than reported DUPLICATE."""
+    the first attempt's token. The next claim takes it over (the unanswered token is kept),
+    so the message is claimed rather than reported DUPLICATE."""
     async with LoseFirstReplies() as proxy:
         stalled = RedisDedupStore(
             f"redis://127.0.0.1:{proxy.port}/0", name=store.name, timeout_ms=500
@@ -271,3 +271,26 @@ async def test_a_claim_given_up_while_redis_stalls_is_not_a_duplicate_later(
         finally:
             await stalled.aclose()
     assert await store.count() == 1
+
+
+async def test_taking_over_our_own_claim_survives_losing_that_reply_too(
+    store: RedisDedupStore,
+) -> None:
+    """The key holds a claim of ours whose reply was lost, and the reply of the claim made
+    over it is lost as well (its script ran). Sent again on a new connection, that claim still
+    sees the key as ours. A drop-then-claim did not: the drop sent again found the key
+    already gone, answered "not ours", and the message was reported DUPLICATE (lost)."""
+    key = store.prefix + "a"
+    assert await store._link().execute("SET", key, "lost-attempt", "PX", 60_000) == "OK"
+    async with LoseFirstReplies(cut=True, trigger=b"\r\nEVAL\r\n") as proxy:
+        broken = RedisDedupStore(f"redis://127.0.0.1:{proxy.port}/0", name=store.name)
+        broken._uncertain.remember(key, "lost-attempt")
+        try:
+            claim = await broken.claim("a", 60_000)
+            assert proxy.triggered, "the claim over the lost attempt ran on Redis"
+            assert proxy.connections == 2, "and was sent again on a new connection"
+        finally:
+            await broken.aclose()
+    assert claim is not None, "reported DUPLICATE: the message would be lost"
+    assert await store._link().execute("GET", key) == claim.token
+    assert await store.claim("a", 60_000) is None, "and it is a claim like any other"
