@@ -20,7 +20,7 @@ from faststream_hare._internal.masking import mask_text, mask_url
 from faststream_hare._internal.redis_wire import RedisConnectionLostError
 from faststream_hare.dedup.redis_link import RedisLink
 from faststream_hare.dedup.store import Claim
-from faststream_hare.dedup.uncertain import UncertainClaims
+from faststream_hare.dedup.uncertain import KeyTurns, UncertainClaims
 from faststream_hare.errors import HareConfigError, HareDedupError
 
 if TYPE_CHECKING:
@@ -115,6 +115,7 @@ class RedisDedupStore:
         self._client_link: RedisLink | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._uncertain = UncertainClaims()
+        self._key_turns = KeyTurns()
 
     def __repr__(self) -> str:
         return f"RedisDedupStore({mask_url(self.url)!r}, name={self.name!r})"
@@ -125,47 +126,58 @@ class RedisDedupStore:
 
     async def _claim(self, key: str, period_ms: int | None, *, resend: bool) -> Claim | None:
         full_key = self.prefix + key
-        mine = self._uncertain.tokens(full_key)
-        if mine:  # an earlier attempt may have run: claim over it, with the same token
-            return await self._claim_over(full_key, mine, period_ms)
-        token = uuid.uuid4().hex
+        if full_key in self._uncertain:  # an earlier attempt may have run: claim over it
+            return await self._claim_over(full_key, period_ms)
         try:
-            claimed = await self._link().execute(*_set_nx(full_key, token, period_ms))
+            return await self._claim_fresh(full_key, period_ms)
         except RedisConnectionLostError as exc:
             # the connection broke with the SET in flight: it may have run, so it is
             # remembered as ours (uncertain), which the claim made again below takes over
-            self._uncertain.remember(full_key, token)
             if resend:
                 return await self._claim(key, period_ms, resend=False)
             raise self._unreachable(_CLAIM, exc) from exc
-        except asyncio.CancelledError:
-            self._uncertain.remember(full_key, token)  # the caller left; the SET may have run
+
+    async def _claim_fresh(self, full_key: str, period_ms: int | None) -> Claim | None:
+        """``SET NX`` with a new token, remembered whenever its outcome is unknown;
+        ``RedisConnectionLostError`` is left to the caller (it may claim again at once)."""
+        token = uuid.uuid4().hex
+        try:
+            claimed = await self._link().execute(*_set_nx(full_key, token, period_ms))
+        except (RedisConnectionLostError, asyncio.CancelledError):
+            self._uncertain.remember(full_key, token)  # the SET may have run
             raise
         except Exception as exc:
             self._uncertain.remember(full_key, token)  # it may still run (a stalled Redis)
             raise self._unreachable(_CLAIM, exc) from exc
         return Claim(full_key, token) if claimed else None
 
-    async def _claim_over(
-        self, full_key: str, mine: tuple[str, ...], period_ms: int | None
-    ) -> Claim | None:
-        """Claim ``full_key``, free or held by one of this store's unanswered attempts
-        (``mine``), in one script, with the newest of those tokens.
+    async def _claim_over(self, full_key: str, period_ms: int | None) -> Claim | None:
+        """Claim ``full_key``, free or held by one of this store's unanswered attempts, in one
+        script, with the newest of their tokens.
 
         The outcome does not depend on whether an earlier run of this same script went
         through, so it is safe to send again when a connection breaks — unlike a drop then a
         claim, whose drop would answer "not mine" when resent after it had already dropped.
+        Concurrent claims of one key in this process take turns: the same token must not win
+        twice.
         """
-        token = mine[-1]
-        try:
-            outcome = await self._link().execute(
-                "EVAL", _CLAIM_OVER, 1, full_key, token, _px(period_ms), *mine, idempotent=True
-            )
-        except Exception as exc:  # the token is still remembered: the next claim uses it
-            raise self._unreachable(_CLAIM, exc) from exc
-        if not outcome:
-            return None  # another publisher's claim: leave ours remembered, they may yet run
-        self._uncertain.forget(full_key)
+        async with self._key_turns.turn(full_key):
+            mine = self._uncertain.tokens(full_key)
+            if not mine:  # settled meanwhile by another claim of this key in this process
+                try:
+                    return await self._claim_fresh(full_key, period_ms)
+                except RedisConnectionLostError as exc:
+                    raise self._unreachable(_CLAIM, exc) from exc
+            token = mine[-1]
+            try:
+                outcome = await self._link().execute(
+                    "EVAL", _CLAIM_OVER, 1, full_key, token, _px(period_ms), *mine, idempotent=True
+                )
+            except Exception as exc:  # the token is still remembered: the next claim uses it
+                raise self._unreachable(_CLAIM, exc) from exc
+            if not outcome:
+                return None  # another publisher's claim: ours stay remembered, they may yet run
+            self._uncertain.forget(full_key)
         if outcome == _TAKEN_OVER:
             logger.info(
                 "Took over a stale dedup claim of '%s' left by an unanswered request", full_key
@@ -219,8 +231,7 @@ class RedisDedupStore:
                 self._uncertain.forget(claim.key)
                 results.append(claim)
             elif claim.key in self._uncertain:  # held by an unanswered claim of ours?
-                mine = self._uncertain.tokens(claim.key)
-                results.append(await self._claim_over(claim.key, mine, period_ms))
+                results.append(await self._claim_over(claim.key, period_ms))
             else:
                 results.append(None)
         return results

@@ -10,7 +10,10 @@ this process) and, when the same key is found taken later, removes its own stale
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 
 #: How many keys with uncertain claims a store remembers (the oldest are forgotten first).
 MAX_REMEMBERED = 10_000
@@ -51,3 +54,28 @@ class UncertainClaims:
     def forget(self, key: str) -> None:
         """``key`` was claimed or released for sure."""
         self._tokens.pop(key, None)
+
+
+class KeyTurns:
+    """One caller at a time per key (a lock per key, kept only while someone holds or waits
+    for it): claims made over an uncertain claim share its token, so they must take turns."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)

@@ -294,3 +294,16 @@ async def test_taking_over_our_own_claim_survives_losing_that_reply_too(
     assert claim is not None, "reported DUPLICATE: the message would be lost"
     assert await store._link().execute("GET", key) == claim.token
     assert await store.claim("a", 60_000) is None, "and it is a claim like any other"
+
+
+async def test_concurrent_claims_over_our_own_lost_claim_let_exactly_one_win(
+    store: RedisDedupStore,
+) -> None:
+    """Claims made over an unanswered claim reuse its token: two callers of this process
+    claiming the same key at once must not both win with it (a duplicate publish)."""
+    key = store.prefix + "a"
+    assert await store._link().execute("SET", key, "lost-attempt", "PX", 60_000) == "OK"
+    store._uncertain.remember(key, "lost-attempt")
+    claims = await asyncio.gather(*(store.claim("a", 60_000) for _ in range(5)))
+    assert sum(claim is not None for claim in claims) == 1, claims
+    assert len(store._key_turns) == 0, "no lock is kept once nobody waits"
