@@ -145,7 +145,7 @@ async def drain_dead(queue: str, soak: Soak) -> None:
 async def soak_run(args: argparse.Namespace) -> Soak:
     run = f"hare_soak_{uuid.uuid4().hex[:6]}"
     queue, soak = f"{run}.jobs", Soak()
-    async with FaultProxy(target_port=5672) as proxy:
+    async with FaultProxy() as proxy:  # to the broker in use (tests/support/broker.py)
         settings = HareSettings(reconnect_interval_ms=1_000)
         broker = HareBroker(f"{proxy.url()}?name={run}", settings=settings, logger=None)
         broker.subscriber(queue, retry_limit=3, delay_cascade_in_ms=[50, 100], prefetch_count=10)(
