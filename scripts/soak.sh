@@ -17,9 +17,9 @@ for broker in "${BROKERS[@]}"; do
     if [[ $broker == 4.0 ]]; then
         path="$(bash scripts/rabbitmq4.sh bin):$PATH"
     fi
-    echo "[soak] RabbitMQ $broker: stress, $ROUNDS rounds each"
-    HARE_RABBITMQ=$broker PATH=$path bash scripts/stress.sh "$ROUNDS"
     echo "[soak] RabbitMQ $broker: soak, $SECONDS_OF_SOAK s with cuts every 5 s"
     HARE_RABBITMQ=$broker PATH=$path .venv/bin/python benchmarks/bench_soak.py \
         --seconds "$SECONDS_OF_SOAK" --cut-every 5
+    echo "[soak] RabbitMQ $broker: stress, $ROUNDS rounds each"
+    HARE_RABBITMQ=$broker PATH=$path bash scripts/stress.sh "$ROUNDS"
 done
