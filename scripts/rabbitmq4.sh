@@ -21,16 +21,7 @@ MIRROR=${HARE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BIN="$ROOT.bin"
 log() { printf '[rabbitmq4] %s\n' "$*"; }
 
-wait_port() {  # wait_port PORT SECONDS
-    local port=$1 deadline=$((SECONDS + $2))
-    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-        if ((SECONDS >= deadline)); then
-            log "port $port did not open in $2 s"
-            return 1
-        fi
-        sleep 1
-    done
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"
 
 mount_all() {
     for m in proc dev sys; do
