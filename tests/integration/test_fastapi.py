@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from faststream_hare import HareBroker, HareConfigError, HarePublisher, HareSettings
 from faststream_hare.fastapi import HareRouter
-from tests.support.amqp import drain
+from tests.support.amqp import drain_named
 from tests.support.pools import queue_state
 from tests.support.rabbit_admin import AMQP_URL
 
@@ -116,13 +116,6 @@ async def publish(queue: str, body: dict[str, Any], message_id: str) -> None:
         await channel.default_exchange.publish(message, routing_key=queue)
 
 
-async def dead_letters(queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        return await drain(await channel.declare_queue(f"{queue}.dead", passive=True))
-
-
 def test_a_body_the_handlers_model_rejects_is_poison_under_fastapi(prefix: str) -> None:
     """FastAPI validates the body (``RequestValidationError``): no retry can fix it."""
     router = HareRouter(f"{AMQP_URL.rstrip('/')}/?name={prefix}", logger=None)
@@ -140,7 +133,7 @@ def test_a_body_the_handlers_model_rejects_is_poison_under_fastapi(prefix: str) 
         asyncio.run(publish(queue, {"n": 7}, "good-1"))
         wait_until(lambda: asyncio.run(queue_state(f"{queue}.dead")).ready == 1)
         wait_until(lambda: seen == [7])
-    [dead] = asyncio.run(dead_letters(queue))
+    [dead] = asyncio.run(drain_named(f"{queue}.dead"))
     assert dead.message_id == "bad-1"
     assert dead.headers["hare-reason"] == "poison"
     assert dead.headers["hare-exception"] == "RequestValidationError"
@@ -163,5 +156,5 @@ def test_a_validation_error_inside_a_fastapi_handler_is_retried(prefix: str) -> 
         asyncio.run(publish(queue, {"n": 1}, "inner-1"))
         wait_until(lambda: asyncio.run(queue_state(f"{queue}.dead")).ready == 1)
     assert attempts == [1, 1]  # the first try and one retry
-    [dead] = asyncio.run(dead_letters(queue))
+    [dead] = asyncio.run(drain_named(f"{queue}.dead"))
     assert dead.headers["hare-reason"] == "retries_exhausted"

@@ -14,7 +14,6 @@ import aio_pika
 import pytest
 
 from faststream_hare.config.settings import DEFAULT_MESSAGE_TTL_MS
-from tests.support.amqp import drain
 from tests.support.rabbit_admin import AMQP_URL
 
 pytestmark = pytest.mark.rabbit
@@ -77,16 +76,6 @@ async def message_ids(name: str) -> list[str]:
         for message in held:
             await message.nack(requeue=True)
         return ids
-    finally:
-        await connection.close()
-
-
-async def take_all(name: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    """Remove and return every message of ``name``."""
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        channel = await connection.channel()
-        return await drain(await channel.declare_queue(name, passive=True))
     finally:
         await connection.close()
 
