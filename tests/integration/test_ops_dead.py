@@ -11,7 +11,8 @@ import pytest
 
 from faststream_hare.ops import dead_letters
 from faststream_hare.ops.cli import main
-from tests.integration.test_ops_seed import MIXED, message_ids, seed_dead, take_all
+from tests.integration.test_ops_seed import MIXED, message_ids, seed_dead
+from tests.support.amqp import drain_named
 from tests.support.rabbit_admin import AMQP_URL, RabbitAdmin
 
 pytestmark = pytest.mark.rabbit
@@ -73,7 +74,7 @@ async def test_replay_where_moves_exactly_the_matching(
     assert (report["moved"], report["skipped"], report["failed"]) == (3, 3, 0)
     assert report["ids"] == VALUE_ERRORS
     assert await message_ids(f"{prefix}.dead") == ["m1", "m3", "m4"]
-    copies = await take_all(prefix)
+    copies = await drain_named(prefix)
     assert [m.message_id for m in copies] == VALUE_ERRORS
     for copy in copies:  # retry state reset, other headers and properties kept
         assert "retry_count" not in copy.headers
