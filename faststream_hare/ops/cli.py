@@ -76,8 +76,8 @@ def _settle_app_and_queue(args: argparse.Namespace) -> None:
 def _mgmt(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mgmt-url",
-        default=None,
-        help="management API, for Q.dead's delivery limit (default http://HOST:15672)",
+        default=os.environ.get("HARE_MGMT_URL") or None,
+        help="management API (default HARE_MGMT_URL, else http://HOST:15672 of the AMQP URL)",
     )
 
 
@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="depths, consumers, pools and stream offsets")
     p.add_argument("app", nargs="?", default=None, help=_APP_HELP)
     p.add_argument("--queue", action="append", default=[], help="only this queue (repeatable)")
-    p.add_argument("--mgmt-url", default=None, help="management API (default http://HOST:15672)")
+    _mgmt(p)
     _common(p, app=False)
 
     dead = sub.add_parser("dead", help="look at, replay, purge or export Q.dead")
@@ -126,11 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     _app_and_queue(p)
     p.add_argument("--limit", type=int, default=None, help="at most N messages")
     p.add_argument("--output", "-o", default=None, help="a file (default: standard output)")
+    _mgmt(p)
     _common(p)
 
     p = sub.add_parser("doctor", help="check an app's setup against the broker")
     p.add_argument("app", help=_APP_HELP)
-    p.add_argument("--mgmt-url", default=None, help="management API (default http://HOST:15672)")
+    _mgmt(p)
     p.add_argument("--deep", type=int, default=1000, help="backlog size that counts as deep")
     _common(p, app=False)
 
@@ -165,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sample", type=int, default=1_000, help="a page reads at most N dead letters")
     p.add_argument("--timezone", default=None, help="show times in this zone (default UTC)")
-    p.add_argument("--mgmt-url", default=None, help="management API (default http://HOST:15672)")
+    _mgmt(p)
     p.add_argument("--url", default=None, help=_URL_HELP)
 
     p = sub.add_parser("topology", help="print the topology hare declares for an app")

@@ -9,7 +9,7 @@ import json
 import secrets
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -118,11 +118,16 @@ def _dead(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace, url: str) -> int:
+    def export(out: TextIO) -> int:
+        return asyncio.run(
+            dead_letters.export_dead(url, args.queue, out, limit=args.limit, mgmt_url=args.mgmt_url)
+        )
+
     if args.output is None:
-        count = asyncio.run(dead_letters.export_dead(url, args.queue, sys.stdout, limit=args.limit))
+        count = export(sys.stdout)
     else:
         with open(args.output, "w", encoding="utf-8") as out:
-            count = asyncio.run(dead_letters.export_dead(url, args.queue, out, limit=args.limit))
+            count = export(out)
     print(f"exported {count} message(s) from {args.queue}.dead", file=sys.stderr)
     return 0
 

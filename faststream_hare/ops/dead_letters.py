@@ -71,9 +71,11 @@ async def dead_depth(url: str, queue: str) -> int:
     return depth[0]
 
 
-async def export_dead(url: str, queue: str, out: TextIO, *, limit: int | None = None) -> int:
+async def export_dead(
+    url: str, queue: str, out: TextIO, *, limit: int | None = None, mgmt_url: str | None = None
+) -> int:
     """Write ``Q.dead`` as JSON lines (headers, properties, body); returns how many."""
-    letters = await list_dead(url, queue, limit=limit)
+    letters = await list_dead(url, queue, limit=limit, mgmt_url=mgmt_url)
     for letter in letters:
         out.write(json.dumps(letter_record(letter), ensure_ascii=False, sort_keys=True) + "\n")
     return len(letters)

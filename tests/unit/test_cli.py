@@ -48,3 +48,26 @@ def test_app_is_loaded_from_the_current_directory(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "exchange shop_ex (topic, durable)" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["dead", "list", "Q"],
+        ["dead", "export", "Q"],
+        ["dead", "replay", "Q"],
+        ["dead", "purge", "Q"],
+        ["doctor", "app:app"],
+        ["console"],
+    ],
+)
+def test_every_command_reads_the_management_url_from_the_environment(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator on a broker whose management API is not on port 15672 says so once."""
+    from faststream_hare.ops.cli import build_parser
+
+    monkeypatch.setenv("HARE_MGMT_URL", "http://127.0.0.1:15673")
+    assert build_parser().parse_args(argv).mgmt_url == "http://127.0.0.1:15673"
+    assert build_parser().parse_args([*argv, "--mgmt-url", "http://m:1"]).mgmt_url == "http://m:1"
