@@ -1,10 +1,14 @@
 # Shared by scripts/pythons.sh, scripts/wheel.sh and scripts/ranges.sh (sourced, not run):
 # finding each supported CPython, and uv (from PyPI) to make venvs fast.
 
-#: The broker-facing core of the suite, run beside the unit and in-memory tests.
+#: The broker-facing core of the suite, run beside the unit and in-memory tests (a file of
+#: tests/features runs each scenario in memory and on RabbitMQ).
 CORE_TESTS=(
     tests/unit tests/memory
-    tests/integration/test_retry.py
+    tests/features/retry/test_retry.py
+    tests/features/retry/test_retry_logs.py
+    tests/features/retry/test_retry_policies.py
+    tests/features/retry/test_loss_paths.py
     tests/integration/test_publish_rabbit.py
     tests/integration/test_dedup_redis.py
     tests/integration/test_topology.py

@@ -12,25 +12,22 @@ from typing import Any
 
 import aio_pika
 import pytest
+from faststream.exceptions import AckMessage, NackMessage, RejectMessage
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import TestRabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 
-from faststream_hare import HareBroker, signals
+from faststream_hare import HareBroker, HareConfigError, HareRouter, signals
 from faststream_hare.retry import handoff as handoff_module
-from tests.support.amqp import depths, drain_named, wait_depth
+from faststream_hare.testing import dead_letters
+from tests.support.amqp import depths
+from tests.support.transport import Transport
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.rabbit
 
-
-async def _dead(queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    return await drain_named(f"{queue}.dead")
-
-
-async def test_a_raising_custom_parser_dead_letters_the_message(
-    prefix: str, broker_url: str
-) -> None:
-    queue = f"{prefix}.parser"
-    broker = HareBroker(broker_url)
+async def test_a_raising_custom_parser_dead_letters_the_message(transport: Transport) -> None:
+    queue = transport.queue("parser")
+    broker = transport.broker()
 
     async def broken_parser(message: Any, original: Any) -> Any:
         raise ValueError("cannot parse this")
@@ -39,14 +36,12 @@ async def test_a_raising_custom_parser_dead_letters_the_message(
     async def handle(body: str) -> None:
         raise AssertionError("never reached")
 
-    async with broker:
-        await broker.start()
+    async with transport.running(broker):
         for n in range(3):
             await broker.publish(f"m{n}", queue=queue, message_id=f"p-{n}")
-        await wait_depth(f"{queue}.dead", 3)
-        assert (await depths(queue, f"{queue}.delay"))[queue] == 0
+        dead = await transport.dead(broker, queue, 3)
+        await transport.assert_empty(queue, f"{queue}.delay")
 
-    dead = await _dead(queue)
     assert sorted(m.message_id or "" for m in dead) == ["p-0", "p-1", "p-2"]
     for message in dead:
         assert message.headers["hare-exception"] == "ValueError"
@@ -55,34 +50,30 @@ async def test_a_raising_custom_parser_dead_letters_the_message(
         assert message.body.decode().startswith("m")
 
 
-async def test_a_raising_custom_decoder_dead_letters_the_message(
-    prefix: str, broker_url: str
-) -> None:
-    queue = f"{prefix}.decoder"
-    broker = HareBroker(broker_url)
+async def test_a_raising_custom_decoder_dead_letters_the_message(transport: Transport) -> None:
+    queue = transport.queue("decoder")
+    broker = transport.broker()
 
     async def broken_decoder(message: Any, original: Any) -> Any:
         raise KeyError("no such field")
 
     @broker.subscriber(queue, retry_limit=3, delay_in_ms=100, decoder=broken_decoder)
-    async def handle(body: dict) -> None:
+    async def handle(body: dict[str, int]) -> None:
         raise AssertionError("never reached")
 
-    async with broker:
-        await broker.start()
+    async with transport.running(broker):
         await broker.publish({"a": 1}, queue=queue, message_id="d-1")
-        await wait_depth(f"{queue}.dead", 1)
+        [dead] = await transport.dead(broker, queue, 1)
 
-    [dead] = await _dead(queue)
     assert dead.message_id == "d-1"
     assert dead.headers["hare-reason"] == "poison"
 
 
 async def test_a_message_no_filter_accepts_is_dead_lettered_as_no_handler(
-    prefix: str, broker_url: str
+    transport: Transport,
 ) -> None:
-    queue = f"{prefix}.filters"
-    broker = HareBroker(broker_url)
+    queue = transport.queue("filters")
+    broker = transport.broker()
     handled: list[str] = []
     subscriber = broker.subscriber(queue, retry_limit=3, delay_in_ms=100)
 
@@ -90,19 +81,46 @@ async def test_a_message_no_filter_accepts_is_dead_lettered_as_no_handler(
     async def only_a(body: str) -> None:
         handled.append(body)
 
-    async with broker:
-        await broker.start()
+    async with transport.running(broker):
         await broker.publish("for a", queue=queue, headers={"kind": "a"}, message_id="f-a")
         await broker.publish("for nobody", queue=queue, headers={"kind": "b"}, message_id="f-b")
-        await wait_depth(f"{queue}.dead", 1)
+        [dead] = await transport.dead(broker, queue, 1)
         await eventually(lambda: handled == ["for a"])
 
-    [dead] = await _dead(queue)
     assert dead.message_id == "f-b"
     assert dead.headers["hare-exception"] == "NoHandler"
     assert dead.headers["hare-reason"] == "no_handler"
 
 
+async def test_stop_is_signalled_once_per_run_of_a_retried_failure(transport: Transport) -> None:
+    queue = transport.queue("fail")
+    broker = transport.broker()
+    results: list[str] = []
+
+    def on_stop(sender: object, measurements: Any, metadata: Any) -> None:
+        results.append(metadata["result"])
+
+    @broker.subscriber(queue, retry_limit=1, delay_in_ms=100)
+    async def handle(body: str) -> None:
+        raise ValueError("no")
+
+    signals.consumer_message_stop.connect(on_stop, sender=broker)
+    try:
+        async with transport.running(broker):
+            await broker.publish("x", queue=queue)
+            await transport.wait_dead(broker, queue, 1)
+            await eventually(lambda: len(results) == 2)
+            await transport.quiet(0.3)
+    finally:
+        signals.consumer_message_stop.disconnect(on_stop)
+
+    assert results == ["error", "error"]  # the delivery and its one retry
+
+
+# -- one transport only ------------------------------------------------------------------------
+
+
+@pytest.mark.rabbit
 async def test_a_bug_in_hares_resend_path_sends_the_original_back(
     prefix: str, broker_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -142,6 +160,7 @@ async def test_a_bug_in_hares_resend_path_sends_the_original_back(
     assert deliveries == [False, True]  # back in Q, delivered again, handled
 
 
+@pytest.mark.rabbit
 async def test_copies_that_cannot_be_confirmed_back_off(prefix: str, broker_url: str) -> None:
     queue = f"{prefix}.backoff"
     broker = HareBroker(broker_url)
@@ -175,6 +194,7 @@ async def test_copies_that_cannot_be_confirmed_back_off(prefix: str, broker_url:
     assert runs <= 6  # 0.5 + 1 + 2 + 4 s of pauses: a handful of runs, not hundreds
 
 
+@pytest.mark.rabbit
 async def test_a_poison_message_whose_requeue_stalls_is_never_acked(
     prefix: str, broker_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -212,6 +232,7 @@ async def test_a_poison_message_whose_requeue_stalls_is_never_acked(
     assert counts == {queue: 1}
 
 
+@pytest.mark.rabbit
 async def test_an_ack_stuck_on_a_dead_link_is_bounded(
     prefix: str, broker_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -245,3 +266,72 @@ async def test_an_ack_stuck_on_a_dead_link_is_bounded(
     print(f"[around] ack stalled: handoffs still waiting={still_pending} kept={counts}")
     assert still_pending == 0
     assert counts == {queue: 1, f"{queue}.delay": 1}  # a duplicate later, never a loss
+
+
+@pytest.mark.parametrize(
+    ("raised", "result"),
+    [(AckMessage(), "ack"), (NackMessage(), "nack"), (RejectMessage(), "reject")],
+)
+async def test_stop_is_signalled_once_when_the_handler_settles_itself(
+    raised: Exception, result: str
+) -> None:
+    broker = HareBroker()
+    events: list[tuple[str, Any]] = []
+
+    def on_start(sender: object, measurements: Any, metadata: Any) -> None:
+        events.append(("start", None))
+
+    def on_stop(sender: object, measurements: Any, metadata: Any) -> None:
+        events.append(("stop", metadata["result"]))
+
+    @broker.subscriber("mem.settle", retry_limit=2)
+    async def handle(body: str) -> None:
+        raise raised
+
+    signals.consumer_message_start.connect(on_start)
+    signals.consumer_message_stop.connect(on_stop)
+    try:
+        async with TestRabbitBroker(broker) as br:
+            await br.publish("x", queue="mem.settle")
+    finally:
+        signals.consumer_message_start.disconnect(on_start)
+        signals.consumer_message_stop.disconnect(on_stop)
+
+    assert events == [("start", None), ("stop", result)]
+
+
+MODULE_BROKER = HareBroker()
+
+
+@MODULE_BROKER.subscriber("mem.leak", retry_limit=0)
+async def always_fails(body: str) -> None:
+    raise ValueError("dead")
+
+
+async def test_dead_letters_do_not_leak_between_test_sessions() -> None:
+    async with TestRabbitBroker(MODULE_BROKER) as br:
+        await br.publish("first", queue="mem.leak")
+        assert len(dead_letters(MODULE_BROKER, "mem.leak")) == 1
+    async with TestRabbitBroker(MODULE_BROKER) as br:
+        assert dead_letters(MODULE_BROKER, "mem.leak") == []
+        await br.publish("second", queue="mem.leak")
+        assert [d.body for d in dead_letters(MODULE_BROKER, "mem.leak")] == [b"second"]
+
+
+@pytest.mark.parametrize("policy", [AckPolicy.ACK_FIRST, AckPolicy.MANUAL])
+def test_ack_first_or_manual_on_a_retrying_subscriber_is_refused(policy: AckPolicy) -> None:
+    broker = HareBroker()
+    with pytest.raises(HareConfigError, match="ack_policy"):
+        broker.subscriber("mem.policy", retry_limit=2, ack_policy=policy)
+    inherited = HareBroker(ack_policy=policy)
+    with pytest.raises(HareConfigError, match="ack_policy"):
+        inherited.subscriber("mem.policy", retry_limit=2)
+    router = HareRouter(ack_policy=policy)
+    with pytest.raises(HareConfigError, match="ack_policy"):
+        router.subscriber("mem.policy", retry_limit=2)
+
+
+def test_plain_subscribers_and_streams_keep_any_ack_policy() -> None:
+    broker = HareBroker(ack_policy=AckPolicy.ACK_FIRST)
+    broker.subscriber("mem.plain")
+    broker.subscriber("mem.stream", stream=True)
