@@ -9,6 +9,11 @@ CORE_TESTS=(
     tests/features/retry/test_retry_logs.py
     tests/features/retry/test_retry_policies.py
     tests/features/retry/test_loss_paths.py
+    tests/features/retry/test_retry_decision.py
+    tests/features/retry/test_retry_policy_units.py
+    tests/features/retry/test_delivery_limit_units.py
+    tests/features/pool/test_pool.py
+    tests/features/pool/test_autoscaling_policy.py
     tests/integration/test_publish_rabbit.py
     tests/integration/test_dedup_redis.py
     tests/integration/test_topology.py

@@ -249,7 +249,7 @@ async def _dead_reasons(queue: str) -> tuple[Counter[str], set[str]]:
 
 #: ``hare doctor``/``hare status`` read the app a test put here.
 APP: HareBroker | None = None
-APP_PATH = "tests.integration.test_delivery_limits:APP"
+APP_PATH = "tests.features.retry.test_delivery_limits:APP"
 
 
 async def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

@@ -1,4 +1,5 @@
-"""Consumer pools on the real broker: N named workers, each on its own channel."""
+"""Pool workers on the real broker: each on its own channel, drained or requeued on scale-down
+and stop, back after a lost connection (tests/features/pool/test_pool.py: both transports)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections import Counter
 import pytest
 from faststream.rabbit import RabbitMessage
 
-from tests.support.amqp import depth, wait_depth
+from tests.support.amqp import depth
 from tests.support.pools import close_connections, make_broker, running, wait_state
 from tests.support.rabbit_admin import RabbitAdmin
 from tests.support.waiting import eventually
@@ -39,31 +40,6 @@ async def test_consumer_count_three_spreads_messages(prefix: str) -> None:
     assert sorted(seen) == list(range(30))
     assert len(channels) == 3, channels
     assert all(count >= 3 for count in channels.values()), channels
-
-
-async def test_add_and_remove_consumers(prefix: str) -> None:
-    queue = f"{prefix}.jobs"
-    broker = make_broker(prefix)
-    seen: list[int] = []
-
-    @broker.subscriber(queue, consumer_count=2)
-    async def handle(body: dict[str, int]) -> None:
-        seen.append(body["n"])
-
-    async with running(broker):
-        pool = broker.consumer_pool(queue)
-        assert await pool.add_consumer() == f"{queue}.W3"
-        assert pool.size == 3
-        await wait_state(queue, lambda s: s.consumers == 3)
-        assert await pool.remove_consumer() == f"{queue}.W3"
-        assert await pool.remove_consumer() == f"{queue}.W2"
-        assert pool.list_consumers() == [f"{queue}.W1"]
-        await wait_state(queue, lambda s: s.consumers == 1)
-        assert await pool.add_consumer() == f"{queue}.W2"
-        for n in range(20):
-            await broker.publish({"n": n}, queue)
-        await eventually(lambda: len(seen) == 20)
-    assert sorted(seen) == list(range(20))
 
 
 async def test_scale_down_drains_busy_workers_exactly_once(prefix: str) -> None:
@@ -160,23 +136,3 @@ async def test_workers_survive_a_lost_connection(prefix: str, admin: RabbitAdmin
         await eventually(lambda: len(seen) == 10)
     assert sorted(seen) == list(range(10))
     assert await depth(queue) == 0
-
-
-async def test_pool_workers_retry_and_dead_letter(prefix: str) -> None:
-    queue = f"{prefix}.jobs"
-    broker = make_broker(prefix)
-    calls: Counter[int] = Counter()
-
-    @broker.subscriber(queue, consumer_count=2, retry_limit=1, delay_in_ms=100)
-    async def handle(body: dict[str, int]) -> None:
-        calls[body["n"]] += 1
-        if body["n"] < 0:
-            raise ValueError("always fails")
-
-    async with running(broker):
-        for n in (-3, -2, -1, 1, 2, 3, 4, 5):
-            await broker.publish({"n": n}, queue)
-        await wait_depth(f"{queue}.dead", 3)
-        await wait_state(queue, lambda s: s.ready == 0)
-    assert calls == {-3: 2, -2: 2, -1: 2, 1: 1, 2: 1, 3: 1, 4: 1, 5: 1}
-    assert await depth(f"{queue}.delay") == 0
