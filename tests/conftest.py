@@ -7,10 +7,11 @@ import re
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import pytest
 
 from faststream_hare import signals
@@ -62,6 +63,16 @@ def prefix(request: pytest.FixtureRequest, admin: RabbitAdmin) -> Iterator[str]:
 @pytest.fixture
 def amqp_url() -> str:
     return AMQP_URL
+
+
+@pytest.fixture
+async def channel() -> AsyncIterator[aio_pika.abc.AbstractChannel]:
+    """A raw aio-pika channel on a connection of the test's own, to look at queues."""
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        yield await connection.channel()
+    finally:
+        await connection.close()
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -14,7 +14,8 @@ CORE_TESTS=(
     tests/features/retry/test_delivery_limit_units.py
     tests/features/pool/test_pool.py
     tests/features/pool/test_autoscaling_policy.py
-    tests/integration/test_publish_rabbit.py
+    tests/features/publish/test_publish.py
+    tests/features/publish/test_publish_many.py
     tests/integration/test_dedup_redis.py
     tests/integration/test_topology.py
     tests/integration/test_streams.py
