@@ -22,7 +22,7 @@ from faststream_hare.errors import HareConfigError, HareConnectionError
 from faststream_hare.registrator import HareRegistrator
 from faststream_hare.retry.replay import republish_dead_messages
 from faststream_hare.runtime import HareRuntime
-from faststream_hare.subscriber import HareSubscriber
+from faststream_hare.subscriber import HareSubscriber, ahead_starts
 from faststream_hare.telemetry.connection_events import ConnectionEvents, emit_reconnecting
 from faststream_hare.transport.broker import BrokerTransport
 from faststream_hare.transport.memory import MemoryTransport
@@ -168,15 +168,18 @@ class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
         return connection
 
     async def start(self) -> None:
-        """Declare every hare subscriber's topology, several at a time, then start as
-        ``RabbitBroker`` does, then what runs beside the broker (outbox relays).
+        """Declare every hare subscriber's topology, several at a time, start their AMQP
+        consumers, several at a time, then start as ``RabbitBroker`` does (the rest, one after
+        another), then what runs beside the broker (outbox relays).
 
         A service that cannot be reached in time is logged in one sentence and raised (under
         ``faststream run`` that sentence is all it prints)."""
         try:
             await self.connect()
-            declarations = [sub.declare for sub in self.hare_subscribers()]
-            await self.hare_runtime.transport.declare_topology(declarations)
+            subscribers = self.hare_subscribers()
+            transport = self.hare_runtime.transport
+            await transport.declare_topology([sub.declare for sub in subscribers])
+            await transport.start_consumers(ahead_starts(subscribers))
             await super().start()
         except HareConnectionError as exc:
             logger.error("%s", exc)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from faststream.rabbit import RabbitExchange
 
     from faststream_hare.contract.copies import MessageCopy
+    from faststream_hare.topology.pipelined import DeclarationChannels
 
 
 class Transport(Protocol):
@@ -66,8 +67,14 @@ class Transport(Protocol):
     async def plain_exchange(self, exchange: RabbitExchange) -> RabbitExchange:
         """A plain publisher's exchange, as it is to be declared."""
 
-    async def declare_topology(self, declarations: Sequence[Callable[[], Awaitable[None]]]) -> None:
-        """Declare the hare subscribers' topology before they start."""
+    async def declare_topology(
+        self, declarations: Sequence[Callable[[DeclarationChannels], Awaitable[None]]]
+    ) -> None:
+        """Declare the hare subscribers' topology before they start (each declaration is
+        given the channels they share)."""
+
+    async def start_consumers(self, starts: Sequence[Callable[[], Awaitable[None]]]) -> None:
+        """Start hare subscribers' consumers ahead of the broker's own start, together."""
 
     async def reach_dedup_store(self, store: object) -> None:
         """Reach the ``dedup_url`` store at start (patiently, then one sentence)."""

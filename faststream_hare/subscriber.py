@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import aiormq.exceptions
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from faststream.specification.schema import SubscriberSpec
 
     from faststream_hare.config.settings import HareSettings
+    from faststream_hare.topology.pipelined import DeclarationChannels
 
 
 def check_ack_policy(policy: object, queue: str) -> None:
@@ -85,6 +88,8 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
         self.delivery_limit: int | None = None
         #: ``declare()`` ran for the coming ``start()`` (the broker declares ahead, together).
         self._declared = False
+        #: ``start_ahead()`` started it: the broker's own ``start()`` then skips it.
+        self._started_ahead = False
 
     @property
     def queue_name(self) -> str:
@@ -145,20 +150,35 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
         settings = self.hare_runtime.settings
         return {self.specification.name: hare_extension(self.hare, self.plan(settings), settings)}
 
-    async def declare(self) -> None:
-        """Check the options and declare the topology; the next ``start()`` then consumes."""
+    async def declare(self, channels: DeclarationChannels | None = None) -> None:
+        """Check the options and declare the topology (on ``channels`` that a broker's start
+        shares, when given); the next ``start()`` then consumes."""
         runtime = self.hare_runtime
         if not self.hare.stream:  # a router's policy is known only once it is included
             check_ack_policy(self.ack_policy, self.queue_name)
         connection = await runtime.connect()
         version = server_version(connection)
-        kept = await declare_plan(connection, self.plan(runtime.settings, version))
+        kept = await declare_plan(connection, self.plan(runtime.settings, version), channels)
         self.delivery_limit = default_limit(version) if self.queue_name in kept else None
         self._declared = True
+
+    @property
+    def starts_ahead(self) -> bool:
+        """A plain AMQP consumer, which the broker starts together with the others."""
+        return not (self.hare.stream or self.hare.uses_pool)
+
+    async def start_ahead(self) -> None:
+        """Start now, before the broker's own ``start()`` (which then skips this one)."""
+        self._started_ahead = False
+        await self.start()
+        self._started_ahead = True
 
     async def start(self) -> None:
         """Declare the topology (unless the broker just did), then consume (AMQP, a worker
         pool, or rstream)."""
+        if self._started_ahead:
+            self._started_ahead = False
+            return
         if not self.hare.stream:
             self.check_retry_runs()
         if not self._declared:
@@ -196,6 +216,7 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
 
     async def stop(self) -> None:
         """Stop consuming: pools drain their workers, streams store their offset."""
+        self._started_ahead = False
         if self._hare_pool is not None:
             pool, self._hare_pool = self._hare_pool, None
             await pool.stop()  # each worker settles its own channel's handoffs
@@ -277,6 +298,22 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
                 "stream": self.hare.stream,
             },
         )
+
+
+def ahead_starts(subscribers: Sequence[HareSubscriber]) -> list[Callable[[], Awaitable[None]]]:
+    """What the broker starts together: one chain per channel, since subscribers given the same
+    ``Channel`` share it and FastStream opens a channel on its first use (two at once would
+    open it twice). Pools and streams start in FastStream's own loop."""
+    chains: dict[int, list[HareSubscriber]] = {}
+    for subscriber in subscribers:
+        if subscriber.starts_ahead:
+            chains.setdefault(id(subscriber.channel), []).append(subscriber)
+    return [partial(_start_in_order, chain) for chain in chains.values()]
+
+
+async def _start_in_order(subscribers: list[HareSubscriber]) -> None:
+    for subscriber in subscribers:
+        await subscriber.start_ahead()
 
 
 def _pick(value: int | None, default: int) -> int:

@@ -9,15 +9,18 @@ or by an older hare): it is declared again as it is, and its limit stays in forc
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
+import aiormq.exceptions
+
+from faststream_hare._internal.bounded import run_bounded
 from faststream_hare._internal.channels import close_quietly
 from faststream_hare.errors import HareTopologyError
 from faststream_hare.topology.delivery_limit import ARGUMENT, policy_command
 from faststream_hare.topology.mismatch import translate_406
+from faststream_hare.topology.pipelined import DeclarationChannels, declare_pipelined
 from faststream_hare.topology.plan import QueueDecl, TopologyPlan
 
 if TYPE_CHECKING:
@@ -36,23 +39,28 @@ async def declare_concurrently(
 ) -> None:
     """Run every declaration, at most ``limit`` (default ``CONCURRENT_DECLARATIONS``) at a
     time; then raise the first failure (in the given order, as one after another would)."""
-    gate = asyncio.Semaphore(limit or CONCURRENT_DECLARATIONS)
-
-    async def one(declare: Callable[[], Awaitable[None]]) -> None:
-        async with gate:
-            await declare()
-
-    results = await asyncio.gather(*(one(d) for d in declarations), return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
+    await run_bounded(declarations, limit or CONCURRENT_DECLARATIONS)
 
 
-async def declare_plan(connection: AbstractRobustConnection, plan: TopologyPlan) -> tuple[str, ...]:
+async def declare_plan(
+    connection: AbstractRobustConnection,
+    plan: TopologyPlan,
+    channels: DeclarationChannels | None = None,
+) -> tuple[str, ...]:
     """Declare ``plan``: exchanges, queues, then bindings.
 
+    With ``channels`` (a broker's start), first in one round trip on a shared channel
+    (``pipelined.py``); when the broker refuses, one method after another, as without.
     Returns the queues that kept a delivery limit hare wanted to lift (see above).
     """
+    if channels is not None:
+        try:
+            async with channels.lend() as shared:
+                await declare_pipelined(shared, plan)
+        except (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError):
+            pass  # declared again below, one by one: that names the refusal or tolerates it
+        else:
+            return ()
     kept_limit: list[str] = []
     channel = await connection.channel(publisher_confirms=False)
     try:

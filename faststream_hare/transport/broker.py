@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from faststream_hare._internal.bounded import run_bounded
 from faststream_hare.dedup.registry import reach as reach_dedup_store
 from faststream_hare.publishing.confirm_producer import ConfirmProducer
 from faststream_hare.publishing.exchange import ensure_exchange, plain_exchange
-from faststream_hare.topology.declare import declare_concurrently
+from faststream_hare.topology.declare import CONCURRENT_DECLARATIONS, declare_concurrently
+from faststream_hare.topology.pipelined import DeclarationChannels
 
 if TYPE_CHECKING:
     from faststream.rabbit import RabbitExchange
@@ -59,9 +62,21 @@ class BrokerTransport:
             await runtime.connect(), exchange, runtime.subscriber_exchanges()
         )
 
-    async def declare_topology(self, declarations: Sequence[Callable[[], Awaitable[None]]]) -> None:
-        """Declare the hare subscribers' topology before they start, several at a time."""
-        await declare_concurrently(declarations)
+    async def declare_topology(
+        self, declarations: Sequence[Callable[[DeclarationChannels], Awaitable[None]]]
+    ) -> None:
+        """Declare the hare subscribers' topology before they start, several at a time, on
+        channels they share."""
+        channels = DeclarationChannels(await self.runtime.connect())
+        try:
+            await declare_concurrently([partial(declare, channels) for declare in declarations])
+        finally:
+            await channels.aclose()
+
+    async def start_consumers(self, starts: Sequence[Callable[[], Awaitable[None]]]) -> None:
+        """Start the consumers several at a time: each opens its channel, sets its prefetch
+        and consumes, three round trips that one after another would add up."""
+        await run_bounded(starts, CONCURRENT_DECLARATIONS)
 
     async def reach_dedup_store(self, store: object) -> None:
         """The ``dedup_url`` store is infrastructure, like RabbitMQ: reached patiently."""

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from faststream_hare.runtime import Companion, HareRuntime
     from faststream_hare.scaling.memory import InMemoryPool
     from faststream_hare.subscriber import HareSubscriber
+    from faststream_hare.topology.pipelined import DeclarationChannels
 
 
 class MemoryTransport:
@@ -87,8 +88,13 @@ class MemoryTransport:
         """The exchange as the app wrote it: nothing is declared in memory."""
         return exchange
 
-    async def declare_topology(self, declarations: Sequence[Callable[[], Awaitable[None]]]) -> None:
+    async def declare_topology(
+        self, declarations: Sequence[Callable[[DeclarationChannels], Awaitable[None]]]
+    ) -> None:
         """Nothing to declare in memory."""
+
+    async def start_consumers(self, starts: Sequence[Callable[[], Awaitable[None]]]) -> None:
+        """FastStream's in-memory start starts them, one after another."""
 
     async def reach_dedup_store(self, store: object) -> None:
         """Nothing is reached in memory (a test publishes without Redis running)."""
