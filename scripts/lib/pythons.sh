@@ -1,10 +1,10 @@
 # Shared by scripts/pythons.sh, scripts/wheel.sh and scripts/ranges.sh (sourced, not run):
 # finding each supported CPython, and uv (from PyPI) to make venvs fast.
 
-#: The broker-facing core of the suite, run beside the unit and in-memory tests (a file of
-#: tests/features runs each scenario in memory and on RabbitMQ).
+#: The core of the suite: the unit tests, and the scenarios of tests/features that run in memory
+#: and on RabbitMQ (with some broker-only files beside them).
 CORE_TESTS=(
-    tests/unit tests/memory
+    tests/unit
     tests/features/retry/test_retry.py
     tests/features/retry/test_retry_logs.py
     tests/features/retry/test_retry_policies.py
@@ -14,11 +14,13 @@ CORE_TESTS=(
     tests/features/retry/test_delivery_limit_units.py
     tests/features/pool/test_pool.py
     tests/features/pool/test_autoscaling_policy.py
+    tests/features/idempotency/test_idempotency.py
+    tests/features/idempotency/test_idempotency_units.py
+    tests/features/streams
     tests/features/publish/test_publish.py
     tests/features/publish/test_publish_many.py
     tests/integration/test_dedup_redis.py
     tests/integration/test_topology.py
-    tests/integration/test_streams.py
     tests/integration/test_outbox.py
     tests/integration/test_inbox.py
 )

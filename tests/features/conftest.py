@@ -1,7 +1,7 @@
 """The ``transport`` fixture: each scenario of a feature runs in memory and on RabbitMQ.
 
 The RabbitMQ run carries the ``rabbit`` marker, so ``-m "not rabbit"`` keeps only the in-memory
-runs, as it kept only ``tests/memory`` before (docs/testing.md).
+runs (docs/testing.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Stream subscribers on a real RabbitMQ over the stream protocol, with counts."""
+"""Stream subscribers on a real RabbitMQ over the stream protocol, with counts: offsets,
+resuming, outages (``test_streams.py``: the scenarios of both transports)."""
 
 from __future__ import annotations
 
@@ -332,44 +333,6 @@ async def test_failing_handler_moves_on_and_keeps_the_connection(
         (queue, 2, "ValueError")
     ]
     assert disconnects == []
-
-
-async def test_stream_dead_letter_copies_the_failed_message(prefix: str, broker_url: str) -> None:
-    queue = f"{prefix}.events"
-    broker = HareBroker(broker_url)
-    handled: list[int] = []
-
-    @broker.subscriber(queue, stream=True, stream_offset="first", stream_dead_letter=True)
-    async def audit(event: dict[str, int]) -> None:
-        if event["n"] in (1, 3):
-            raise RuntimeError(f"bad event {event['n']}")
-        handled.append(event["n"])
-
-    async with Feeder(queue) as feeder, broker:
-        await broker.start()
-        await feeder.publish(*numbers(5), message_id="same-id")
-        await eventually(lambda: len(handled) == 3)
-        connection = await broker.connect()
-        channel = await connection.channel()
-        dead_queue = await channel.declare_queue(f"{queue}.dead", passive=True)
-        dead: list[aio_pika.abc.AbstractIncomingMessage] = []
-        for _ in range(200):
-            got = await dead_queue.get(no_ack=True, fail=False)
-            if got is not None:
-                dead.append(got)
-            elif len(dead) == 2:
-                break
-            else:
-                await asyncio.sleep(0.05)
-        await channel.close()
-
-    assert handled == [0, 2, 4]
-    assert [json.loads(m.body) for m in dead] == [{"n": 1}, {"n": 3}]
-    first = dead[0]
-    assert first.headers["hare-exception"] == "RuntimeError"
-    assert first.headers["hare-error"] == "bad event 1"
-    assert first.message_id == "same-id"
-    assert first.content_type == "application/json"
 
 
 async def test_recovers_after_the_connection_is_closed_without_loss_or_repeats(

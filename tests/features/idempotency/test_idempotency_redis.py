@@ -1,7 +1,9 @@
-"""Idempotent consumers on a real RabbitMQ and Redis.
+"""Idempotent consumers on a real RabbitMQ and Redis: processes sharing Redis, a killed process's
+lease, Redis down, the store's own guarantees (``test_idempotency.py``: the scenarios of both
+transports and both stores).
 
 Some tests run brokers in other processes: this module is also their program
-(``python -m tests.integration.test_idempotency <queue> <store> <mode> <lease_ms>``).
+(``python -m tests.features.idempotency.test_idempotency_redis <queue> <store> <mode> <lease>``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from tests.support.rabbit_admin import AMQP_URL, REDIS_URL
 from tests.support.redis_server import ThrowawayRedis
 from tests.support.waiting import eventually
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 # -- the worker process -----------------------------------------------------------------------
@@ -78,7 +80,7 @@ class Worker:
     """A broker in another process; its output lines are collected as they come."""
 
     def __init__(self, queue: str, store: str, mode: str = "fast", lease_ms: int = 60_000) -> None:
-        program = [sys.executable, "-m", "tests.integration.test_idempotency"]
+        program = [sys.executable, "-m", "tests.features.idempotency.test_idempotency_redis"]
         self.process = subprocess.Popen(
             [*program, queue, store, mode, str(lease_ms)],
             cwd=ROOT,
@@ -141,29 +143,6 @@ async def publish_ids(queue: str, ids: list[str]) -> None:
 
 @pytest.mark.rabbit
 @pytest.mark.redis
-async def test_the_same_message_id_twice_runs_the_handler_once(
-    prefix: str, duplicates: list[dict[str, Any]]
-) -> None:
-    queue = f"{prefix}.once"
-    broker = make_broker(prefix)
-    handled: list[str] = []
-
-    @broker.subscriber(queue, idempotent=Idempotency(60_000, store=REDIS_URL))
-    async def handle(body: str) -> None:
-        handled.append(body)
-
-    async with running(broker):
-        await broker.publish("first", queue=queue, message_id="same")
-        await broker.publish("second", queue=queue, message_id="same")
-        await eventually(lambda: len(duplicates) == 1)
-        await wait_depth(queue, 0)
-
-    assert handled == ["first"]
-    assert [(d["queue"], d["message_id"]) for d in duplicates] == [(queue, "same")]
-
-
-@pytest.mark.rabbit
-@pytest.mark.redis
 async def test_two_processes_sharing_redis_handle_each_of_1000_ids_once(prefix: str) -> None:
     queue = f"{prefix}.shared"
     workers = [Worker(queue, REDIS_URL), Worker(queue, REDIS_URL)]
@@ -216,31 +195,6 @@ async def test_a_pooled_subscriber_handles_each_id_once(prefix: str) -> None:
         signals.consumer_message_duplicate.disconnect(duplicate)
     assert sorted(handled) == sorted(ids)
     assert sorted(duplicates) == sorted(ids)
-
-
-@pytest.mark.rabbit
-@pytest.mark.redis
-async def test_a_failure_releases_the_key_and_the_retry_runs_the_handler(prefix: str) -> None:
-    queue = f"{prefix}.flaky"
-    broker = make_broker(prefix)
-    calls: list[int | None] = []
-
-    @broker.subscriber(
-        queue, retry_limit=2, delay_in_ms=50, idempotent=Idempotency(60_000, store=REDIS_URL)
-    )
-    async def handle(body: str, message: RabbitMessage) -> None:
-        calls.append(message.headers.get("retry_count"))
-        if len(calls) == 1:
-            raise ConnectionError("down")
-
-    async with running(broker):
-        await broker.publish("x", queue=queue, message_id="f-1")
-        await eventually(lambda: len(calls) == 2)
-        await broker.publish("x", queue=queue, message_id="f-1")  # done: acked, not run
-        await wait_depth(queue, 0)
-        await wait_depth(f"{queue}.dead", 0)
-
-    assert calls == [None, 1]
 
 
 @pytest.mark.rabbit
