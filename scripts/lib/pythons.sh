@@ -19,6 +19,10 @@ CORE_TESTS=(
     tests/features/streams
     tests/features/publish/test_publish.py
     tests/features/publish/test_publish_many.py
+    tests/features/publish/test_publish_encoding.py
+    tests/features/publish/test_dedup_keys.py
+    tests/features/publish/test_dedup_memory.py
+    tests/features/publish/test_dedup_batch.py
     tests/integration/test_dedup_redis.py
     tests/integration/test_topology.py
     tests/integration/test_outbox.py

@@ -145,25 +145,42 @@ async def test_encoding_failure_is_reported_and_claims_nothing(transport: Transp
     assert "not JSON serializable" in failures[1]["reason"]
 
 
-async def test_publishers_with_separate_stores_do_not_see_each_other(
-    transport: Transport,
-) -> None:
-    queue = transport.queue("jobs")
+async def test_destinations_and_stores_are_isolated(transport: Transport) -> None:
+    queue, paid_queue = transport.queue("jobs"), transport.queue("paid")
     broker = transport.broker()
     own = MemoryDedupStore()
     shared_a = broker.publisher(routing_key=queue, unique=Unique())
     shared_b = broker.publisher(routing_key=queue, unique=Unique())
+    paid = broker.publisher(routing_key=paid_queue, unique=Unique())
     isolated = broker.publisher(routing_key=queue, unique=Unique(store=own))
+    got: list[dict[str, int]] = []
 
     @broker.subscriber(queue)
-    async def handle(body: dict[str, int]) -> None: ...
+    async def handle(body: dict[str, int]) -> None:
+        got.append(body)
+
+    @broker.subscriber(paid_queue)
+    async def handle_paid(body: dict[str, int]) -> None:
+        got.append(body)
 
     async with transport.running(broker):
-        assert await shared_a.publish_message({"n": 1}) is PublishResult.OK
-        assert await shared_b.publish_message({"n": 1}) is PublishResult.DUPLICATE
-        assert await isolated.publish_message({"n": 1}) is PublishResult.OK
+        results = [
+            await shared_a.publish_message({"n": 1, "m": 2}),
+            await shared_b.publish_message({"m": 2, "n": 1}),  # same destination and store
+            await paid.publish_message({"n": 1, "m": 2}),  # another routing key
+            await isolated.publish_message({"n": 1, "m": 2}),  # a store of its own
+        ]
+        await eventually(lambda: len(got) == 3)
+        await transport.quiet()
+    assert results == [
+        PublishResult.OK,
+        PublishResult.DUPLICATE,  # the same JSON, keys in another order
+        PublishResult.OK,
+        PublishResult.OK,
+    ]
+    assert len(got) == 3
     assert isolated.dedup_store is own
-    assert (len(own), len(broker.dedup_store)) == (1, 1)
+    assert (len(own), len(broker.dedup_store)) == (1, 2)
 
 
 async def test_the_faststream_api_still_works_on_a_hare_publisher(transport: Transport) -> None:
@@ -489,3 +506,25 @@ async def test_an_exchange_a_plain_subscriber_declared_is_kept(
     info = admin.exchange(f"{prefix}.ex")
     assert info is not None
     assert info["type"] == "direct"
+
+
+@pytest.mark.rabbit
+async def test_after_the_period_it_is_published_again_and_memory_is_freed(
+    prefix: str, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    broker = make_broker(prefix)
+    orders = broker.publisher(
+        exchange=f"{prefix}.ex", routing_key="order.created", unique=Unique(period_ms=300)
+    )
+    async with running(broker):
+        queue = await bound_queue(channel, f"{prefix}.orders", f"{prefix}.ex", "order.created")
+        assert await orders.publish_message({"id": 1}) is PublishResult.OK
+        assert await orders.publish_message({"id": 1}) is PublishResult.DUPLICATE
+        await asyncio.sleep(0.35)
+        assert await orders.publish_message({"id": 1}) is PublishResult.OK
+        store = orders.dedup_store
+        assert store is broker.dedup_store
+        assert len(store) == 1
+        await asyncio.sleep(1.5)  # the broker's store sweeps every second
+        assert len(store) == 0, "expired entries are removed from memory, not only ignored"
+        assert len(await drain(queue)) == 2
