@@ -24,7 +24,10 @@ CORE_TESTS=(
     tests/features/publish/test_dedup_memory.py
     tests/features/publish/test_dedup_batch.py
     tests/integration/test_dedup_redis.py
-    tests/integration/test_topology.py
+    tests/features/topology/test_topology.py
+    tests/features/topology/test_topology_plan.py
+    tests/features/telemetry/test_telemetry_otel.py
+    tests/features/telemetry/test_telemetry_prometheus.py
     tests/integration/test_outbox.py
     tests/integration/test_inbox.py
 )

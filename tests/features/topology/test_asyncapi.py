@@ -20,7 +20,7 @@ from faststream.specification import AsyncAPI
 from faststream_hare import HareBroker, HareRouter, HareSettings
 from faststream_hare.asyncapi import HareAsyncAPI
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 VERSIONS = ["3.0.0", "2.6.0"]
 
 
