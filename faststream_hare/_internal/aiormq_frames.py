@@ -154,6 +154,38 @@ async def write_publishes(
         return outcomes
 
 
+async def write_methods(channel: AbstractChannel, methods: list[Any]) -> None:
+    """Write AMQP methods that get no answer (``nowait`` set) in one buffer, behind whatever
+    the channel sent before; a channel that refuses one closes (its next answer says so)."""
+    raw: Any = channel
+    if not frames_supported(channel):
+        for method in methods:
+            await call(channel, method)
+        return
+    if raw.is_closed:
+        msg = f"{channel!r} closed"
+        raise ChannelInvalidStateError(msg)
+    async with raw.lock:
+        payload = b"".join(marshal(method, raw.number) for method in methods)
+        frame = ChannelFrame(payload=payload, should_close=False)
+        try:
+            raw.write_queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            put = asyncio.ensure_future(raw.write_queue.put(frame))
+            try:
+                await _until_enqueued(raw, put)
+            except BaseException:
+                put.cancel()
+                raise
+
+
+async def call(channel: AbstractChannel, method: Any) -> Any:
+    """Send ``method`` and return the broker's answer (``Channel.rpc``: public on aiormq's
+    channel, not on its ABC)."""
+    raw: Any = channel
+    return await raw.rpc(method)
+
+
 async def _until_enqueued(raw: Any, put: asyncio.Future[None]) -> None:
     """Wait for room in the connection's (bounded) write queue, but not past the channel's
     end: a connection that died leaves its queue full forever."""

@@ -14,6 +14,7 @@ import pytest
 from faststream.rabbit import Channel
 
 from faststream_hare import HareBroker, HareError
+from faststream_hare._internal import aiormq_frames
 from faststream_hare.subscriber import ahead_starts
 from faststream_hare.topology.pipelined import DeclarationChannels, declare_pipelined
 from faststream_hare.topology.plan import TopologyPlan, plan_topology
@@ -50,6 +51,9 @@ def test_one_start_per_channel_and_no_pools_or_streams() -> None:
     subscribers = broker.hare_subscribers()
     assert len(subscribers) == COUNT + 1
     assert len(ahead_starts(subscribers)) == COUNT - 1  # 3 and 4 share a chain; no pool
+    own = broker.hare_subscriber("p.q0").channel
+    assert own is not None
+    assert own.publisher_confirms is False  # nothing is published on it
 
 
 async def _publish_each(broker: HareBroker, queues: list[str], tag: str) -> set[str]:
@@ -81,7 +85,7 @@ async def test_a_consumer_that_fails_to_start_fails_the_start_and_stop_ends(
     prefix: str, broker_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broker, queues = _broker(prefix, broker_url, [])
-    failing = broker.hare_subscribers()[5]
+    failing = broker.hare_subscriber(queues[5])
 
     def refuse() -> None:
         raise HareError(f"hare cannot attach its retry to '{failing.queue_name}'.")
@@ -124,6 +128,25 @@ async def test_declaration_channels_are_reused_and_a_refused_one_is_dropped(pref
         declared = await connection.channel()
         for name in (f"{prefix}.a", f"{prefix}.a.delay", f"{prefix}.a.dead", f"{prefix}.b.dead"):
             await declared.declare_queue(name, passive=True)  # each exists
+    finally:
+        await connection.close()
+
+
+async def test_without_aiormqs_bookkeeping_the_methods_go_one_by_one(
+    prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aiormq_frames, "frames_supported", lambda channel: False)
+    connection = await aio_pika.connect_robust(AMQP_URL)
+    try:
+        channels = DeclarationChannels(connection)
+        async with channels.lend() as channel:
+            await declare_pipelined(channel, _plan(f"{prefix}.slow"))
+        with pytest.raises(aiormq.exceptions.ChannelPreconditionFailed):
+            async with channels.lend() as channel:
+                await declare_pipelined(channel, _plan(f"{prefix}.slow", 2_000))
+        await channels.aclose()
+        declared = await connection.channel()
+        await declared.declare_queue(f"{prefix}.slow.dead", passive=True)
     finally:
         await connection.close()
 
