@@ -28,6 +28,11 @@ CORE_TESTS=(
     tests/features/topology/test_topology_plan.py
     tests/features/telemetry/test_telemetry_otel.py
     tests/features/telemetry/test_telemetry_prometheus.py
+    tests/features/ops/test_cli.py
+    tests/features/ops/test_console_access.py
+    tests/features/ops/test_ops_doctor_rules.py
+    tests/features/ops/test_ops_records.py
+    tests/features/ops/test_ops_selection.py
     tests/integration/test_outbox.py
     tests/integration/test_inbox.py
 )

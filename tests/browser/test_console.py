@@ -15,7 +15,7 @@ import pytest
 from faststream_hare import HareBroker
 from faststream_hare.ops.console import create_app
 from tests.browser.server import serve
-from tests.integration.test_ops_seed import MIXED, message_ids, seed_dead
+from tests.features.ops.test_ops_seed import MIXED, message_ids, seed_dead
 from tests.support.amqp import wait_depth
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.browser]

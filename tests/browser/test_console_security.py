@@ -23,7 +23,7 @@ from faststream_hare import HareBroker
 from faststream_hare.ops.console import create_app
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.server import hare_console, https_proxy, serve
-from tests.integration.test_ops_seed import MIXED, message_ids, seed_dead
+from tests.features.ops.test_ops_seed import MIXED, message_ids, seed_dead
 from tests.support.rabbit_admin import AMQP_URL
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.browser]

@@ -141,7 +141,7 @@ def test_publish_command_keywords_hare_passes() -> None:
     assert (command.body, command.destination, command.exchange.name) == (b"x", "r", "e")
 
 
-# -- AsyncAPI and drop-in (faststream_hare.asyncapi, tests/integration/test_drop_in.py) ----
+# -- AsyncAPI and drop-in (faststream_hare.asyncapi, tests/features/drop_in/test_drop_in.py) ----
 
 
 def test_an_app_hands_itself_to_each_broker_it_adds() -> None:

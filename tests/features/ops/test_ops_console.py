@@ -11,7 +11,7 @@ from starlette.routing import Mount
 
 from faststream_hare import HareBroker
 from faststream_hare.ops.console import create_app
-from tests.integration.test_ops_seed import MIXED, message_ids, seed_dead
+from tests.features.ops.test_ops_seed import MIXED, message_ids, seed_dead
 
 pytestmark = pytest.mark.rabbit
 

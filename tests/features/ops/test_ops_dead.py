@@ -11,7 +11,7 @@ import pytest
 
 from faststream_hare.ops import dead_letters
 from faststream_hare.ops.cli import main
-from tests.integration.test_ops_seed import MIXED, message_ids, seed_dead
+from tests.features.ops.test_ops_seed import MIXED, message_ids, seed_dead
 from tests.support.amqp import drain_named
 from tests.support.rabbit_admin import AMQP_URL, RabbitAdmin
 

@@ -17,7 +17,7 @@ from tests.support.broker import MGMT_URL
 
 pytestmark = pytest.mark.rabbit
 
-#: ``hare status tests.integration.test_ops_status:APP`` reads the broker a test put here.
+#: ``hare status tests.features.ops.test_ops_status:APP`` reads the broker a test put here.
 APP: HareBroker | None = None
 
 
@@ -51,7 +51,7 @@ async def test_status_of_a_running_app(
 ) -> None:
     global APP
     APP = broker = build_app(prefix, broker_url)
-    app_path = "tests.integration.test_ops_status:APP"
+    app_path = "tests.features.ops.test_ops_status:APP"
     async with broker:
         await broker.start()
         await broker.publish("1", queue=f"{prefix}.orders")

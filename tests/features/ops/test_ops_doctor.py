@@ -18,9 +18,9 @@ from tests.support.rabbit_admin import AMQP_URL
 
 pytestmark = pytest.mark.rabbit
 
-#: ``hare doctor tests.integration.test_ops_doctor:APP`` reads the broker a test put here.
+#: ``hare doctor tests.features.ops.test_ops_doctor:APP`` reads the broker a test put here.
 APP: HareBroker | None = None
-APP_PATH = "tests.integration.test_ops_doctor:APP"
+APP_PATH = "tests.features.ops.test_ops_doctor:APP"
 
 
 async def doctor(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, list]]:
