@@ -11,9 +11,9 @@ from types import ModuleType
 import pytest
 from faststream.rabbit import TestRabbitBroker
 
-from faststream_hare.testing import dead_letters
 from tests.support.amqp import wait_depth
 from tests.support.faststream_run import run_app_until
+from tests.support.transport import Transport
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,25 +25,14 @@ def fresh(name: str) -> ModuleType:
     return importlib.import_module(name)
 
 
-async def test_quickstart_in_memory() -> None:
+async def test_quickstart_retries_and_dead_letters(transport: Transport) -> None:
     quickstart = fresh("examples.quickstart")
-    async with TestRabbitBroker(quickstart.broker):
-        await quickstart.place_orders()
-    assert quickstart.attempts == {1: 1, 2: 3, 3: 4}
-    [dead] = dead_letters(quickstart.broker, "hare_demo.orders")
-    assert dead.json() == {"id": 3, "broken": True}
-
-
-@pytest.mark.rabbit
-@pytest.mark.usefixtures("demo_entities")
-async def test_quickstart_on_the_real_broker() -> None:
-    quickstart = fresh("examples.quickstart")
-    async with quickstart.broker:
-        await quickstart.broker.start()
+    async with transport.running(quickstart.broker):
         await quickstart.place_orders()
         await eventually(lambda: quickstart.attempts.get(3) == 4, timeout=20)
-        await wait_depth("hare_demo.orders.dead", 1)
+        [dead] = await transport.dead(quickstart.broker, "hare_demo.orders", 1)
     assert quickstart.attempts == {1: 1, 2: 3, 3: 4}
+    assert dead.json() == {"id": 3, "broken": True}
 
 
 @pytest.mark.rabbit

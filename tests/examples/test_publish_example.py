@@ -8,10 +8,10 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from faststream.rabbit import TestRabbitBroker
 
 from faststream_hare import PublishResult
 from tests.support.faststream_run import run_app_until
+from tests.support.transport import Transport
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,22 +23,13 @@ def fresh() -> ModuleType:
     return importlib.import_module("examples.publishing")
 
 
-async def test_publishing_example_in_memory() -> None:
+async def test_the_publishing_example(transport: Transport) -> None:
     example = fresh()
-    async with TestRabbitBroker(example.broker):
-        assert await example.place_orders() == EXPECTED
-    assert [o["order_id"] for o in example.shipped] == [1, 2]
-
-
-@pytest.mark.rabbit
-@pytest.mark.usefixtures("demo_entities")
-async def test_publishing_example_on_the_real_broker() -> None:
-    example = fresh()
-    async with example.broker:
-        await example.broker.start()
+    async with transport.running(example.broker):
         assert await example.place_orders() == EXPECTED
         await eventually(lambda: len(example.shipped) == 2)
-        await example.broker.dedup_stores.aclose()
+        if transport.rabbit:
+            await example.broker.dedup_stores.aclose()
     assert [o["order_id"] for o in example.shipped] == [1, 2]
 
 

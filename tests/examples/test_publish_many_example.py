@@ -7,9 +7,9 @@ import sys
 from types import ModuleType
 
 import pytest
-from faststream.rabbit import TestRabbitBroker
 
 from tests.support.faststream_run import run_app_until
+from tests.support.transport import Transport
 from tests.support.waiting import eventually
 
 EXPECTED = {"ok": 200, "duplicate": 1}
@@ -20,22 +20,13 @@ def fresh() -> ModuleType:
     return importlib.import_module("examples.publish_many")
 
 
-async def test_publish_many_example_in_memory() -> None:
+async def test_the_publish_many_example(transport: Transport) -> None:
     example = fresh()
-    async with TestRabbitBroker(example.broker):
-        assert await example.issue_invoices() == EXPECTED
-    assert sorted(example.billed) == list(range(1, 201))
-
-
-@pytest.mark.rabbit
-@pytest.mark.usefixtures("demo_entities")
-async def test_publish_many_example_on_the_real_broker() -> None:
-    example = fresh()
-    async with example.broker:
-        await example.broker.start()
+    async with transport.running(example.broker):
         assert await example.issue_invoices() == EXPECTED
         await eventually(lambda: len(example.billed) == 200)
-        await example.broker.dedup_stores.aclose()
+        if transport.rabbit:
+            await example.broker.dedup_stores.aclose()
     assert sorted(example.billed) == list(range(1, 201))
 
 

@@ -8,14 +8,13 @@ import uuid
 from types import ModuleType
 from typing import Any
 
-import aio_pika
 import pytest
 from faststream.rabbit import TestRabbitBroker
 
 from faststream_hare import HareSettings
-from faststream_hare.testing import dead_letters
-from tests.support.amqp import drain, wait_depth
-from tests.support.rabbit_admin import AMQP_URL, REDIS_URL
+from tests.support.amqp import wait_depth
+from tests.support.rabbit_admin import REDIS_URL
+from tests.support.transport import Transport
 from tests.support.waiting import eventually
 
 
@@ -25,39 +24,19 @@ def fresh(name: str) -> ModuleType:
     return importlib.import_module(name)
 
 
-async def test_retry_policies_example_in_memory() -> None:
+async def test_the_retry_policies_example(transport: Transport) -> None:
     example = fresh("examples.retry_policies")
     example.api_failures_left = 3  # two runs of the first delivery, then one delayed retry
-    async with TestRabbitBroker(example.broker) as br:
-        await br.publish({"id": 1, "address": "Main St 1"}, queue="hare_demo.shipments")
-        await br.publish({"id": 2}, queue="hare_demo.shipments")
+    async with transport.running(example.broker):
+        await example.broker.publish({"id": 1, "address": "Main St 1"}, "hare_demo.shipments")
+        await example.broker.publish({"id": 2}, queue="hare_demo.shipments")
+        await eventually(lambda: len(example.shipped) == 1, timeout=20)
+        [dead] = await transport.dead(example.broker, "hare_demo.shipments", 1)
     assert example.shipped == [{"id": 1, "address": "Main St 1"}]
-    [dead] = dead_letters(example.broker, "hare_demo.shipments")
+    assert example.api_failures_left == 0
     assert dead.json() == {"id": 2}
     assert dead.headers["hare-reason"] == "unrecoverable"
     assert dead.headers["hare-exception"] == "KeyError"
-
-
-@pytest.mark.rabbit
-@pytest.mark.usefixtures("demo_entities")
-async def test_retry_policies_example_on_the_real_broker() -> None:
-    example = fresh("examples.retry_policies")
-    example.api_failures_left = 3
-    async with example.broker:
-        await example.broker.start()
-        await example.broker.publish({"id": 1, "address": "x"}, queue="hare_demo.shipments")
-        await example.broker.publish({"id": 2}, queue="hare_demo.shipments")
-        await eventually(lambda: len(example.shipped) == 1, timeout=20)
-        await wait_depth("hare_demo.shipments.dead", 1)
-        connection = await aio_pika.connect(AMQP_URL)
-        try:
-            channel = await connection.channel()
-            dead_queue = await channel.declare_queue("hare_demo.shipments.dead", passive=True)
-            [dead] = await drain(dead_queue)
-        finally:
-            await connection.close()
-    assert dead.headers["hare-reason"] == "unrecoverable"
-    assert example.api_failures_left == 0
 
 
 async def test_idempotency_example_in_memory() -> None:
