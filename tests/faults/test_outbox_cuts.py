@@ -1,5 +1,6 @@
 """The outbox relay under faults, with an exact account of order ids: a relay SIGKILLed
-mid-batch, two relays in two processes, PostgreSQL restarted, RabbitMQ's link cut.
+mid-batch, two relays in two processes, RabbitMQ's link cut (restarts of PostgreSQL and
+RabbitMQ themselves: ``test_outbox_restarts.py``, on servers of their own).
 
 Each test first commits a backlog of orders (10 % rolled back) with no relay running, then
 relays it while the fault happens, and settles the account: lost must be 0, nothing rolled
@@ -10,28 +11,20 @@ and delete) are counted and printed: ``[fault] lost=0 duplicates=…``.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aio_pika
 import asyncpg
 import pytest
 
 from faststream_hare import HareBroker, HareSettings
 from faststream_hare.outbox import Outbox, OutboxTables
 from tests.support.fault_proxy import FaultProxy
-from tests.support.outbox_orders import (
-    Written,
-    account,
-    collect,
-    create_tables,
-    drop_tables,
-    write_orders,
-)
+from tests.support.outbox_orders import account, collect
+from tests.support.outbox_shop import Shop, open_shop
 from tests.support.pools import running
-from tests.support.postgres import PG_DSN, fresh_tables, rows_waiting, schema
+from tests.support.postgres import PG_DSN, rows_waiting
 from tests.support.rabbit_admin import AMQP_URL
 from tests.support.relay_process import RelayProcess
 
@@ -41,54 +34,14 @@ ORDERS = 4_000
 COMMITTED = ORDERS - ORDERS // 10
 
 
-class Shop:
-    """A committed backlog of orders and the queue their events go to."""
-
-    def __init__(self, tables: OutboxTables, exchange: str, queue: Any) -> None:
-        self.tables = tables
-        self.exchange = exchange
-        self.queue = queue
-        self.written = Written()
-
-
 @pytest.fixture
-async def channel() -> AsyncIterator[aio_pika.abc.AbstractChannel]:
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        yield await connection.channel()
-    finally:
-        await connection.close()
-
-
-@pytest.fixture
-async def shop(prefix: str, channel: aio_pika.abc.AbstractChannel) -> AsyncIterator[Shop]:
-    tables = fresh_tables()
-    exchange = await channel.declare_exchange(f"{prefix}.ex", "topic", durable=True)
-    queue = await channel.declare_queue(f"{prefix}.q", durable=True)
-    await queue.bind(exchange, "#")
-    writer_broker = HareBroker(AMQP_URL, logger=None)
-    writer = Outbox(writer_broker, dsn=PG_DSN, table=tables.outbox, relay=False)
-    async with schema(tables):
-        pool = await asyncpg.create_pool(PG_DSN, min_size=20, max_size=20)
-        try:
-            await create_tables(pool, tables.outbox, customers=50)
-            shop = Shop(tables, exchange.name, queue)
-            shop.written = await write_orders(
-                pool,
-                writer,
-                tables.outbox,
-                exchange=exchange.name,
-                orders=ORDERS,
-                workers=20,
-                customers=50,
-            )
-            assert len(shop.written.committed) == COMMITTED
-            assert await rows_waiting(tables) == COMMITTED
-            yield shop
-        finally:
-            await pool.expire_connections()  # a test may have restarted PostgreSQL
-            await drop_tables(pool, tables.outbox)
-            await pool.close()
+async def shop(prefix: str) -> AsyncIterator[Shop]:
+    """A committed backlog of ``ORDERS`` orders (10 % rolled back) on the shared services."""
+    async with open_shop(prefix, AMQP_URL, PG_DSN) as shop:
+        await shop.write(ORDERS)
+        assert len(shop.written.committed) == COMMITTED
+        assert await rows_waiting(shop.tables) == COMMITTED
+        yield shop
 
 
 async def received_at_least(queue: Any, count: int) -> list[bytes]:
@@ -199,23 +152,6 @@ async def test_two_relays_in_two_processes_share_the_work_and_publish_no_row_twi
     assert all(republished == 0 for _, republished in counts)
 
 
-async def test_postgresql_restarted_under_the_relay_loses_nothing(shop: Shop) -> None:
-    broker = HareBroker(AMQP_URL, settings=HareSettings(reconnect_interval_ms=200), logger=None)
-    outbox = Outbox(broker, dsn=PG_DSN, table=shop.tables.outbox, batch_size=200)
-    async with running(broker):
-        bodies = await asyncio.wait_for(received_at_least(shop.queue, 1_000), 60)
-        restart = await asyncio.create_subprocess_exec(
-            "pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"
-        )
-        started = time.monotonic()
-        assert await restart.wait() == 0
-        bodies += await collect(shop.queue, until=COMMITTED, timeout=120, seen=bodies)
-        await asyncio.sleep(0.5)
-        republished = outbox.republished
-    settle("PostgreSQL restarted", shop, bodies, started, republished=republished)
-    assert await rows_waiting(shop.tables) == 0
-
-
 async def test_rabbitmq_link_cut_under_the_relay_loses_nothing(
     shop: Shop, fault_proxy: FaultProxy
 ) -> None:
@@ -234,8 +170,3 @@ async def test_rabbitmq_link_cut_under_the_relay_loses_nothing(
         republished = outbox.republished
     settle("RabbitMQ link cut twice", shop, bodies, started, republished=republished)
     assert await rows_waiting(shop.tables) == 0
-
-
-def test_pg_ctlcluster_is_available() -> None:
-    """The restart test needs it: PostgreSQL 15 of the machine (Debian's postgresql package)."""
-    assert subprocess.run(["pg_ctlcluster", "--help"], capture_output=True).returncode in (0, 1)

@@ -52,12 +52,13 @@ async def write_orders(
     customers: int,
     rollback_every: int = 10,
     seed: int = 26,
+    first: int = 0,
 ) -> Written:
-    """``orders`` orders by ``workers`` concurrent transactions; every ``rollback_every``-th
-    rolls back after writing everything."""
+    """``orders`` orders (ids from ``order-{first}`` on) by ``workers`` concurrent
+    transactions; every ``rollback_every``-th rolls back after writing everything."""
     written = Written()
-    rng = random.Random(seed)
-    plan = [(f"order-{n}", f"c{rng.randrange(customers)}") for n in range(orders)]
+    rng = random.Random(seed + first)
+    plan = [(f"order-{first + n}", f"c{rng.randrange(customers)}") for n in range(orders)]
     pending = iter(enumerate(plan))
 
     async def worker() -> None:

@@ -21,9 +21,9 @@ def fresh_tables() -> OutboxTables:
 
 
 @asynccontextmanager
-async def schema(tables: OutboxTables) -> AsyncIterator[None]:
+async def schema(tables: OutboxTables, dsn: str = PG_DSN) -> AsyncIterator[None]:
     """The outbox schema for ``tables``, dropped after the block."""
-    conn = await asyncpg.connect(PG_DSN)
+    conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(tables.schema_sql())
     finally:
@@ -31,7 +31,7 @@ async def schema(tables: OutboxTables) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        conn = await asyncpg.connect(PG_DSN)  # a new one: a test may restart PostgreSQL
+        conn = await asyncpg.connect(dsn)  # a new one: a test may restart PostgreSQL
         try:
             name = tables.outbox.replace(".", "_")
             await conn.execute(
@@ -42,8 +42,8 @@ async def schema(tables: OutboxTables) -> AsyncIterator[None]:
             await conn.close()
 
 
-async def rows_waiting(tables: OutboxTables) -> int:
-    conn = await asyncpg.connect(PG_DSN)
+async def rows_waiting(tables: OutboxTables, dsn: str = PG_DSN) -> int:
+    conn = await asyncpg.connect(dsn)
     try:
         count: int = await conn.fetchval(f"SELECT count(*) FROM {tables.outbox}")
         return count
