@@ -97,6 +97,9 @@ def settle(what: str, shop: Shop, bodies: list[bytes], started: float, **extra: 
 async def test_a_relay_sigkilled_mid_batch_loses_nothing_and_republishes_with_the_same_id(
     shop: Shop, fault_proxy: FaultProxy
 ) -> None:
+    # the relay pipelines a batch in well under a second: slowed through the proxy, a batch
+    # is in flight most of the time, for the kill to land in one
+    fault_proxy.slow(0.1)
     first = RelayProcess(shop.tables, batch=500, amqp_url=fault_proxy.url())
     second: RelayProcess | None = None
     stalled: asyncio.Task[None] | None = None
