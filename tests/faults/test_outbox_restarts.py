@@ -21,6 +21,7 @@ import pytest
 from faststream_hare import HareBroker, HareSettings
 from faststream_hare.outbox import Outbox
 from tests.support.broker import VERSION_CHOICE
+from tests.support.fault_proxy import FaultProxy
 from tests.support.outbox_orders import Accounting, account, collect
 from tests.support.outbox_shop import Shop, open_shop
 from tests.support.pools import running
@@ -112,8 +113,16 @@ async def test_rabbitmq_restarted_under_a_stream_of_commits_loses_nothing(
     RabbitMQ application is stopped and started again (every connection closed, queues
     recovered from disk) in the middle of it."""
     url = private_rabbit.url
-    async with open_shop(prefix, url, PG_DSN) as shop:
-        broker = HareBroker(url, settings=HareSettings(reconnect_interval_ms=200), logger=None)
+    async with (
+        open_shop(prefix, url, PG_DSN) as shop,
+        FaultProxy(target_port=private_rabbit.amqp_port) as proxy,
+    ):
+        # the relay's link slowed through a proxy: a batch is in flight most of the time, so
+        # the stop lands in one (and the node's restart closes the link through the proxy)
+        proxy.slow(0.02)
+        broker = HareBroker(
+            proxy.url(), settings=HareSettings(reconnect_interval_ms=200), logger=None
+        )
         outbox = Outbox(broker, dsn=PG_DSN, table=shop.tables.outbox, batch_size=200)
         writing_stops = asyncio.Event()
 
@@ -174,7 +183,7 @@ async def received_at_least(queue: Any, count: int) -> list[bytes]:
 
 
 async def test_postgresql_restarted_under_the_relay_loses_nothing(
-    prefix: str, private_postgres: PrivatePostgres
+    prefix: str, private_postgres: PrivatePostgres, fault_proxy: FaultProxy
 ) -> None:
     """A committed backlog on the private server, restarted (``pg_ctl restart -m fast``) while
     the relay publishes it: its sessions die, its keys' locks go with them, and the rows it
@@ -183,7 +192,12 @@ async def test_postgresql_restarted_under_the_relay_loses_nothing(
     async with open_shop(prefix, AMQP_URL, dsn) as shop:
         await shop.write(ORDERS)
         assert len(shop.written.committed) == COMMITTED
-        broker = HareBroker(AMQP_URL, settings=HareSettings(reconnect_interval_ms=200), logger=None)
+        # slowed through a proxy (the relay would publish the backlog in a second or two), so
+        # the restart lands while most of it is still to publish
+        fault_proxy.slow(0.05)
+        broker = HareBroker(
+            fault_proxy.url(), settings=HareSettings(reconnect_interval_ms=200), logger=None
+        )
         outbox = Outbox(broker, dsn=dsn, table=shop.tables.outbox, batch_size=100)
         async with running(broker):
             bodies = await asyncio.wait_for(received_at_least(shop.queue, 500), 60)
