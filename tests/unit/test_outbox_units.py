@@ -1,17 +1,20 @@
 """Pure parts of the outbox: names, the schema text, records, back-off, republish counting,
-and who may import the package."""
+how a batch's rows are cut into runs and sorted by outcome, and who may import the package."""
 
 from __future__ import annotations
 
 import ast
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from faststream_hare._internal.confirm import NotConnectedError, ReturnedError
 from faststream_hare.errors import EncodingFailedError, HareConfigError
 from faststream_hare.outbox.claims import OutboxRow
 from faststream_hare.outbox.record import build_record
-from faststream_hare.outbox.sending import back_off_s
+from faststream_hare.outbox.sending import MAX_RUN, back_off_s, publish_rows, runs
 from faststream_hare.outbox.tables import OutboxTables
 from faststream_hare.outbox.writer import insert_sql
 
@@ -87,3 +90,56 @@ def test_a_try_after_an_unknown_outcome_counts_as_a_possible_republish(
 ) -> None:
     row = OutboxRow(1, None, "", "r", "m", None, None, b"", tries, refused, 0, 0.0)
     assert row.maybe_published_before is again
+
+
+def _row(n: int, *, key: str = "k", routing_key: str = "r", failures: int = 0) -> OutboxRow:
+    return OutboxRow(n, key, "ex", routing_key, f"m{n}", None, None, b"", 1, 0, failures, 0.0)
+
+
+def test_a_keys_rows_are_cut_into_runs_routed_alike_and_failed_rows_go_alone() -> None:
+    rows = [
+        _row(0),
+        _row(1),
+        _row(2, routing_key="other"),
+        _row(3, routing_key="other"),
+        _row(4, failures=1),
+        _row(5),
+        _row(6),
+    ]
+    shared = {"m6"}
+    assert [[row.id for row in run] for run in runs(rows, shared)] == [
+        [0, 1],
+        [2, 3],
+        [4],
+        [5],
+        [6],
+    ]
+    long = [_row(n) for n in range(MAX_RUN + 1)]
+    assert [len(run) for run in runs(long, set())] == [MAX_RUN, 1]
+
+
+class _FakePublisher:
+    """Fails the publishes of chosen message ids with chosen errors; records the order."""
+
+    def __init__(self, errors: dict[str, Exception]) -> None:
+        self.errors = errors
+        self.order: list[str] = []
+
+    async def publish(self, message: Any, **_: Any) -> None:
+        self.order.append(message.message_id)
+        await asyncio.sleep(0)
+        if message.message_id in self.errors:
+            raise self.errors[message.message_id]
+
+
+async def test_a_run_that_loses_its_link_keeps_the_rest_of_its_key_for_the_next_batch() -> None:
+    lost = NotConnectedError("not connected")
+    rows = [_row(0), _row(1), _row(2), _row(3), _row(4, routing_key="other")]
+    publisher = _FakePublisher({"m1": lost, "m2": ReturnedError("returned"), "m3": lost})
+    outcome = await publish_rows(rows, publisher, timeout_s=1)  # type: ignore[arg-type]
+    assert publisher.order == ["m0", "m1", "m2", "m3"]  # written in order, the run at once
+    assert [row.id for row in outcome.published] == [0]
+    assert [failure.row.id for failure in outcome.failures] == [1]  # one failure a try
+    # m2 was refused (certainly not stored): untried; m3 may be stored: its try stays counted;
+    # the next run waits for the next batch
+    assert sorted(row.id for row in outcome.untried) == [2, 4]
