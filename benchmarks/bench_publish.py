@@ -39,7 +39,6 @@ import aio_pika
 from faststream_hare import HareBroker, HareSettings, PublishResult, Unique
 from faststream_hare.dedup import MemoryDedupStore, RedisDedupStore
 from faststream_hare.dedup.keys import dedup_key, destination_namespace
-from faststream_hare.dedup.redis_link import pack
 
 AMQP_URL = os.environ.get("HARE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("HARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -131,7 +130,7 @@ async def publishing(count: int, rounds: int, batch: int) -> dict[str, tuple[flo
         """The floor of any claim-then-publish: a ``SET NX PX`` on a bare socket (no store,
         no key, no checks), then ``publish_message`` without dedup."""
         key = f"{redis_store.prefix}bare:{i}"
-        bare_writer.write(pack([("SET", key, uuid.uuid4().hex, "NX", "PX", 600_000)]))
+        bare_writer.write(_resp("SET", key, uuid.uuid4().hex, "NX", "PX", "600000"))
         if await bare_reader.readline() != b"+OK\r\n":
             raise RuntimeError("the bare SET was not stored")
         await _ok(plain_pub.publish_message(order(i)))
@@ -219,6 +218,15 @@ def memory_of_entries(count: int) -> float:
     tracemalloc.stop()
     assert len(store) == count
     return used / 2**20
+
+
+def _resp(*args: str) -> bytes:
+    """One command as a RESP array of bulk strings (the bare-socket floor only)."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode()
+        parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(parts)
 
 
 def _load() -> str:

@@ -1,10 +1,10 @@
 """The Redis dedup store: one view of the dedup keys for every process and host.
 
 A claim is ``SET key token NX PX period`` (atomic on the server); a release deletes the key
-only while it still holds this claim's token. Claims and batch releases go through
-``RedisLink`` (a claim costs one round trip and little else; a batch is one write). Needs the
-``redis`` package (``pip install 'faststream-hare[redis]'``), imported only when a Redis store
-is built.
+only while it still holds this claim's token (a script, run by ``EVALSHA``). Every call goes
+through ``RedisLink``: redis-py's asyncio client with its retry off, a batch in one pipeline
+(one round trip). Needs the ``redis`` package (``pip install 'faststream-hare[redis]'``),
+imported only when a Redis store is built.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from faststream_hare._internal.masking import mask_text, mask_url
-from faststream_hare._internal.redis_wire import RedisConnectionLostError
-from faststream_hare.dedup.redis_link import RedisLink
+from faststream_hare.dedup.redis_link import RedisConnectionLostError, RedisLink, Script
 from faststream_hare.dedup.store import Claim
 from faststream_hare.dedup.uncertain import KeyTurns, UncertainClaims
 from faststream_hare.errors import HareConfigError, HareDedupError
@@ -53,6 +52,7 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+RELEASE = Script(RELEASE_SCRIPT)
 
 #: Claims ``KEYS[1]`` for token ``ARGV[1]`` (``PX ARGV[2]`` unless empty) when it is free or
 #: holds one of ``ARGV[3..]``: 1 when it was free, ``_TAKEN_OVER`` when it was ours, 0 when
@@ -74,6 +74,7 @@ else
 end
 return outcome
 """
+CLAIM_OVER = Script(_CLAIM_OVER)
 _TAKEN_OVER = 2
 
 
@@ -111,7 +112,6 @@ class RedisDedupStore:
         self.name = name
         self.prefix = f"{KEY_PREFIX}{name}:" if name else KEY_PREFIX
         self.timeout_ms = timeout_ms
-        self._client: Redis | None = None
         self._client_link: RedisLink | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._uncertain = UncertainClaims()
@@ -170,8 +170,8 @@ class RedisDedupStore:
                     raise self._unreachable(_CLAIM, exc) from exc
             token = mine[-1]
             try:
-                outcome = await self._link().execute(
-                    "EVAL", _CLAIM_OVER, 1, full_key, token, _px(period_ms), *mine, idempotent=True
+                outcome = await self._link().run_script(
+                    CLAIM_OVER, [full_key], [token, _px(period_ms), *mine], idempotent=True
                 )
             except Exception as exc:  # the token is still remembered: the next claim uses it
                 raise self._unreachable(_CLAIM, exc) from exc
@@ -194,9 +194,7 @@ class RedisDedupStore:
     async def release(self, claim: Claim) -> None:
         """Delete the key if it still holds this claim's token (a Lua compare-and-delete)."""
         try:
-            await self._link().execute(
-                "EVAL", RELEASE_SCRIPT, 1, claim.key, str(claim.token), idempotent=True
-            )
+            await self._link().run_script(RELEASE, [claim.key], [str(claim.token)], idempotent=True)
         except Exception as exc:
             self._uncertain.remember(claim.key, str(claim.token))
             raise self._unreachable(_RELEASE_FAILED, exc) from exc
@@ -237,7 +235,8 @@ class RedisDedupStore:
         return results
 
     async def release_many(self, claims: Sequence[Claim]) -> None:
-        """The token-checked release of each claim, pipelined: one round trip per chunk."""
+        """The token-checked release of each claim, pipelined: one round trip per chunk
+        (``EVAL``: one round trip even when Redis does not hold the script yet)."""
         try:
             for start in range(0, len(claims), CLAIM_CHUNK):
                 commands = [
@@ -294,37 +293,30 @@ class RedisDedupStore:
 
     async def aclose(self) -> None:
         """Close the connections; the store reconnects when it is used again."""
-        client, self._client = self._client, None
         link, self._client_link = self._client_link, None
-        if client is not None and self._client_loop is _running_loop():
-            if link is not None:
-                await link.aclose()
-            await client.aclose()
+        if link is not None and self._client_loop is _running_loop():
+            await link.aclose()
 
     def _redis(self) -> Redis:
+        return self._link().client
+
+    def _link(self) -> RedisLink:
+        """The client and its link (see ``redis_link``), made on first use in each loop."""
         loop = _running_loop()
-        if self._client is None or self._client_loop is not loop:
+        if self._client_link is None or self._client_loop is not loop:
             # a client's connections belong to the loop that opened them
             from redis.asyncio import Redis
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
 
-            self._client = Redis.from_url(self.url, retry=Retry(NoBackoff(), 1), **self._options())
-            self._client_link = RedisLink(
-                self._client.connection_pool, timeout_s=self.timeout_ms / 1000
-            )
+            # no retry by redis-py: a claim sent again blindly is the loss RedisLink prevents
+            client = Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), **self._options())
+            self._client_link = RedisLink(client, timeout_s=self.timeout_ms / 1000)
             self._client_loop = loop
-        return self._client
-
-    def _link(self) -> RedisLink:
-        """Claims go through the link (see ``redis_link``), built with the client."""
-        self._redis()
-        assert self._client_link is not None
         return self._client_link
 
     def _options(self) -> dict[str, Any]:
-        # with the one immediate retry (NoBackoff) given by the caller: a stale pooled
-        # connection is replaced, and a dead Redis fails fast instead of backing off
+        # the pool checks a connection when it hands it out (one Redis closed is reopened)
         timeout = self.timeout_ms / 1000
         return {
             "socket_connect_timeout": timeout,

@@ -1,6 +1,7 @@
 """The Redis idempotency store: one view of leases and done markers for every process.
 
-Built on the Redis dedup store (its client, link, masking and release). Per key there are two
+Built on the Redis dedup store (its client, link, masking and release); the scripts run by
+``EVALSHA``. Per key there are two
 entries, ``<prefix>{<key>}:lease`` and ``<prefix>{<key>}:done`` (one hash slot, so the scripts
 also run on a Redis Cluster). ``acquire`` is one Lua script — "done?" then ``SET NX PX`` —
 atomic on the server; ``mark_done`` sets the done marker and drops the lease in one script;
@@ -13,7 +14,8 @@ import logging
 import uuid
 
 from faststream_hare._internal.masking import mask_text, mask_url
-from faststream_hare.dedup.redis import DEFAULT_TIMEOUT_MS, RELEASE_SCRIPT, RedisDedupStore
+from faststream_hare.dedup.redis import DEFAULT_TIMEOUT_MS, RELEASE, RedisDedupStore
+from faststream_hare.dedup.redis_link import Script
 from faststream_hare.dedup.store import Claim
 from faststream_hare.errors import HareDedupError
 from faststream_hare.idempotency.store import Seen
@@ -25,16 +27,16 @@ KEY_PREFIX = "hare:idem:"
 LEASE_SUFFIX = ":lease"
 DONE_SUFFIX = ":done"
 
-_ACQUIRE = """
+ACQUIRE = Script("""
 if redis.call('exists', KEYS[2]) == 1 then return 2 end
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
-"""
-_MARK_DONE = """
+""")
+MARK_DONE = Script("""
 redis.call('set', KEYS[2], '1', 'PX', ARGV[2])
 if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
 return 1
-"""
+""")
 
 
 class RedisIdempotencyStore(RedisDedupStore):
@@ -59,9 +61,7 @@ class RedisIdempotencyStore(RedisDedupStore):
         base = f"{self.prefix}{{{key}}}"
         lease_key, done_key = base + LEASE_SUFFIX, base + DONE_SUFFIX
         try:
-            reply = await self._link().execute(
-                "EVAL", _ACQUIRE, 2, lease_key, done_key, token, lease_ms
-            )
+            reply = await self._link().run_script(ACQUIRE, [lease_key, done_key], [token, lease_ms])
         except BaseException as exc:
             self._uncertain.remember(lease_key, token)
             if not isinstance(exc, Exception):
@@ -87,7 +87,7 @@ class RedisIdempotencyStore(RedisDedupStore):
         tokens = self._uncertain.take(lease_key)
         for token in reversed(tokens):  # the newest attempt first
             try:
-                removed = await self._link().execute("EVAL", RELEASE_SCRIPT, 1, lease_key, token)
+                removed = await self._link().run_script(RELEASE, [lease_key], [token])
             except Exception as exc:
                 self._uncertain.remember(lease_key, *tokens)
                 raise self._unreachable(("lease a key", ""), exc) from exc
@@ -102,14 +102,10 @@ class RedisIdempotencyStore(RedisDedupStore):
         """Set the done marker for ``period_ms`` and drop the lease if it is still ours."""
         done_key = lease.key.removesuffix(LEASE_SUFFIX) + DONE_SUFFIX
         try:
-            await self._link().execute(
-                "EVAL",
-                _MARK_DONE,
-                2,
-                lease.key,
-                done_key,
-                str(lease.token),
-                period_ms,
+            await self._link().run_script(
+                MARK_DONE,
+                [lease.key, done_key],
+                [str(lease.token), period_ms],
                 idempotent=True,  # run twice, it sets the marker twice
             )
         except Exception as exc:

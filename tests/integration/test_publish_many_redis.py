@@ -6,17 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aio_pika
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 
 from faststream_hare import HareBroker, HareDedupError, HareSettings, PublishResult, Unique
-from faststream_hare._internal.redis_wire import RespWire
 from faststream_hare.dedup import RedisDedupStore
-from faststream_hare.dedup.redis import CLAIM_CHUNK
+from faststream_hare.dedup.redis import CLAIM_CHUNK, CLAIM_OVER
 from tests.support.amqp import drain
 from tests.support.fault_proxy import LoseFirstReplies
 from tests.support.pools import running
@@ -38,15 +38,15 @@ async def store() -> AsyncIterator[RedisDedupStore]:
 
 @pytest.fixture
 def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """One entry per write to Redis (a round trip): the bytes sent, from now on."""
+    """One entry per write of commands to Redis (a round trip), from now on."""
     writes: list[int] = []
-    call: Callable[..., asyncio.Future[list[Any]]] = RespWire.call
+    send: Callable[..., Awaitable[None]] = AbstractConnection.send_packed_command
 
-    def counting(self: RespWire, packed: bytes, *args: Any) -> asyncio.Future[list[Any]]:
-        writes.append(len(packed))
-        return call(self, packed, *args)
+    async def counting(self: AbstractConnection, command: Any, *args: Any, **kw: Any) -> None:
+        writes.append(1)
+        await send(self, command, *args, **kw)
 
-    monkeypatch.setattr(RespWire, "call", counting)
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
     return writes
 
 
@@ -209,7 +209,7 @@ async def test_a_batch_whose_connection_broke_in_flight_is_released_before_the_e
     async with LoseFirstReplies(cut=True) as proxy:
         broken = RedisDedupStore(f"redis://127.0.0.1:{proxy.port}/0", name=store.name)
         try:
-            with pytest.raises(HareDedupError, match="closed before the reply"):
+            with pytest.raises(HareDedupError, match="before the reply"):
                 await broken.claim_many(["a", "b", "c"], 60_000)
             assert proxy.triggered, "the claims reached Redis"
         finally:
@@ -250,9 +250,9 @@ async def test_a_claim_whose_connection_broke_in_flight_is_published_not_a_dupli
 async def test_a_claim_given_up_while_redis_stalls_is_not_a_duplicate_later(
     store: RedisDedupStore,
 ) -> None:
-    """A caller cancelled with its SET in flight, then a claim that timed out: the key holds
-    the first attempt's token. The next claim takes it over (the unanswered token is kept),
-    so the message is claimed rather than reported DUPLICATE."""
+    """A caller cancelled with its SET in flight: the key holds that attempt's token. The next
+    claim (on a new connection: redis-py closes the one of a call cut short) takes it over, so
+    the message is claimed rather than reported DUPLICATE."""
     async with LoseFirstReplies() as proxy:
         stalled = RedisDedupStore(
             f"redis://127.0.0.1:{proxy.port}/0", name=store.name, timeout_ms=500
@@ -263,8 +263,23 @@ async def test_a_claim_given_up_while_redis_stalls_is_not_a_duplicate_later(
             given_up.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await given_up
-            with pytest.raises(HareDedupError, match="no reply from Redis"):
+            claim = await stalled.claim("a", 60_000)
+            assert claim is not None, "reported DUPLICATE: the message would be lost"
+            assert proxy.connections == 2
+        finally:
+            await stalled.aclose()
+    assert await store.count() == 1
+
+
+async def test_a_claim_that_timed_out_is_not_a_duplicate_later(store: RedisDedupStore) -> None:
+    async with LoseFirstReplies() as proxy:
+        stalled = RedisDedupStore(
+            f"redis://127.0.0.1:{proxy.port}/0", name=store.name, timeout_ms=500
+        )
+        try:
+            with pytest.raises(HareDedupError, match=r"no reply from Redis within 0\.5 s"):
                 await stalled.claim("a", 60_000)
+            assert proxy.triggered, "the SET reached Redis"
             claim = await stalled.claim("a", 60_000)
             assert claim is not None, "reported DUPLICATE: the message would be lost"
             assert proxy.connections == 2
@@ -281,8 +296,9 @@ async def test_taking_over_our_own_claim_survives_losing_that_reply_too(
     sees the key as ours. A drop-then-claim did not: the drop sent again found the key
     already gone, answered "not ours", and the message was reported DUPLICATE (lost)."""
     key = store.prefix + "a"
-    assert await store._link().execute("SET", key, "lost-attempt", "PX", 60_000) == "OK"
-    async with LoseFirstReplies(cut=True, trigger=b"\r\nEVAL\r\n") as proxy:
+    assert await store._link().execute("SET", key, "lost-attempt", "PX", 60_000)
+    await store._link().client.script_load(CLAIM_OVER.text)  # its EVALSHA runs, then is cut
+    async with LoseFirstReplies(cut=True, trigger=b"\r\nEVALSHA\r\n") as proxy:
         broken = RedisDedupStore(f"redis://127.0.0.1:{proxy.port}/0", name=store.name)
         broken._uncertain.remember(key, "lost-attempt")
         try:
@@ -302,7 +318,7 @@ async def test_concurrent_claims_over_our_own_lost_claim_let_exactly_one_win(
     """Claims made over an unanswered claim reuse its token: two callers of this process
     claiming the same key at once must not both win with it (a duplicate publish)."""
     key = store.prefix + "a"
-    assert await store._link().execute("SET", key, "lost-attempt", "PX", 60_000) == "OK"
+    assert await store._link().execute("SET", key, "lost-attempt", "PX", 60_000)
     store._uncertain.remember(key, "lost-attempt")
     claims = await asyncio.gather(*(store.claim("a", 60_000) for _ in range(5)))
     assert sum(claim is not None for claim in claims) == 1, claims
