@@ -2,9 +2,9 @@
 
 A claim is ``SET key token NX PX period`` (atomic on the server); a release deletes the key
 only while it still holds this claim's token (a script, run by ``EVALSHA``). Every call goes
-through ``RedisLink``: redis-py's asyncio client with its retry off, a batch in one pipeline
-(one round trip). Needs the ``redis`` package (``pip install 'faststream-hare[redis]'``),
-imported only when a Redis store is built.
+through ``RedisLink`` (one redis-py connection, nothing resent blindly; a batch is one write).
+Needs the ``redis`` package (``pip install 'faststream-hare[redis]'``), imported only when a
+Redis store is built.
 """
 
 from __future__ import annotations
@@ -13,17 +13,14 @@ import asyncio
 import importlib.util
 import logging
 import uuid
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from faststream_hare._internal.masking import mask_text, mask_url
 from faststream_hare.dedup.redis_link import RedisConnectionLostError, RedisLink, Script
 from faststream_hare.dedup.store import Claim
 from faststream_hare.dedup.uncertain import KeyTurns, UncertainClaims
 from faststream_hare.errors import HareConfigError, HareDedupError
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
 
 logger = logging.getLogger("faststream_hare.dedup")
 
@@ -262,20 +259,31 @@ class RedisDedupStore:
     async def count(self) -> int:
         """Number of live entries under this store's prefix (a ``SCAN``: for inspection)."""
         try:
-            return sum([1 async for _ in self._redis().scan_iter(match=f"{self.prefix}*")])
+            return sum([len(keys) async for keys in self._scan()])
         except Exception as exc:
             raise self._unreachable(_COUNT, exc) from exc
 
     async def clear(self) -> int:
         """Delete every entry under this store's prefix; returns how many were deleted."""
-        client = self._redis()
         deleted = 0
         try:
-            async for key in client.scan_iter(match=f"{self.prefix}*", count=1_000):
-                deleted += int(await client.delete(key))
+            async for keys in self._scan():
+                deleted += int(await self._link().execute("DEL", *keys, idempotent=True))
         except Exception as exc:
             raise self._unreachable(_CLEAR, exc) from exc
         return deleted
+
+    async def _scan(self) -> AsyncIterator[list[str]]:
+        """The keys under this store's prefix, a page of ``SCAN`` at a time."""
+        cursor = 0
+        while True:
+            cursor, keys = await self._link().execute(
+                "SCAN", cursor, "MATCH", f"{self.prefix}*", "COUNT", 1_000, idempotent=True
+            )
+            if keys:
+                yield keys
+            if not int(cursor):
+                return
 
     def __len__(self) -> int:
         """Live entries, counted with a short-lived blocking client (tests, diagnostics)."""
@@ -283,7 +291,8 @@ class RedisDedupStore:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        client = redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 1), **self._options())
+        options = {**self._options(), "socket_timeout": self.timeout_ms / 1000}
+        client = redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 1), **options)
         try:
             return sum(1 for _ in client.scan_iter(match=f"{self.prefix}*"))
         except Exception as exc:
@@ -297,9 +306,6 @@ class RedisDedupStore:
         if link is not None and self._client_loop is _running_loop():
             await link.aclose()
 
-    def _redis(self) -> Redis:
-        return self._link().client
-
     def _link(self) -> RedisLink:
         """The client and its link (see ``redis_link``), made on first use in each loop."""
         loop = _running_loop()
@@ -309,18 +315,19 @@ class RedisDedupStore:
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
 
-            # no retry by redis-py: a claim sent again blindly is the loss RedisLink prevents
+            # no retry by redis-py for anything sent through this client either
             client = Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), **self._options())
             self._client_link = RedisLink(client, timeout_s=self.timeout_ms / 1000)
             self._client_loop = loop
         return self._client_link
 
     def _options(self) -> dict[str, Any]:
-        # the pool checks a connection when it hands it out (one Redis closed is reopened)
-        timeout = self.timeout_ms / 1000
+        # no socket timeout for the async client: RedisLink's deadline covers a whole call
+        # (redis-py's timeout on a write costs a task per write); the pool checks a connection
+        # when it hands it out (one Redis closed is reopened)
         return {
-            "socket_connect_timeout": timeout,
-            "socket_timeout": timeout,
+            "socket_connect_timeout": self.timeout_ms / 1000,
+            "socket_timeout": None,  # said: redis-py 8 has a default of its own
             "decode_responses": True,
         }
 

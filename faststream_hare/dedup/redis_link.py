@@ -1,14 +1,16 @@
-"""Redis calls of the dedup and idempotency stores, through redis-py's asyncio client.
+"""Redis calls of the dedup and idempotency stores, on one connection of redis-py's asyncio API.
 
-The client is built with redis-py's retry turned off: a claim sent again blindly after its
-connection broke could find its own key taken and report a message never published as a
-duplicate. ``RedisLink`` decides instead: a call whose connection breaks raises
-``RedisConnectionLostError`` (whether it ran is unknown), and is sent again only when its
-caller says it is ``idempotent``.
+redis-py opens the connection (URL, TLS, ``unix://``, credentials, database, RESP2 or RESP3),
+packs the commands and parses the replies. Nothing is sent again behind the caller's back (no
+redis-py retry wraps these calls): a claim sent again blindly after its connection broke could
+find its own key taken and report a message never published as a duplicate. A call whose
+connection breaks raises ``RedisConnectionLostError`` (whether it ran is unknown) and is sent
+again only when its caller says it is ``idempotent``.
 
-Calls go out in redis-py pipelines, one at a time: the calls made while one round trip is in
-flight wait for it and then leave together, in one write. Concurrent claims thus share one
-connection and their round trips, and a cut link costs one reconnect, not one per caller.
+One round trip at a time: a call made while the link is idle goes at once, in its caller's
+task; the calls made while a round trip is in flight wait for it and then leave together, in
+one write. Concurrent claims thus share one connection and their round trips, and a cut link
+costs one reconnect, not one per caller.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from faststream_hare._internal import compat
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.connection import AbstractConnection
 
 Command = Sequence[Any]
 
@@ -40,7 +43,7 @@ class _Call:
 
 
 class RedisLink:
-    """Runs calls on ``client`` (whose retry is off), each within ``timeout_s``."""
+    """Runs calls on one connection made by ``client``'s pool, each within ``timeout_s``."""
 
     def __init__(self, client: Redis, *, timeout_s: float) -> None:
         from redis import exceptions  # here: redis is an extra, needed once a store is built
@@ -48,11 +51,14 @@ class RedisLink:
         self.client = client
         self._timeout_s = timeout_s
         self._queued: list[_Call] = []
+        self._busy = False  # a round trip is in flight
         self._sender: asyncio.Task[None] | None = None
         self._broken = exceptions.ConnectionError
         self._refused = exceptions.AuthenticationError
         self._late = exceptions.TimeoutError
         self._no_script = exceptions.NoScriptError
+        self._reply_error = exceptions.ResponseError
+        self._connection: AbstractConnection | None = None
 
     async def execute(self, *command: Any, idempotent: bool = False) -> Any:
         """One command; its reply (an error reply raises)."""
@@ -103,30 +109,70 @@ class RedisLink:
             msg = f"no reply from Redis within {self._timeout_s:g} s"
             raise TimeoutError(msg) from exc
 
-    def _send(self, commands: Sequence[Command]) -> asyncio.Future[list[Any]]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[Any]] = loop.create_future()
-        self._queued.append(_Call(commands, future))
-        if self._sender is None or self._sender.done():
-            self._sender = loop.create_task(self._send_queued())
-        return future
+    async def _send(self, commands: Sequence[Command]) -> list[Any]:
+        if self._busy:  # wait for the round trip in flight, then leave with the others
+            future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+            self._queued.append(_Call(commands, future))
+            return await future
+        self._busy = True
+        try:
+            return await self._write_and_read(commands)
+        except Exception as exc:
+            failure = self._failure(exc)
+            if failure is exc:
+                raise
+            raise failure from exc
+        finally:  # cancelled too: _write_and_read closed the connection
+            self._busy = False
+            self._send_queued_soon()
+
+    def _send_queued_soon(self) -> None:
+        if self._queued and (self._sender is None or self._sender.done()):
+            self._busy = True
+            self._sender = asyncio.get_running_loop().create_task(self._send_queued())
 
     async def _send_queued(self) -> None:
-        """One pipeline at a time, each with every call queued when it leaves. A caller that
-        gave up (its future cancelled) is not waited for: its replies are read and dropped."""
-        while self._queued:
-            calls, self._queued = self._queued, []
-            calls = [call for call in calls if not call.future.done()]
-            if calls:
-                await self._round_trip(calls)
+        """One round trip at a time, each with every call queued when it leaves. A caller
+        that gave up (its future cancelled) is not waited for: its replies are read and
+        dropped."""
+        try:
+            while self._queued:
+                calls, self._queued = self._queued, []
+                calls = [call for call in calls if not call.future.done()]
+                if calls:
+                    await self._round_trip(calls)
+        finally:
+            self._busy = False
+
+    async def _write_and_read(self, commands: Sequence[Command]) -> list[Any]:
+        """The commands in one write on the link's connection, then their replies (an error
+        reply in its place). The connection is made by the client's pool, with its settings,
+        and opened again after any failure."""
+        connection = self._connection
+        if connection is None:
+            connection = self.client.connection_pool.make_connection()  # type: ignore[no-untyped-call]
+            self._connection = connection
+        try:
+            if not connection.is_connected:
+                await connection.connect()
+            await connection.send_packed_command(
+                connection.pack_commands(commands), check_health=False
+            )
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(await connection.read_response())
+                except self._reply_error as exc:
+                    replies.append(exc)
+        except BaseException:  # the replies of this write are not all read: never reuse it
+            await connection.disconnect(nowait=True)
+            raise
+        return replies
 
     async def _round_trip(self, calls: list[_Call]) -> None:
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for call in calls:
-                    for command in call.commands:
-                        pipe.execute_command(*command)
-                replies = await pipe.execute(raise_on_error=False)
+            async with compat.timeout(self._timeout_s):  # the connection is closed on expiry
+                replies = await self._write_and_read([c for call in calls for c in call.commands])
         except Exception as exc:  # the whole round trip failed: every call of it fails
             for call in calls:
                 if not call.future.done():
@@ -140,25 +186,28 @@ class RedisLink:
             start = end
 
     def _failure(self, exc: Exception) -> Exception:
-        """One error per caller: a broken connection is ``RedisConnectionLostError``, a read
-        past redis-py's socket timeout a ``TimeoutError``."""
+        """One error per caller: a broken connection is ``RedisConnectionLostError``, a round
+        trip past its deadline a ``TimeoutError``."""
         if isinstance(exc, self._broken) and not isinstance(exc, self._refused):
             lost = RedisConnectionLostError(
                 f"the connection to Redis failed before the reply ({exc})"
             )
             lost.__cause__ = exc
             return lost
-        if isinstance(exc, self._late):
+        if isinstance(exc, (self._late, asyncio.TimeoutError)):
             late = TimeoutError(f"no reply from Redis within {self._timeout_s:g} s")
             late.__cause__ = exc
             return late
         return exc
 
     async def aclose(self) -> None:
-        """Close the client once the round trip in flight (if any) is over."""
+        """Close the connection once the round trips queued (if any) are over."""
         sender = self._sender
         if sender is not None and not sender.done():
             await asyncio.gather(sender, return_exceptions=True)
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.disconnect()
         await self.client.aclose()
 
 

@@ -22,6 +22,9 @@ from redis.exceptions import ResponseError
 from faststream_hare import HareDedupError
 from faststream_hare.dedup import RedisDedupStore
 from faststream_hare.dedup.redis_link import RedisConnectionLostError
+from faststream_hare.dedup.store import Claim
+from faststream_hare.idempotency import Seen
+from faststream_hare.idempotency.redis import RedisIdempotencyStore
 from tests.support.fault_proxy import LoseFirstReplies
 from tests.support.rabbit_admin import REDIS_URL
 from tests.support.redis_server import ThrowawayRedis, free_port
@@ -92,7 +95,7 @@ async def test_a_stalled_connection_fails_its_call_by_the_deadline_and_is_replac
                 await link.execute("SET", key, "v", "PX", 60_000)
             assert 0.25 < loop.time() - started < 2
             assert proxy.triggered
-            assert await link.execute("SET", key, "v", "PX", 60_000) is True
+            assert await link.execute("SET", key, "v", "PX", 60_000) == "OK"
             assert proxy.connections == 2, "a timed-out connection is not used again"
         finally:
             await link.execute("DEL", key)
@@ -107,13 +110,15 @@ class PrivateRedis:
     tls_port: int
 
     def url(self, via: str) -> str:
-        """A URL to database 3 over ``via``: tcp, unix, tls or resp3 (tcp, protocol 3)."""
+        """A URL to database 3 over ``via``: tcp, unix, tls, resp2 or resp3 (tcp, with that
+        protocol; plain tcp speaks redis-py's default)."""
         directory, port = self.server.directory, self.server.port
         return {
             "tcp": f"redis://:s3cret-pw@127.0.0.1:{port}/3",
             "unix": f"unix://:s3cret-pw@{directory / 'redis.sock'}?db=3",
             "tls": f"rediss://:s3cret-pw@127.0.0.1:{self.tls_port}/3"
             f"?ssl_ca_certs={directory / 'ca.pem'}",
+            "resp2": f"redis://:s3cret-pw@127.0.0.1:{port}/3?protocol=2",
             "resp3": f"redis://:s3cret-pw@127.0.0.1:{port}/3?protocol=3",
         }[via]
 
@@ -149,13 +154,17 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateR
         server.stop()
 
 
-@pytest.mark.parametrize("via", ["tcp", "unix", "tls", "resp3"])
-async def test_redis_py_still_opens_the_connection_with_password_and_database(
+@pytest.mark.parametrize("via", ["tcp", "unix", "tls", "resp2", "resp3"])
+async def test_every_way_to_reach_redis_works_with_password_and_database(
     private_redis: PrivateRedis, via: str
 ) -> None:
+    """Claims, scripts (loaded by their first ``EVAL``) and idempotency leases, whatever the
+    transport or the protocol."""
     store = RedisDedupStore(private_redis.url(via), name=f"t{uuid.uuid4().hex[:8]}")
+    leases = RedisIdempotencyStore(private_redis.url(via), name=store.name)
     admin = Redis.from_url(private_redis.url("tcp"), decode_responses=True)
     try:
+        await admin.script_flush()
         claim = await store.claim("a", 60_000)
         assert claim is not None
         assert await admin.get(claim.key) == claim.token, "the claim is in database 3"
@@ -163,8 +172,14 @@ async def test_redis_py_still_opens_the_connection_with_password_and_database(
         assert await store.claim_many(["a", "b"], 60_000) == [None, ANY]
         await store.release(claim)
         assert await admin.exists(claim.key) == 0
+        lease = await leases.acquire("k", 60_000)
+        assert isinstance(lease, Claim)
+        assert await leases.acquire("k", 60_000) is Seen.BUSY
+        await leases.mark_done(lease, 60_000)
+        assert await leases.acquire("k", 60_000) is Seen.DONE
     finally:
         await store.aclose()
+        await leases.aclose()
         await admin.flushdb()
         await admin.aclose()
 
