@@ -8,12 +8,12 @@ plugins (AMQP only), so it boots in seconds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -44,10 +44,29 @@ class PrivateRabbit:
         self.amqp_port = port_base + 1
         self.dist_port = port_base + 4
         self.cli_ports = (port_base + 10, port_base + 20)
-        self.dir = Path(tempfile.mkdtemp(prefix=f"hare-{name}-", dir=f"{self.root}/tmp"))
+        # one fixed directory per node: a node an interrupted run left behind is found there
+        self.dir = Path(f"{self.root}/tmp/hare-{self.node.split('@')[0]}-{port_base}")
+        self._end_left_over()
+        self.dir.mkdir(mode=0o700)
         self.url = f"amqp://guest:guest@127.0.0.1:{self.amqp_port}/"
         self.process: subprocess.Popen[bytes] | None = None
         self._write_files()
+
+    def _end_left_over(self) -> None:
+        """SIGKILL a node an earlier run of this test left running here (its beam.pid, if the
+        process still runs with this directory's env file), and delete the directory."""
+        pid_file = self.dir / "beam.pid"
+        if pid_file.is_file():
+            pid = pid_file.read_text().strip()
+            environ = Path(f"/proc/{pid}/environ")
+            needle = f"{self.inside(self.dir)}/rabbitmq-env.conf".encode()
+            with contextlib.suppress(OSError, ValueError):
+                if pid.isdigit() and needle in environ.read_bytes():
+                    os.kill(int(pid), signal.SIGKILL)
+                    deadline = time.monotonic() + 10
+                    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                        time.sleep(0.1)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     @staticmethod
     def _root() -> str:
