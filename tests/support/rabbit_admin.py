@@ -21,18 +21,26 @@ _VHOST = "%2F"
 class RabbitAdmin:
     """Queries and deletes entities; ``None`` means "does not exist"."""
 
-    def _call(self, method: str, path: str) -> Any:
+    def _call(self, method: str, path: str, *, tries: int = 5) -> Any:
+        """The answer's JSON; ``None`` on 404. A 5xx is tried again (up to ``tries`` times):
+        a loaded broker's management API answers 500 now and then, e.g. while listing a
+        queue that is being deleted."""
         request = urllib.request.Request(
             f"{MGMT_URL}/api/{path}", method=method, headers={"Authorization": _AUTH}
         )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                body = response.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise
-        return json.loads(body) if body else None
+        for attempt in range(1, tries + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    body = response.read()
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404:
+                    return None
+                if exc.code < 500 or attempt == tries:
+                    raise
+                time.sleep(0.2 * attempt)
+                continue
+            return json.loads(body) if body else None
+        raise AssertionError("unreachable")
 
     def queue(self, name: str) -> dict[str, Any] | None:
         return self._call("GET", f"queues/{_VHOST}/{urllib.parse.quote(name, safe='')}")
@@ -95,7 +103,8 @@ class RabbitAdmin:
         closed = 0
         for c in self.connections(name_prefix):
             try:
-                self._call("DELETE", f"connections/{urllib.parse.quote(c['name'], safe='')}")
+                path = f"connections/{urllib.parse.quote(c['name'], safe='')}"
+                self._call("DELETE", path, tries=1)
             except urllib.error.HTTPError as exc:
                 if exc.code != 500:  # 500: it closed by itself meanwhile (a cut, a reconnect)
                     raise
