@@ -10,7 +10,8 @@ broker creates every entity: its metadata store writes them one by one, so a fir
 hare creates about five times what plain FastStream creates), then again after ``stop()``,
 when everything exists (an app's every later start). Then it deletes what it declared. Runs
 alternate (plain, hare) over ``--rounds`` so that drift on a shared machine hits both alike;
-the ratios are hare / plain of the medians.
+the ratios are hare / plain of the medians. The client's CPU time is printed beside the wall
+time: on a shared machine the wall time follows whatever else runs, the CPU time much less.
 
 Run: ``.venv/bin/python benchmarks/bench_startup.py [--subscribers 200 1000] [--rounds 3]``
 (RabbitMQ at ``HARE_TEST_AMQP_URL``, default ``amqp://guest:guest@127.0.0.1:5672/``; set
@@ -54,10 +55,13 @@ def hare_broker(names: list[str]) -> HareBroker:
     return broker
 
 
-async def time_start(broker: RabbitBroker) -> float:
-    began = time.perf_counter()
+Timing = tuple[float, float]  # (wall seconds, client CPU seconds)
+
+
+async def time_start(broker: RabbitBroker) -> Timing:
+    began, cpu = time.perf_counter(), time.process_time()
     await broker.start()
-    elapsed = time.perf_counter() - began
+    elapsed = time.perf_counter() - began, time.process_time() - cpu
     await broker.stop()
     return elapsed
 
@@ -82,7 +86,7 @@ async def drop(names: list[str], hare: bool) -> None:
         await connection.close()
 
 
-async def one(count: int, hare: bool) -> tuple[float, float]:
+async def one(count: int, hare: bool) -> tuple[Timing, Timing]:
     """(first start, start again) of ``count`` subscribers."""
     names = [f"bench_startup_{uuid.uuid4().hex[:8]}_{i}" for i in range(count)]
     broker = hare_broker(names) if hare else plain_broker(names)
@@ -99,18 +103,26 @@ async def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     print(f"broker: {AMQP_URL.split('@')[-1]}")
-    print("| subscribers | start | plain FastStream (s) | hare, cascade of 2 (s) | hare / plain |")
-    print("|---|---|---|---|---|")
+    print(
+        "| subscribers | start | plain FastStream (s) | hare, cascade of 2 (s) | hare / plain "
+        "| client CPU plain / hare (s) | CPU hare / plain |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for count in args.subscribers:
-        plain: list[tuple[float, float]] = []
-        hare: list[tuple[float, float]] = []
+        plain: list[tuple[Timing, Timing]] = []
+        hare: list[tuple[Timing, Timing]] = []
         for _ in range(args.rounds):
             plain.append(await one(count, hare=False))
             hare.append(await one(count, hare=True))
         for index, label in enumerate(("first (creates)", "again (exists)")):
-            p = statistics.median(run[index] for run in plain)
-            h = statistics.median(run[index] for run in hare)
-            print(f"| {count} | {label} | {p:.2f} | {h:.2f} | {h / p:.2f} |")
+            p = statistics.median(run[index][0] for run in plain)
+            h = statistics.median(run[index][0] for run in hare)
+            pc = statistics.median(run[index][1] for run in plain)
+            hc = statistics.median(run[index][1] for run in hare)
+            print(
+                f"| {count} | {label} | {p:.2f} | {h:.2f} | {h / p:.2f} "
+                f"| {pc:.2f} / {hc:.2f} | {hc / pc:.2f} |"
+            )
 
 
 if __name__ == "__main__":
