@@ -16,7 +16,7 @@ from redis.asyncio.connection import AbstractConnection
 
 from faststream_hare import HareBroker, HareDedupError, HareSettings, PublishResult, Unique
 from faststream_hare.dedup import RedisDedupStore
-from faststream_hare.dedup.redis import CLAIM_CHUNK, CLAIM_OVER
+from faststream_hare.dedup.redis import CLAIM_CHUNK, CLAIM_EACH, CLAIM_OVER
 from tests.support.amqp import drain
 from tests.support.fault_proxy import LoseFirstReplies
 from tests.support.pools import running
@@ -69,8 +69,8 @@ async def test_a_batch_is_one_round_trip_to_claim_and_one_to_release(
     async with running(broker):
         queue = await channel.declare_queue(f"{prefix}.orders")
         await queue.bind(f"{prefix}.ex", "order.created")
-        assert await orders.publish_message({"id": -1}) is PublishResult.OK
-        round_trips.clear()  # the store's connection is open now
+        assert await orders.publish_many([{"id": -1}]) == [PublishResult.OK]
+        round_trips.clear()  # the store's connection is open, Redis holds the claim script
 
         batch = [{"id": n} for n in range(300)] + [{"id": 7}]
         results = await orders.publish_many(batch)
@@ -188,7 +188,8 @@ async def test_claims_whose_replies_were_lost_are_released_before_the_error(
 ) -> None:
     """The SETs ran on Redis but no reply came: without the release, retrying this batch
     would be all DUPLICATE until the keys expire (a silent loss)."""
-    async with LoseFirstReplies() as proxy:
+    await store._link().client.script_load(CLAIM_EACH.text)  # the batch's EVALSHA runs
+    async with LoseFirstReplies(trigger=b"\r\nEVALSHA\r\n") as proxy:
         stalled = RedisDedupStore(
             f"redis://127.0.0.1:{proxy.port}/0", name=store.name, timeout_ms=500
         )
@@ -206,7 +207,8 @@ async def test_claims_whose_replies_were_lost_are_released_before_the_error(
 async def test_a_batch_whose_connection_broke_in_flight_is_released_before_the_error(
     store: RedisDedupStore,
 ) -> None:
-    async with LoseFirstReplies(cut=True) as proxy:
+    await store._link().client.script_load(CLAIM_EACH.text)  # the batch's EVALSHA runs
+    async with LoseFirstReplies(cut=True, trigger=b"\r\nEVALSHA\r\n") as proxy:
         broken = RedisDedupStore(f"redis://127.0.0.1:{proxy.port}/0", name=store.name)
         try:
             with pytest.raises(HareDedupError, match="before the reply"):
