@@ -3,7 +3,7 @@
 The ONLY module that writes aio-pika's private fields. A hare stream subscriber hands FastStream
 the aio-pika message it expects; building one for every message a stream delivers through
 aio-pika's constructor would cost about 10 µs of validation of values already in final form.
-``tests/unit/test_stream_messages.py`` checks the result against aio-pika's own constructor,
+``tests/features/internals/test_stream_messages.py`` checks the result against aio-pika's own constructor,
 field by field, so an aio-pika upgrade cannot drift silently.
 """
 
@@ -26,7 +26,7 @@ class StreamIncomingMessage(IncomingMessage):
 
     It is built for every message a stream delivers, so it skips aio-pika's generic
     constructor (about 10 µs of validation of values we already hold in final form) and sets
-    the fields directly. ``tests/unit/test_stream_messages.py`` checks the result against
+    the fields directly. ``tests/features/internals/test_stream_messages.py`` checks the result against
     aio-pika's own constructor, field by field, so an aio-pika upgrade cannot drift silently.
     """
 

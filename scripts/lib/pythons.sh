@@ -23,7 +23,7 @@ CORE_TESTS=(
     tests/features/publish/test_dedup_keys.py
     tests/features/publish/test_dedup_memory.py
     tests/features/publish/test_dedup_batch.py
-    tests/integration/test_dedup_redis.py
+    tests/features/publish/test_dedup_redis.py
     tests/features/topology/test_topology.py
     tests/features/topology/test_topology_plan.py
     tests/features/telemetry/test_telemetry_otel.py
@@ -33,8 +33,12 @@ CORE_TESTS=(
     tests/features/ops/test_ops_doctor_rules.py
     tests/features/ops/test_ops_records.py
     tests/features/ops/test_ops_selection.py
-    tests/integration/test_outbox.py
-    tests/integration/test_inbox.py
+    tests/features/outbox/test_outbox.py
+    tests/features/outbox/test_inbox.py
+    tests/features/outbox/test_outbox_units.py
+    tests/features/internals/test_faststream_parity.py
+    tests/features/internals/test_aiormq_frames.py
+    tests/features/internals/test_stream_messages.py
 )
 #: The extras the core tests import, and the tools that run them.
 TEST_EXTRAS="cli,redis,console,prometheus,otel,fastapi,outbox"

@@ -17,7 +17,7 @@ from tests.support.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.rabbit
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _closed_port() -> int:

@@ -18,7 +18,7 @@ from faststream_hare.outbox.sending import MAX_RUN, back_off_s, publish_rows, ru
 from faststream_hare.outbox.tables import OutboxTables
 from faststream_hare.outbox.writer import insert_sql
 
-PACKAGE = Path(__file__).resolve().parents[2] / "faststream_hare"
+PACKAGE = Path(__file__).resolve().parents[3] / "faststream_hare"
 
 
 def test_only_the_hare_command_imports_the_outbox_package() -> None:

@@ -26,7 +26,7 @@ from tests.support.postgres import PG_DSN, fresh_tables, rows_waiting, schema
 from tests.support.rabbit_admin import AMQP_URL
 
 pytestmark = pytest.mark.rabbit
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def make_broker(prefix: str) -> HareBroker:

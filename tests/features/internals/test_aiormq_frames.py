@@ -3,7 +3,7 @@
 aiormq's write queue is bounded, and a connection whose writer has ended leaves it full for
 good: a write waiting for room must end with the channel, and hand its delivery tags back.
 The fake stands in for the few attributes of aiormq's channel the module uses; the real ones
-are exercised against RabbitMQ in ``tests/integration/test_publish_pipeline.py``.
+are exercised against RabbitMQ in ``tests/features/internals/test_publish_pipeline.py``.
 """
 
 from __future__ import annotations
