@@ -3,8 +3,8 @@
 The ONLY module that writes aio-pika's private fields. A hare stream subscriber hands FastStream
 the aio-pika message it expects; building one for every message a stream delivers through
 aio-pika's constructor would cost about 10 µs of validation of values already in final form.
-``tests/features/internals/test_stream_messages.py`` checks the result against aio-pika's own constructor,
-field by field, so an aio-pika upgrade cannot drift silently.
+``tests/features/internals/test_stream_messages.py`` checks the result against aio-pika's own
+constructor, field by field, so an aio-pika upgrade cannot drift silently.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ class StreamIncomingMessage(IncomingMessage):
 
     It is built for every message a stream delivers, so it skips aio-pika's generic
     constructor (about 10 µs of validation of values we already hold in final form) and sets
-    the fields directly. ``tests/features/internals/test_stream_messages.py`` checks the result against
-    aio-pika's own constructor, field by field, so an aio-pika upgrade cannot drift silently.
+    the fields directly. ``tests/features/internals/test_stream_messages.py`` checks the result
+    against aio-pika's own constructor, field by field, so an aio-pika upgrade cannot drift
+    silently.
     """
 
     __slots__ = ()

@@ -6,8 +6,9 @@ segment in the sender's time slice). Hare's copies and pipelined publishes arriv
 event-loop turn, so they are written here as one frame buffer, with the confirm
 bookkeeping aiormq's own ``basic_publish`` keeps: a delivery tag and a confirmation future
 per message (resolved, failed or rejected by aiormq's reader, returns included), under the
-channel's publish lock. ``tests/features/internals/test_publish_pipeline.py`` runs these names against
-the aiormq release installed and a real broker (returns, encoding errors, a closing channel).
+channel's publish lock. ``tests/features/internals/test_publish_pipeline.py`` runs these names
+against the aiormq release installed and a real broker (returns, encoding errors, a closing
+channel).
 
 Each channel is checked before its first write: an aiormq without this bookkeeping (a release
 the pins do not admit) is published to through its public ``basic_publish``, one message a

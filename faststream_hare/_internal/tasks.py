@@ -1,4 +1,8 @@
-"""Ending hare's background tasks: cancel until they are done, within a bound.
+"""Hare's own tasks: running many start-up steps together, at most a bound at a time, and
+ending background tasks (cancel until they are done, within a bound).
+
+A broker with hundreds of subscribers makes hundreds of chains of round trips when it starts;
+one after another they add up, all at once they would open as many channels at the same time.
 
 On Python 3.11 ``asyncio.wait_for`` swallows a cancel that arrives in the loop turn its inner
 await completes (CPython gh-86296, fixed in 3.12): a loop whose ``wait_for`` took the cancel
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 logger = logging.getLogger("faststream_hare")
@@ -57,3 +61,18 @@ async def _cancel_until_done(pending: set[asyncio.Task[Any]], timeout_s: float) 
             return False
         _, pending = await asyncio.wait(pending, timeout=min(RECANCEL_EVERY_S, remaining))
     return True
+
+
+async def run_bounded(steps: Sequence[Callable[[], Awaitable[None]]], limit: int) -> None:
+    """Run every step, at most ``limit`` at a time; once all ended, raise the first failure
+    in the given order (the one that one after another would have raised)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(step: Callable[[], Awaitable[None]]) -> None:
+        async with gate:
+            await step()
+
+    results = await asyncio.gather(*(one(step) for step in steps), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import aiormq.exceptions
 
-from faststream_hare._internal.bounded import run_bounded
 from faststream_hare._internal.channels import close_quietly
+from faststream_hare._internal.tasks import run_bounded
 from faststream_hare.errors import HareTopologyError
 from faststream_hare.topology.delivery_limit import ARGUMENT, policy_command
 from faststream_hare.topology.mismatch import translate_406

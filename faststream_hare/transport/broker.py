@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from faststream_hare._internal.bounded import run_bounded
+from faststream_hare._internal.tasks import run_bounded
 from faststream_hare.dedup.registry import reach as reach_dedup_store
 from faststream_hare.publishing.confirm_producer import ConfirmProducer
 from faststream_hare.publishing.exchange import ensure_exchange, plain_exchange
