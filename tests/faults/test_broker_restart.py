@@ -20,7 +20,9 @@ from tests.faults.conftest import Account
 from tests.support.broker import cli
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.rabbit
+#: Up to 120 s for the restart (rabbitmqctl's own bound) and 120 s for the rest to be handled:
+#: a slow recovery shows as its printed time, a stuck one as the failure below with its state.
+pytestmark = [pytest.mark.rabbit, pytest.mark.timeout(300)]
 
 COUNT = 1_000
 
@@ -32,6 +34,26 @@ def _rabbitmqctl(*args: str, timeout: float = 120) -> None:
 def _ensure_running() -> None:
     subprocess.run([cli("rabbitmqctl"), "start_app"], capture_output=True, timeout=120, check=False)
     _rabbitmqctl("await_startup", "--timeout", "120")
+
+
+def _consumers_of(queue: str) -> str:
+    """Ready, unacked and consumers of ``queue``, as ``rabbitmqctl`` tells them."""
+    listed = subprocess.run(
+        [
+            cli("rabbitmqctl"),
+            "-q",
+            "list_queues",
+            "name",
+            "messages_ready",
+            "messages_unacknowledged",
+            "consumers",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    ).stdout
+    return " ".join(line for line in listed.splitlines() if line.startswith(f"{queue}\t")) or "?"
 
 
 async def _restart_app(pause_s: float) -> float:
@@ -72,7 +94,15 @@ async def test_broker_restart_during_consumption_with_retries(
             await publish_ids(queue, {i: json.dumps({"id": i}).encode() for i in ids})
             await eventually(lambda: len(account.handled) >= COUNT // 5, timeout=60)
             back_at = await _restart_app(pause_s=2.0)
-            await eventually(lambda: len(account.handled) == COUNT, timeout=120)
+            try:
+                await eventually(lambda: len(account.handled) == COUNT, timeout=120)
+            except AssertionError:
+                state = await asyncio.to_thread(_consumers_of, queue)
+                raise AssertionError(
+                    f"handled {len(account.handled)}/{COUNT} 120 s after the restart; "
+                    f"the broker's view of {queue}: {state}; the app's connection closed: "
+                    f"{broker._connection is None or broker._connection.is_closed}"
+                ) from None
             account.dead.update(await message_ids(f"{queue}.dead"))
     finally:
         # whatever happened, the shared broker must be running for everyone else
