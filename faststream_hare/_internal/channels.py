@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import (
@@ -53,3 +54,25 @@ async def scratch_channel(
         yield channel
     finally:
         await close_quietly(channel)
+
+
+def on_broker_cancel(underlay: Any, callback: Callable[[Any], None]) -> bool:
+    """Call ``callback`` with the broker's ``basic.cancel`` of a consumer on ``underlay`` (an
+    aiormq channel). ``False`` where aiormq has no such hook (6.9, the Python 3.10 stack):
+    the caller then watches with :func:`consumer_gone`."""
+    callbacks = getattr(underlay, "on_consumer_cancel_callbacks", None)
+    if callbacks is None:
+        return False
+    callbacks.add(callback)
+    return True
+
+
+#: How often :func:`consumer_gone` looks.
+CANCEL_POLL_S = 0.5
+
+
+async def consumer_gone(underlay: Any, consumer_tag: str) -> None:
+    """Return once ``consumer_tag`` is no longer one of ``underlay``'s consumers: aiormq drops
+    it when the broker cancels it (a deleted queue), which aiormq 6.9 tells nobody."""
+    while consumer_tag in getattr(underlay, "consumers", {}):  # noqa: ASYNC110 (no event)
+        await asyncio.sleep(CANCEL_POLL_S)

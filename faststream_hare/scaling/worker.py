@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from faststream_hare._internal.channels import (
     OPERATION_TIMEOUT_S,
     close_quietly,
+    consumer_gone,
+    on_broker_cancel,
     open_plain_channel,
 )
 from faststream_hare._internal.masking import mask_text
@@ -92,6 +94,9 @@ class Worker:
         self._channel: AbstractChannel | None = None
         #: aiormq's channel under ``_channel``: its messages' handoffs are this worker's.
         self._underlay: object = None
+        #: The broker's ``basic.cancel`` reaches ``_on_broker_cancel`` (aiormq 7; on 6.9 the
+        #: consumer's disappearance is watched instead).
+        self._cancel_hooked = False
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
         self._lost = asyncio.Event()
@@ -212,7 +217,7 @@ class Worker:
             )
             self._lost = asyncio.Event()
             underlay = await channel.get_underlay_channel()
-            underlay.on_consumer_cancel_callbacks.add(self._on_broker_cancel)
+            self._cancel_hooked = on_broker_cancel(underlay, self._on_broker_cancel)
             tag = await queue.consume(
                 self._on_message,
                 no_ack=self.config.no_ack,
@@ -238,10 +243,14 @@ class Worker:
         channel = self._channel
         if channel is None:
             return
-        waiters = {
-            asyncio.ensure_future(channel.closed()),
+        waiters: set[asyncio.Future[Any]] = {
+            # shielded: aio-pika 9.5 (Python 3.10) hands out the channel's own closing
+            # future, and cancelling this waiter below would mark the open channel closed
+            asyncio.shield(channel.closed()),
             asyncio.ensure_future(self._lost.wait()),
         }
+        if not self._cancel_hooked and self._consumer_tag is not None:  # aiormq 6.9
+            waiters.add(asyncio.ensure_future(consumer_gone(self._underlay, self._consumer_tag)))
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
