@@ -5,7 +5,7 @@
 #   - the soak (benchmarks/bench_soak.py): SECONDS of mixed traffic (retries, poison, duplicate
 #     publishes) with every connection cut every few seconds; it exits 1 when an id is lost.
 #
-#   bash scripts/soak.sh [ROUNDS [SECONDS]]     # CI: bash scripts/soak.sh 5 45
+#   bash scripts/soak.sh [ROUNDS [SECONDS]]     # CI: bash scripts/soak.sh 3 30
 #   HARE_RABBITMQ=4.0 bash scripts/soak.sh      # one broker only (default: "system 4.0")
 set -euo pipefail
 cd "$(dirname "$0")/.."
