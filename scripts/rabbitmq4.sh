@@ -111,15 +111,11 @@ start() {
     share_cookie
     # `-detached` returns before the node registers with epmd, and `await_startup` gives up at
     # once on a node epmd does not know: wait for the first answer to a ping, then for the boot.
-    local deadline=$((SECONDS + 120))
-    until "$BIN/rabbitmq-diagnostics" -q ping >/dev/null 2>&1; do
-        if ((SECONDS >= deadline)); then
-            log "the 4.0 node did not answer a ping in 120 s; the end of its log:"
-            tail -n 40 "$ROOT"/var/log/rabbitmq/*.log 2>/dev/null || true
-            return 1
-        fi
-        sleep 1
-    done
+    if ! wait_until 120 "the 4.0 node did not answer a ping" "$BIN/rabbitmq-diagnostics" -q ping; then
+        log "the end of its log:"
+        tail -n 40 "$ROOT"/var/log/rabbitmq/*.log 2>/dev/null || true
+        return 1
+    fi
     "$BIN/rabbitmqctl" await_startup --timeout 120 >/dev/null
     for port in "${ports[@]}"; do wait_port "$port" 120; done
     log "RabbitMQ $("$BIN/rabbitmqctl" -q version) is up"

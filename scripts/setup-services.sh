@@ -31,13 +31,9 @@ ready() {  # ready CLI_DIR AMQP STREAM MGMT: the node has booted, its plugins an
     wait_port "$2" 120
     wait_port "$3" 120
     wait_port "$4" 120
-    until curl -fsS -u guest:guest "http://127.0.0.1:$4/api/overview" >/dev/null 2>&1; do
-        if ((SECONDS >= deadline)); then
-            log "the management API on port $4 did not answer in 120 s"
-            return 1
-        fi
-        sleep 1
-    done
+    wait_until $((deadline > SECONDS ? deadline - SECONDS : 0)) \
+        "the management API on port $4 did not answer" \
+        curl -fsS -u guest:guest "http://127.0.0.1:$4/api/overview" || return 1
     log "RabbitMQ $("$bin/rabbitmqctl" -q version) is up ($2 AMQP, $3 streams, $4 management)"
 }
 
