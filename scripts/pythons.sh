@@ -35,7 +35,7 @@ for version in $VERSIONS; do
             failed+=("$version")
     else  # the main run's stack on another interpreter: unit, in memory, and the broker core
         { "$venv/bin/python" -m pytest -q -p no:cacheprovider -m "not rabbit" "${CORE_TESTS[@]}" "$@" &&
-            "$venv/bin/python" -m pytest -q -p no:cacheprovider "${BROKER_CORE_TESTS[@]}" "$@"; } ||
+            "$venv/bin/python" -m pytest -q -p no:cacheprovider -m rabbit "${BROKER_CORE_TESTS[@]}" "$@"; } ||
             failed+=("$version")
     fi
 done

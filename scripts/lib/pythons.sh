@@ -40,9 +40,9 @@ CORE_TESTS=(
     tests/features/internals/test_aiormq_frames.py
     tests/features/internals/test_stream_messages.py
 )
-#: What 3.12 and 3.13 run against the real services besides the core's unit and in-memory tests.
+#: What 3.12 and 3.13 run against the real services (their rabbit-marked tests) besides the
+#: core's unit and in-memory tests.
 BROKER_CORE_TESTS=(
-    -m rabbit
     tests/features/retry/test_retry.py
     tests/features/publish/test_publish.py
     tests/features/pool/test_pool.py

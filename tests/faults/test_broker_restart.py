@@ -18,6 +18,7 @@ from faststream_hare import HareBroker, HareSettings
 from tests.faults.accounting import message_ids, publish_ids
 from tests.faults.conftest import Account
 from tests.support.broker import cli
+from tests.support.rabbit_admin import RabbitAdmin
 from tests.support.waiting import eventually
 
 #: Up to 120 s for the restart (rabbitmqctl's own bound) and 120 s for the rest to be handled:
@@ -34,26 +35,6 @@ def _rabbitmqctl(*args: str, timeout: float = 120) -> None:
 def _ensure_running() -> None:
     subprocess.run([cli("rabbitmqctl"), "start_app"], capture_output=True, timeout=120, check=False)
     _rabbitmqctl("await_startup", "--timeout", "120")
-
-
-def _consumers_of(queue: str) -> str:
-    """Ready, unacked and consumers of ``queue``, as ``rabbitmqctl`` tells them."""
-    listed = subprocess.run(
-        [
-            cli("rabbitmqctl"),
-            "-q",
-            "list_queues",
-            "name",
-            "messages_ready",
-            "messages_unacknowledged",
-            "consumers",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    ).stdout
-    return " ".join(line for line in listed.splitlines() if line.startswith(f"{queue}\t")) or "?"
 
 
 async def _restart_app(pause_s: float) -> float:
@@ -97,7 +78,9 @@ async def test_broker_restart_during_consumption_with_retries(
             try:
                 await eventually(lambda: len(account.handled) == COUNT, timeout=120)
             except AssertionError:
-                state = await asyncio.to_thread(_consumers_of, queue)
+                info = await asyncio.to_thread(RabbitAdmin().queue, queue) or {}
+                state = {k: info.get(k) for k in ("messages_ready", "messages_unacknowledged")}
+                state["consumers"] = info.get("consumers")
                 raise AssertionError(
                     f"handled {len(account.handled)}/{COUNT} 120 s after the restart; "
                     f"the broker's view of {queue}: {state}; the app's connection closed: "
