@@ -63,11 +63,17 @@ class Process:
                 return line[len(prefix) :].strip()
         return None
 
-    async def wait_for(self, condition: Callable[[], bool], what: str, timeout: float) -> None:
-        """Wait until ``condition()``; fail with the process output when it exits or times out."""
+    async def wait_for(
+        self, condition: Callable[[], bool], what: str, timeout: float, *, exit_ok: bool = False
+    ) -> None:
+        """Wait until ``condition()``; fail with the process output when it exits or times out.
+
+        ``exit_ok``: a clean exit (code 0) is not a failure; the condition may still come true
+        (a publisher that finished before the consumer caught up).
+        """
         deadline = time.monotonic() + timeout
         while not condition():
-            if not self.running:
+            if not self.running and not (exit_ok and self._process.returncode == 0):
                 self._reader.join(timeout=5)  # the last lines may still be in the pipe
                 if condition():
                     return
