@@ -3,7 +3,6 @@
 from faststream_hare.broker import HareBroker, HareRouter
 from faststream_hare.config.options import AutoScaling, Idempotency, Unique, backoff
 from faststream_hare.config.settings import HareSettings
-from faststream_hare.dead_letters import ReplayError
 from faststream_hare.dedup import DedupStore, MemoryDedupStore, RedisDedupStore
 from faststream_hare.errors import (
     ClaimsNotReleasedError,
@@ -14,6 +13,10 @@ from faststream_hare.errors import (
     HareError,
     HareMissingExtraError,
     HareTopologyError,
+    ManagementUnavailableError,
+    OpsConnectionError,
+    QueueNotFoundError,
+    ReplayError,
     StreamUnreachableError,
 )
 from faststream_hare.idempotency import (
@@ -47,9 +50,12 @@ __all__ = (
     "HareTopologyError",
     "Idempotency",
     "IdempotencyStore",
+    "ManagementUnavailableError",
     "MemoryDedupStore",
     "MemoryIdempotencyStore",
+    "OpsConnectionError",
     "PublishResult",
+    "QueueNotFoundError",
     "RedisDedupStore",
     "RedisIdempotencyStore",
     "ReplayError",

@@ -1,11 +1,16 @@
-"""Every error a caller of faststream-hare can catch: one root, ``HareError``.
+"""Every error faststream-hare raises on purpose, in one module: one root, ``HareError``.
 
-Configuration errors are also ``ValueError``; all are exported from ``faststream_hare``.
+Configuration errors are also ``ValueError``. The ones a caller can catch are exported from
+``faststream_hare``; the rest (confirms, the Redis link, the AMQP 1.0 decoder) stay inside
+hare but share the root, so ``except HareError`` never misses one of hare's own. This is the
+lowest module of the package (it imports nothing of hare's), which is why ``DeadReport``, the
+report a ``ReplayError`` carries, lives here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from faststream.exceptions import StartupValidationError
 
@@ -81,3 +86,85 @@ class StreamUnreachableError(HareConnectionError):
 
 class EncodingFailedError(HareError):
     """The message is not a mapping, ``bytes`` or ``str``, or is not JSON-serialisable."""
+
+
+class UnroutableReplyError(HareError):
+    """RabbitMQ returned the reply: nothing is bound to the message's ``reply_to``."""
+
+
+class NoHandler(HareError):  # noqa: N818 - the name is the ``hare-exception`` header's value
+    """No handler of the subscriber accepts the message (every ``filter=`` said no)."""
+
+
+@dataclass(frozen=True)
+class DeadReport:
+    """What a replay or purge did: ``moved`` (or purged), ``skipped`` (not matching), ``failed``."""
+
+    queue: str
+    moved: int
+    skipped: int
+    failed: int
+    dry_run: bool
+    scanned: int
+    error: str | None = None
+    #: What was moved or purged (or would be, on a dry run), head first: message ids, or
+    #: ``fingerprint:…`` for a message without one.
+    ids: tuple[str, ...] = ()
+
+
+class ReplayError(HareError):
+    """A replay stopped early (a missing queue, a lost link, a copy the broker did not
+    confirm); ``report`` (and ``moved``) say what it did before. Nothing is lost: what was not
+    moved is still in ``Q.dead``."""
+
+    def __init__(self, message: str, report: DeadReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+    @property
+    def moved(self) -> int:
+        """How many messages were moved before the replay stopped."""
+        return self.report.moved
+
+
+class QueueNotFoundError(HareError):
+    """A queue the operation needs does not exist."""
+
+
+class OpsConnectionError(HareError):
+    """RabbitMQ could not be reached by a ``hare`` operation (the sentence names the masked URL)."""
+
+
+class ManagementUnavailableError(HareError):
+    """The management API did not answer (plugin off, wrong port, credentials refused)."""
+
+    def __init__(self, base: str, reason: str) -> None:
+        super().__init__(f"the management API at {base} did not answer ({reason})")
+
+
+class ConfirmError(HareError):
+    """The broker did not confirm a message; it may not have been stored."""
+
+
+class NotConnectedError(ConfirmError):
+    """There is no usable connection or channel right now."""
+
+
+class ReturnedError(ConfirmError):
+    """The broker returned the message: no queue is bound for its routing key."""
+
+
+class NackedError(ConfirmError):
+    """The broker refused the message (``basic.nack``)."""
+
+
+class ConfirmTimeoutError(ConfirmError):
+    """No confirm arrived in time."""
+
+
+class RedisConnectionLostError(HareError, ConnectionError):
+    """The connection failed with a call in flight: its commands may or may not have run."""
+
+
+class AmqpDecodeError(HareError, ValueError):
+    """The bytes are not a well-formed AMQP 1.0 message."""

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from faststream_hare._internal.compat import UTC
+from faststream_hare.errors import AmqpDecodeError
 
 #: Positions in the header section (AMQP 1.0 part 3, section 3.2.1).
 DURABLE, PRIORITY, TTL = 0, 1, 2
@@ -34,10 +35,6 @@ _ANNOTATIONS_SEEN: dict[bytes, dict[Any, Any]] = {}
 _ANNOTATIONS_SEEN_MAX = 256
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INT64 = struct.Struct(">q").unpack_from
-
-
-class AmqpDecodeError(ValueError):
-    """The bytes are not a well-formed AMQP 1.0 message."""
 
 
 @dataclass(slots=True)

@@ -25,7 +25,12 @@ from faststream_hare._internal import compat
 from faststream_hare._internal.aiormq_frames import Publish
 from faststream_hare._internal.channels import close_quietly
 from faststream_hare._internal.publish_pipeline import PublishPipeline
-from faststream_hare.errors import HareError
+from faststream_hare.errors import (
+    ConfirmTimeoutError,
+    NackedError,
+    NotConnectedError,
+    ReturnedError,
+)
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractChannel, AbstractConnection
@@ -36,26 +41,6 @@ ConnectionSource = Callable[[], "AbstractConnection | None"]
 
 #: Pause before reporting "not connected" (see ``ConfirmedPublisher._link_down_pause``).
 LINK_DOWN_PAUSE_S = 0.05
-
-
-class ConfirmError(HareError):
-    """The broker did not confirm a message; it may not have been stored."""
-
-
-class NotConnectedError(ConfirmError):
-    """There is no usable connection or channel right now."""
-
-
-class ReturnedError(ConfirmError):
-    """The broker returned the message: no queue is bound for its routing key."""
-
-
-class NackedError(ConfirmError):
-    """The broker refused the message (``basic.nack``)."""
-
-
-class ConfirmTimeoutError(ConfirmError):
-    """No confirm arrived in time."""
 
 
 _NO_EXCHANGE = re.compile(r"no exchange '(?P<name>.*)' in vhost")

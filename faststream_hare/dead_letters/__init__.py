@@ -16,14 +16,7 @@ from aio_pika.abc import AbstractConnection
 from faststream_hare._internal.confirm import ConfirmedPublisher
 from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.dead_letters.browse import Browsed, browse
-from faststream_hare.dead_letters.engine import (
-    DeadReport,
-    Pacer,
-    Progress,
-    ReplayError,
-    letter_id,
-    process,
-)
+from faststream_hare.dead_letters.engine import Pacer, Progress, letter_id, process
 from faststream_hare.dead_letters.letters import (
     DeadLetter,
     Where,
@@ -36,11 +29,11 @@ from faststream_hare.dead_letters.letters import (
 )
 from faststream_hare.dead_letters.scan import (
     AUTO,
-    QueueNotFoundError,
     Sender,
     broker_default_limit,
     scan_dead,
 )
+from faststream_hare.errors import DeadReport, QueueNotFoundError, ReplayError
 
 __all__ = (
     "AUTO",

@@ -14,48 +14,17 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
-from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.contract.headers import replay_headers
 from faststream_hare.dead_letters.letters import DeadLetter, Where, matches_all
 from faststream_hare.dead_letters.scan import DeadScan, Sender
-from faststream_hare.errors import HareError
+from faststream_hare.errors import ConfirmError, DeadReport, ReplayError
 
 #: ``on_progress(done, total)``: ``done`` messages read of at most ``total``.
 Progress = Callable[[int, int], None]
 Action = Literal["replay", "purge"]
-
-
-@dataclass(frozen=True)
-class DeadReport:
-    """What a replay or purge did: ``moved`` (or purged), ``skipped`` (not matching), ``failed``."""
-
-    queue: str
-    moved: int
-    skipped: int
-    failed: int
-    dry_run: bool
-    scanned: int
-    error: str | None = None
-    #: What was moved or purged (or would be, on a dry run), head first: message ids, or
-    #: ``fingerprint:…`` for a message without one.
-    ids: tuple[str, ...] = ()
-
-
-class ReplayError(HareError):
-    """A replay stopped early; ``report`` (and ``moved``) say what it did before."""
-
-    def __init__(self, message: str, report: DeadReport) -> None:
-        super().__init__(message)
-        self.report = report
-
-    @property
-    def moved(self) -> int:
-        """How many messages were moved before the replay stopped."""
-        return self.report.moved
 
 
 class Pacer:

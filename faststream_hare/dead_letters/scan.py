@@ -29,11 +29,10 @@ import aiormq.exceptions
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
 from faststream_hare._internal.channels import close_quietly, open_plain_channel
-from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.dead_letters.letters import DeadLetter
-from faststream_hare.errors import HareError
+from faststream_hare.errors import ConfirmError, QueueNotFoundError
 from faststream_hare.topology.delivery_limit import default_limit, server_version
 
 #: A message still unacked on the scan's channel, and what it shows.
@@ -44,10 +43,6 @@ Sender = Callable[[str, MessageCopy], Awaitable[None]]
 AUTO: Final = "auto"
 
 logger = logging.getLogger("faststream_hare.dead_letters")
-
-
-class QueueNotFoundError(HareError):
-    """A queue the operation needs does not exist."""
 
 
 def broker_default_limit(connection: AbstractConnection) -> int | None:

@@ -17,10 +17,10 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from faststream_hare._internal.masking import mask_text, mask_url
-from faststream_hare.dedup.redis_link import RedisConnectionLostError, RedisLink, Script
+from faststream_hare.dedup.redis_link import RedisLink, Script
 from faststream_hare.dedup.store import Claim
 from faststream_hare.dedup.uncertain import KeyTurns, UncertainClaims
-from faststream_hare.errors import HareConfigError, HareDedupError
+from faststream_hare.errors import HareConfigError, HareDedupError, RedisConnectionLostError
 
 logger = logging.getLogger("faststream_hare.dedup")
 

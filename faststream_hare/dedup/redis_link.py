@@ -22,16 +22,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from faststream_hare._internal import compat
+from faststream_hare.errors import RedisConnectionLostError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.connection import AbstractConnection
 
 Command = Sequence[Any]
-
-
-class RedisConnectionLostError(ConnectionError):
-    """The connection failed with a call in flight: its commands may or may not have run."""
 
 
 @dataclass

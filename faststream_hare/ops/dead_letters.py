@@ -28,7 +28,8 @@ from faststream_hare.dead_letters import (
     read_letters,
     replay_letters,
 )
-from faststream_hare.ops.link import OpsQueueError, connect, dead_delivery_limit, queue_depth
+from faststream_hare.errors import QueueNotFoundError
+from faststream_hare.ops.link import connect, dead_delivery_limit, queue_depth
 from faststream_hare.ops.records import letter_record
 from faststream_hare.ops.selection import group_dead
 
@@ -67,7 +68,7 @@ async def dead_depth(url: str, queue: str) -> int:
         depth = await queue_depth(connection, dead_queue_name(queue))
     if depth is None:
         msg = f"Queue '{dead_queue_name(queue)}' does not exist; check the queue name."
-        raise OpsQueueError(msg)
+        raise QueueNotFoundError(msg)
     return depth[0]
 
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from faststream_hare.contract.names import dead_queue_name
+from faststream_hare.errors import ManagementUnavailableError
 from faststream_hare.ops.doctor import Finding, SubscriberFacts
 from faststream_hare.ops.link import connect, queue_depth
-from faststream_hare.ops.management import Management, ManagementUnavailableError
+from faststream_hare.ops.management import Management
 from faststream_hare.streams.endpoint import stream_endpoint
 from faststream_hare.topology.delivery_limit import (
     BrokerVersion,

@@ -18,20 +18,12 @@ from aio_pika.abc import AbstractConnection
 
 from faststream_hare._internal.masking import mask_url
 from faststream_hare.contract.names import dead_queue_name
-from faststream_hare.dead_letters import AUTO, DeliveryLimit, QueueNotFoundError
-from faststream_hare.errors import HareError
-from faststream_hare.ops.management import Management, ManagementUnavailableError
+from faststream_hare.dead_letters import AUTO, DeliveryLimit
+from faststream_hare.errors import ManagementUnavailableError, OpsConnectionError
+from faststream_hare.ops.management import Management
 from faststream_hare.topology.delivery_limit import limit_of_record, server_version
 
 CONNECT_TIMEOUT_S = 10.0
-
-
-class OpsConnectionError(HareError):
-    """RabbitMQ could not be reached (the sentence names the masked URL)."""
-
-
-#: A queue the operation needs does not exist.
-OpsQueueError = QueueNotFoundError
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,7 @@ from typing import Any
 
 from yarl import URL
 
-from faststream_hare.errors import HareError
+from faststream_hare.errors import ManagementUnavailableError
 
 DEFAULT_PORT = 15672
 TIMEOUT_S = 5.0
@@ -101,10 +101,3 @@ class Management:
     @staticmethod
     def _q(part: str) -> str:
         return urllib.parse.quote(part, safe="")
-
-
-class ManagementUnavailableError(HareError):
-    """The management API did not answer (plugin off, wrong port, credentials refused)."""
-
-    def __init__(self, base: str, reason: str) -> None:
-        super().__init__(f"the management API at {base} did not answer ({reason})")

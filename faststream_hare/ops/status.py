@@ -18,9 +18,9 @@ from rstream.exceptions import OffsetNotFound
 
 from faststream_hare._internal import compat
 from faststream_hare.contract.names import dead_queue_name, delay_queue_name
-from faststream_hare.errors import HareError
+from faststream_hare.errors import HareError, ManagementUnavailableError
 from faststream_hare.ops.link import connect, queue_depth
-from faststream_hare.ops.management import Management, ManagementUnavailableError
+from faststream_hare.ops.management import Management
 from faststream_hare.scaling.policy import target_size
 from faststream_hare.streams.endpoint import stream_endpoint
 from faststream_hare.topology.delivery_limit import (

@@ -23,12 +23,8 @@ from dataclasses import dataclass, field
 
 from aio_pika import DeliveryMode, Message
 
-from faststream_hare._internal.confirm import (
-    ConfirmedPublisher,
-    ConfirmTimeoutError,
-    NackedError,
-    ReturnedError,
-)
+from faststream_hare._internal.confirm import ConfirmedPublisher
+from faststream_hare.errors import ConfirmTimeoutError, NackedError, ReturnedError
 from faststream_hare.outbox.claims import Failure, OutboxRow
 
 logger = logging.getLogger("faststream_hare.outbox")

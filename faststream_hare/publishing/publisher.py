@@ -20,12 +20,11 @@ from faststream.rabbit.publisher.usecase import RabbitPublisher
 from faststream.rabbit.schemas import ExchangeType
 
 from faststream_hare._internal import faststream as _faststream
-from faststream_hare._internal.confirm import ConfirmError, ReturnedError
 from faststream_hare._internal.log_throttle import LogThrottle
 from faststream_hare.asyncapi.channels import hare_exchange, with_exchange
 from faststream_hare.contract.encoding import EncodedBody, encode_body
 from faststream_hare.dedup.keys import destination_namespace, encode_with_key
-from faststream_hare.errors import EncodingFailedError
+from faststream_hare.errors import ConfirmError, EncodingFailedError, ReturnedError
 from faststream_hare.publishing.batch import (
     DEFAULT_MAX_IN_FLIGHT,
     BatchDedup,

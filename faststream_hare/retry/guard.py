@@ -21,7 +21,7 @@ from faststream import BaseMiddleware, PublishType
 from faststream.exceptions import HandlerException
 from pamqp import commands
 
-from faststream_hare.errors import HareError
+from faststream_hare.errors import UnroutableReplyError
 from faststream_hare.retry.decision import classify
 from faststream_hare.retry.endpoint import as_hare_endpoint
 from faststream_hare.retry.handed_on import HandedOn
@@ -40,10 +40,6 @@ logger = logging.getLogger("faststream_hare.retry")
 
 #: The context key under which the guard shares a delivery's state with ``RetryMiddleware``.
 DELIVERY_KEY = "hare_delivery"
-
-
-class UnroutableReplyError(HareError):
-    """RabbitMQ returned the reply: nothing is bound to the message's ``reply_to``."""
 
 
 @dataclass

@@ -17,9 +17,9 @@ from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 
 from faststream_hare._internal import compat
 from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
-from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.contract.headers import read_retry_count, retries_text
+from faststream_hare.errors import ConfirmError
 from faststream_hare.retry.decision import RetryDecision, copy_headers, decide
 from faststream_hare.telemetry import signals
 from faststream_hare.topology.delivery_limit import requeue_would_near_limit

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, cast
 from faststream import BaseMiddleware
 from faststream.exceptions import HandlerException, SubscriberNotFound
 
+from faststream_hare.errors import NoHandler
 from faststream_hare.retry.attempt import Attempt
 from faststream_hare.retry.endpoint import as_hare_endpoint
 from faststream_hare.retry.guard import current_delivery
 from faststream_hare.retry.idempotent import IdempotentDelivery
-from faststream_hare.retry.poison import NoHandler
 from faststream_hare.retry.settle import hand_on
 from faststream_hare.retry.stream_failures import StreamFailures
 

@@ -11,7 +11,6 @@ import faststream
 from pydantic import ValidationError
 
 from faststream_hare._internal import faststream as _faststream
-from faststream_hare.errors import HareError
 
 _FASTSTREAM_DIR = str(Path(faststream.__file__).parent)
 
@@ -54,7 +53,3 @@ def _user_codes(subscriber: Any) -> Iterator[Any]:
             if code is not None and not code.co_filename.startswith(_FASTSTREAM_DIR):
                 yield code
             function = getattr(function, "__wrapped__", None)
-
-
-class NoHandler(HareError):  # noqa: N818 - the name is the ``hare-exception`` header's value
-    """No handler of the subscriber accepts the message (every ``filter=`` said no)."""

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.contract.headers import replay_headers
 from faststream_hare.contract.names import dead_queue_name
-from faststream_hare.dead_letters import DeadReport, QueueNotFoundError, ReplayError, replay_letters
-from faststream_hare.errors import HareConfigError
+from faststream_hare.dead_letters import replay_letters
+from faststream_hare.errors import DeadReport, HareConfigError, QueueNotFoundError, ReplayError
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from faststream.exceptions import HandlerException
 
-from faststream_hare._internal.confirm import ConfirmError
 from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.contract.headers import dead_lettered_now, error_headers
 from faststream_hare.contract.names import dead_queue_name
+from faststream_hare.errors import ConfirmError
 from faststream_hare.retry.handed_on import HandedOn
 from faststream_hare.telemetry import signals
 

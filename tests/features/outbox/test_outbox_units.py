@@ -10,8 +10,12 @@ from typing import Any
 
 import pytest
 
-from faststream_hare._internal.confirm import NotConnectedError, ReturnedError
-from faststream_hare.errors import EncodingFailedError, HareConfigError
+from faststream_hare.errors import (
+    EncodingFailedError,
+    HareConfigError,
+    NotConnectedError,
+    ReturnedError,
+)
 from faststream_hare.outbox.claims import OutboxRow
 from faststream_hare.outbox.record import build_record
 from faststream_hare.outbox.sending import MAX_RUN, back_off_s, publish_rows, runs

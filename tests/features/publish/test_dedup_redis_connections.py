@@ -21,8 +21,8 @@ from redis.exceptions import ResponseError
 
 from faststream_hare import HareDedupError
 from faststream_hare.dedup import RedisDedupStore
-from faststream_hare.dedup.redis_link import RedisConnectionLostError
 from faststream_hare.dedup.store import Claim
+from faststream_hare.errors import RedisConnectionLostError
 from faststream_hare.idempotency import Seen
 from faststream_hare.idempotency.redis import RedisIdempotencyStore
 from tests.support.fault_proxy import LoseFirstReplies

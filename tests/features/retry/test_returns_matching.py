@@ -17,7 +17,7 @@ import pytest
 
 from faststream_hare import HareBroker
 from faststream_hare._internal import aiormq_frames
-from faststream_hare._internal.confirm import ReturnedError
+from faststream_hare.errors import ReturnedError
 from tests.support.amqp import AMQP_URL, drain
 from tests.support.waiting import eventually
 

@@ -11,12 +11,8 @@ import pytest
 from rstream import AMQPMessage, Properties
 from rstream.amqp import amqp_decoder
 
-from faststream_hare._internal.amqp10 import (
-    CONTENT_TYPE,
-    MESSAGE_ID,
-    AmqpDecodeError,
-    decode_message,
-)
+from faststream_hare._internal.amqp10 import CONTENT_TYPE, MESSAGE_ID, decode_message
+from faststream_hare.errors import AmqpDecodeError
 
 
 def value_section(encoded: bytes) -> bytes:
