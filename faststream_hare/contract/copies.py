@@ -56,7 +56,8 @@ class MessageCopy:
         return replace(self, headers=headers)
 
     def properties(self) -> Basic.Properties:
-        """The AMQP properties of the copy, persistent (what ``to_aio_pika`` would send)."""
+        """The AMQP properties of the copy, persistent: published as they are, with the body
+        (``publish_raw``), no ``aio_pika.Message`` built in between."""
         return Basic.Properties(
             content_type=self.content_type or None,
             content_encoding=self.content_encoding or None,
@@ -69,21 +70,4 @@ class MessageCopy:
             timestamp=self.timestamp,
             message_type=self.message_type or None,
             app_id=self.app_id or None,
-        )
-
-    def to_aio_pika(self) -> aio_pika.Message:
-        """A persistent aio-pika message with the same properties."""
-        return aio_pika.Message(
-            body=self.body,
-            headers=self.headers,
-            content_type=self.content_type,
-            content_encoding=self.content_encoding,
-            message_id=self.message_id,
-            correlation_id=self.correlation_id,
-            priority=self.priority,
-            type=self.message_type,
-            app_id=self.app_id,
-            reply_to=self.reply_to,
-            timestamp=self.timestamp,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
