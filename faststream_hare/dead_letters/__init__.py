@@ -31,6 +31,7 @@ from faststream_hare.dead_letters.scan import (
     AUTO,
     Sender,
     broker_default_limit,
+    link_lost,
     scan_dead,
 )
 from faststream_hare.errors import DeadReport, QueueNotFoundError, ReplayError
@@ -120,7 +121,7 @@ async def confirmed_sender(connection: AbstractConnection) -> AsyncIterator[Send
     publisher = ConfirmedPublisher(lambda: connection, default_timeout=CONFIRM_TIMEOUT_S)
 
     async def send(queue: str, copy: MessageCopy) -> None:
-        await publisher.publish(copy.to_aio_pika(), exchange="", routing_key=queue)
+        await publisher.publish_raw(copy.body, copy.properties(), exchange="", routing_key=queue)
 
     try:
         yield send
@@ -147,7 +148,9 @@ async def replay_letters(
     ``count`` caps how many move (``None``: all that match); ``rate`` (``"20/s"``) spaces the
     copies; ``dry_run`` only counts; ``sample`` caps how many messages are read; ``send``
     (default: a confirm channel of its own) publishes the copies. Raises ``ReplayError`` (with
-    the report) when a copy is not confirmed. ``delivery_limit`` as in ``read_letters``;
+    the report, the cause chained) when ``queue.dead`` does not exist, when the link is lost
+    or when a copy is not confirmed: nothing is lost, what was not moved is still in
+    ``queue.dead``. ``delivery_limit`` as in ``read_letters``;
     ``only`` (fingerprints) narrows the selection to messages seen before.
     """
     conditions, limit, per_second = parse_wheres(where), check_count(count), parse_rate(rate)
@@ -166,19 +169,34 @@ async def replay_letters(
                 delivery_limit=delivery_limit,
                 only=only,
             )
-    async with scan_dead(connection, queue, refile=send, delivery_limit=delivery_limit) as scan:
-        return await process(
-            scan,
-            action="replay",
-            where=conditions,
-            limit=limit,
-            sample=sample,
-            dry_run=dry_run,
-            send=send,
-            rate=per_second,
-            on_progress=on_progress,
-            only=only,
-        )
+    try:
+        async with scan_dead(connection, queue, refile=send, delivery_limit=delivery_limit) as scan:
+            return await process(
+                scan,
+                action="replay",
+                where=conditions,
+                limit=limit,
+                sample=sample,
+                dry_run=dry_run,
+                send=send,
+                rate=per_second,
+                on_progress=on_progress,
+                only=only,
+            )
+    except ReplayError:
+        raise
+    except QueueNotFoundError as missing:
+        raise _not_started(queue, dry_run, str(missing)) from missing
+    except Exception as lost:  # before the first read: opening the channel, the declare
+        if not (connection.is_closed or link_lost(lost, None)):
+            raise
+        msg = f"Replay from '{queue}.dead' did not start: the link to RabbitMQ was lost"
+        raise _not_started(queue, dry_run, f"{msg} ({type(lost).__name__}).") from lost
+
+
+def _not_started(queue: str, dry_run: bool, reason: str) -> ReplayError:
+    """The ``ReplayError`` of a replay that moved nothing: ``Q.dead`` is as it was."""
+    return ReplayError(reason, DeadReport(queue, 0, 0, 0, dry_run, 0, reason))
 
 
 async def purge_letters(

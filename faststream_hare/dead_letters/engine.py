@@ -19,7 +19,7 @@ from typing import Literal
 from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.contract.headers import replay_headers
 from faststream_hare.dead_letters.letters import DeadLetter, Where, matches_all
-from faststream_hare.dead_letters.scan import DeadScan, Sender
+from faststream_hare.dead_letters.scan import DeadScan, Sender, link_lost, settle
 from faststream_hare.errors import ConfirmError, DeadReport, ReplayError
 
 #: ``on_progress(done, total)``: ``done`` messages read of at most ``total``.
@@ -63,7 +63,8 @@ async def process(
     ``only`` (fingerprints, a repeated one taken as often as it is given) narrows the match
     to messages seen before, e.g. on a confirmation page: what arrived since is left alone.
     A replay needs ``send``; a copy it cannot get confirmed goes back to ``Q.dead`` and the
-    pass stops with a ``ReplayError``.
+    pass stops with a ``ReplayError``, as it does when the link is lost (what it held returns
+    to ``Q.dead`` with the channel). A purge lets a lost link's error through.
     """
     taken = skipped = 0
     ids: list[str] = []
@@ -71,7 +72,12 @@ async def process(
     pacer = Pacer(rate)
     total = min(scan.depth_at_start, sample) if sample is not None else scan.depth_at_start
     while limit is None or taken < limit:
-        item = await scan.next(sample)
+        try:
+            item = await scan.next(sample)
+        except Exception as lost:
+            if action == "replay" and link_lost(lost, scan.channel):
+                raise _stopped(scan, taken, skipped, dry_run, ids, lost) from lost
+            raise
         if item is None:
             break
         message, letter = item
@@ -79,7 +85,9 @@ async def process(
         if not selected or dry_run:
             scan.hold(message)
         elif action == "purge":
-            await message.ack()
+            # Bounded; one that times out purges nothing: the message stays unacked and
+            # comes back to Q.dead with the channel.
+            await settle(message, ack=True)
         else:
             assert send is not None, "a replay needs a sender"
             await pacer.wait()
@@ -88,15 +96,18 @@ async def process(
                 await send(scan.queue, copy.with_headers(replay_headers(copy.headers)))
             except ConfirmError as failure:
                 scan.hold(message)
-                report = DeadReport(
-                    scan.queue, taken, skipped, 1, dry_run, scan.read, str(failure), tuple(ids)
-                )
-                msg = (
-                    f"Replay from '{scan.dead_name}' to '{scan.queue}' stopped after {taken} "
-                    f"message(s): {failure}; the rest stay in '{scan.dead_name}'."
-                )
-                raise ReplayError(msg, report) from None
-            await message.ack()
+                raise _stopped(scan, taken, skipped, dry_run, ids, failure) from failure
+            try:
+                # Bounded: a link that died with aiormq's write queue full never wakes the
+                # ack. The copy is confirmed in Q, so one that fails or times out loses
+                # nothing: the original stays unacked and RabbitMQ returns it to Q.dead with
+                # the channel (at worst the message is in both queues, never in neither).
+                await settle(message, ack=True)
+            except Exception as lost:
+                if not link_lost(lost, scan.channel):
+                    raise
+                moved = [*ids, letter_id(letter)]  # its copy is in Q
+                raise _stopped(scan, taken + 1, skipped, dry_run, moved, lost) from lost
         if selected:
             taken += 1
             ids.append(letter_id(letter))
@@ -107,6 +118,30 @@ async def process(
         if on_progress is not None:
             on_progress(scan.read, total)
     return DeadReport(scan.queue, taken, skipped, 0, dry_run, scan.read, None, tuple(ids))
+
+
+def _stopped(
+    scan: DeadScan,
+    taken: int,
+    skipped: int,
+    dry_run: bool,
+    ids: list[str],
+    cause: BaseException,
+) -> ReplayError:
+    """The ``ReplayError`` of a replay that cannot go on: a copy not confirmed, a lost link."""
+    reason = str(cause) if isinstance(cause, ConfirmError) else _lost_link(cause)
+    failed = 1 if isinstance(cause, ConfirmError) else 0
+    report = DeadReport(scan.queue, taken, skipped, failed, dry_run, scan.read, reason, tuple(ids))
+    msg = (
+        f"Replay from '{scan.dead_name}' to '{scan.queue}' stopped after {taken} "
+        f"message(s): {reason}; the rest stay in '{scan.dead_name}'."
+    )
+    return ReplayError(msg, report)
+
+
+def _lost_link(cause: BaseException) -> str:
+    """One phrase for a lost link (the exception's class: aiormq's texts can hold the URL)."""
+    return f"the link to RabbitMQ was lost ({type(cause).__name__})"
 
 
 def letter_id(letter: DeadLetter) -> str:

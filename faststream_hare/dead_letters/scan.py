@@ -19,6 +19,7 @@ without a delivery limit (``x-delivery-limit: -1`` on RabbitMQ 4) never needs it
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,7 +29,12 @@ from typing import Final, Literal
 import aiormq.exceptions
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
-from faststream_hare._internal.channels import close_quietly, open_plain_channel
+from faststream_hare._internal import compat
+from faststream_hare._internal.channels import (
+    OPERATION_TIMEOUT_S,
+    close_quietly,
+    open_plain_channel,
+)
 from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.dead_letters.letters import DeadLetter
@@ -43,6 +49,38 @@ Sender = Callable[[str, MessageCopy], Awaitable[None]]
 AUTO: Final = "auto"
 
 logger = logging.getLogger("faststream_hare.dead_letters")
+
+
+def link_lost(exc: BaseException, channel: AbstractChannel | None) -> bool:
+    """True when ``exc`` says the scan's link (connection or channel) is gone or stuck.
+
+    aiormq reports a cut link in several ways (``AMQPError``s, ``ChannelInvalidStateError``,
+    ``ConnectionError``, a timed-out operation, even a bare ``RuntimeError``): all but the
+    last are taken as a loss, any error at all once the channel is closed.
+    """
+    if isinstance(
+        exc,
+        aiormq.exceptions.AMQPError
+        | aiormq.exceptions.ChannelInvalidStateError
+        | ConnectionError
+        | asyncio.TimeoutError,
+    ):
+        return True
+    return isinstance(exc, Exception) and channel is not None and channel.is_closed
+
+
+async def settle(message: AbstractIncomingMessage, *, ack: bool) -> None:
+    """Ack (or nack with requeue) ``message``, bounded by ``OPERATION_TIMEOUT_S``.
+
+    A link that died with aiormq's write queue full never wakes an unbounded ack. A settle
+    that times out or fails loses nothing: the message stays unacked on the scan's channel,
+    and RabbitMQ gives it back to ``Q.dead`` when that channel or its connection closes.
+    """
+    async with compat.timeout(OPERATION_TIMEOUT_S):
+        if ack:
+            await message.ack()
+        else:
+            await message.nack(requeue=True)
 
 
 def broker_default_limit(connection: AbstractConnection) -> int | None:
@@ -141,8 +179,12 @@ class DeadScan:
         for message in held:
             if self.too_often_returned(message) and await self._refile(message):
                 continue
-            with contextlib.suppress(Exception):
-                await message.nack(requeue=True)
+            try:
+                await settle(message, ack=False)
+            except Exception:  # the link is gone or stuck
+                # Not lost: the rest are still unacked on this channel, and RabbitMQ gives
+                # them back (to their positions) when it closes; one bounded wait is enough.
+                return
 
     async def give_back_hot(self) -> None:
         """Re-file the held messages another return would bring to the limit; keep the rest."""
@@ -165,8 +207,10 @@ class DeadScan:
                 failure,
             )
             return False
+        # The copy is confirmed at the tail: an ack that fails or times out leaves the
+        # original unacked, to come back with the channel (a duplicate in Q.dead, not a loss).
         with contextlib.suppress(Exception):
-            await message.ack()
+            await settle(message, ack=True)
         self.refiled += 1
         logger.warning(
             "Moved a message of '%s' to its tail: it was read %d times and the queue's delivery "

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from faststream_hare.errors import HareConfigError
+from faststream_hare.errors import HareConfigError, QueueNotFoundError
 from faststream_hare.ops import dead_letters, render
 from faststream_hare.ops.dead_letters import Progress as ProgressCallback
 from faststream_hare.ops.dead_letters import ReplayStoppedError
@@ -151,6 +151,8 @@ def _move(args: argparse.Namespace, url: str) -> int:
             else:
                 report = asyncio.run(dead_letters.purge_dead(url, args.queue, **options))
         except ReplayStoppedError as stopped:
+            if isinstance(stopped.__cause__, QueueNotFoundError):
+                raise stopped.__cause__ from None  # a wrong name: one sentence, status 2
             _print_report(args, stopped.report, "moved")
             print(f"hare: {stopped}", file=sys.stderr)
             return 1

@@ -13,7 +13,7 @@ from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.contract.headers import replay_headers
 from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.dead_letters import replay_letters
-from faststream_hare.errors import DeadReport, HareConfigError, QueueNotFoundError, ReplayError
+from faststream_hare.errors import DeadReport, HareConfigError, ReplayError
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
@@ -29,7 +29,9 @@ async def republish_dead_messages(runtime: HareRuntime, queue: str, count: int) 
     before its dead original is acked, so a message is never lost (at worst, after a crash
     between the two steps, it is in both queues). Returns how many were moved; stops early
     when the dead queue is empty. ``count <= 0`` moves nothing. Raises ``ReplayError`` (its
-    ``moved`` says how many went before) when it cannot go on.
+    ``moved`` says how many went before, the cause chained) when it cannot go on: no
+    ``queue.dead``, a lost link, a copy not confirmed; a ``count`` that is not an integer is a
+    ``HareConfigError``.
     """
     if isinstance(count, bool) or not isinstance(count, int):
         msg = f"count must be an integer number of messages, got {count!r}."
@@ -76,12 +78,8 @@ async def _replay_on_broker(runtime: HareRuntime, queue: str, count: int) -> int
     if connection is None or connection.is_closed:
         msg = "republish_dead_messages needs a connected broker; call it after broker.start()."
         raise ReplayError(msg, DeadReport(queue, 0, 0, 0, dry_run=False, scanned=0))
-    try:
-        report = await replay_letters(connection, queue, count=count, send=runtime.transport.send)
-    except QueueNotFoundError:
-        dead = dead_queue_name(queue)
-        msg = f"Queue '{dead}' does not exist; is '{queue}' a hare subscriber's queue?"
-        raise ReplayError(msg, DeadReport(queue, 0, 0, 0, dry_run=False, scanned=0)) from None
+    # A missing Q.dead, a lost link and an unconfirmed copy all raise ReplayError there.
+    report = await replay_letters(connection, queue, count=count, send=runtime.transport.send)
     logger.info(
         "Moved %d message(s) from '%s' back to '%s'", report.moved, dead_queue_name(queue), queue
     )
