@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from faststream.rabbit import RabbitExchange
 
     from faststream_hare.contract.copies import MessageCopy
+    from faststream_hare.errors import DeadReport
     from faststream_hare.topology.pipelined import DeclarationChannels
 
 
@@ -49,6 +50,11 @@ class Transport(Protocol):
 
     def held(self, queue: str) -> list[MessageCopy] | None:
         """Copies kept for a queue nobody consumes (memory only; ``None`` on a real broker)."""
+
+    async def replay_dead(self, queue: str, count: int) -> DeadReport:
+        """Move up to ``count`` messages of ``queue.dead`` back to ``queue``, head first, each
+        copy sent (``send``'s contract) before its original leaves ``queue.dead``; raise
+        ``ReplayError`` (with what it moved) when it stops early. Nothing is lost."""
 
     async def hand_off(
         self,

@@ -1,7 +1,8 @@
 """``republish_dead_messages``: the app's way into the dead-letter engine.
 
-On the real broker it runs ``faststream_hare.dead_letters`` with the app's confirm channel;
-in memory it moves the held copies itself.
+The transport moves the messages (``Transport.replay_dead``): on the real broker the one
+dead-letter engine (``faststream_hare.dead_letters``) with the app's confirm channel, in memory
+the held copies; both keep one contract, so nothing here asks which it has.
 """
 
 from __future__ import annotations
@@ -9,11 +10,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from faststream_hare.contract.copies import MessageCopy
-from faststream_hare.contract.headers import replay_headers
 from faststream_hare.contract.names import dead_queue_name
-from faststream_hare.dead_letters import replay_letters
-from faststream_hare.errors import DeadReport, HareConfigError, ReplayError
+from faststream_hare.errors import HareConfigError, ReplayError
 from faststream_hare.telemetry import signals
 
 if TYPE_CHECKING:
@@ -38,17 +36,16 @@ async def republish_dead_messages(runtime: HareRuntime, queue: str, count: int) 
         raise HareConfigError(msg)
     if count <= 0:
         return 0
-    held = runtime.transport.held(dead_queue_name(queue))
     try:
-        if held is not None:
-            moved = await _replay_in_memory(runtime, held, queue, count)
-        else:
-            moved = await _replay_on_broker(runtime, queue, count)
+        report = await runtime.transport.replay_dead(queue, count)
     except ReplayError as exc:
         _replayed(runtime, queue, exc.moved)
         raise
-    _replayed(runtime, queue, moved)
-    return moved
+    logger.info(
+        "Moved %d message(s) from '%s' back to '%s'", report.moved, dead_queue_name(queue), queue
+    )
+    _replayed(runtime, queue, report.moved)
+    return report.moved
 
 
 def _replayed(runtime: HareRuntime, queue: str, moved: int) -> None:
@@ -59,28 +56,3 @@ def _replayed(runtime: HareRuntime, queue: str, moved: int) -> None:
         {"count": moved, "system_time": signals.system_time()},
         {"queue": queue, "dead_queue": dead_queue_name(queue)},
     )
-
-
-async def _replay_in_memory(
-    runtime: HareRuntime, dead: list[MessageCopy], queue: str, count: int
-) -> int:
-    # Take the batch first: in memory a replayed message that fails again is dead-lettered
-    # synchronously, and must not be picked up a second time by this same call.
-    batch, dead[:count] = dead[:count], []
-    transport = runtime.transport
-    for copy in batch:
-        await transport.send(queue, copy.with_headers(replay_headers(copy.headers)))
-    return len(batch)
-
-
-async def _replay_on_broker(runtime: HareRuntime, queue: str, count: int) -> int:
-    connection = runtime.connection
-    if connection is None or connection.is_closed:
-        msg = "republish_dead_messages needs a connected broker; call it after broker.start()."
-        raise ReplayError(msg, DeadReport(queue, 0, 0, 0, dry_run=False, scanned=0))
-    # A missing Q.dead, a lost link and an unconfirmed copy all raise ReplayError there.
-    report = await replay_letters(connection, queue, count=count, send=runtime.transport.send)
-    logger.info(
-        "Moved %d message(s) from '%s' back to '%s'", report.moved, dead_queue_name(queue), queue
-    )
-    return report.moved

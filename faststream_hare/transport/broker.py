@@ -7,7 +7,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from faststream_hare._internal.tasks import run_bounded
+from faststream_hare.dead_letters import replay_letters
 from faststream_hare.dedup.registry import reach as reach_dedup_store
+from faststream_hare.errors import DeadReport, ReplayError
 from faststream_hare.publishing.confirm_producer import ConfirmProducer
 from faststream_hare.publishing.exchange import ensure_exchange, plain_exchange
 from faststream_hare.topology.declare import CONCURRENT_DECLARATIONS, declare_concurrently
@@ -36,6 +38,15 @@ class BrokerTransport:
     def held(self, queue: str) -> list[MessageCopy] | None:
         """The real broker holds its queues itself."""
         return None
+
+    async def replay_dead(self, queue: str, count: int) -> DeadReport:
+        """The dead-letter engine on the app's connection, its copies confirmed on ``copies``
+        (a missing ``Q.dead``, a lost link, an unconfirmed copy: ``ReplayError``)."""
+        connection = self.runtime.connection
+        if connection is None or connection.is_closed:
+            msg = "republish_dead_messages needs a connected broker; call it after broker.start()."
+            raise ReplayError(msg, DeadReport(queue, 0, 0, 0, dry_run=False, scanned=0))
+        return await replay_letters(connection, queue, count=count, send=self.send)
 
     async def hand_off(
         self,

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 from faststream.rabbit.testing import build_message
 
 from faststream_hare._internal import faststream as _faststream
+from faststream_hare.contract.headers import replay_headers
+from faststream_hare.contract.names import dead_queue_name
+from faststream_hare.errors import ConfirmError, DeadReport, ReplayError
 from faststream_hare.scaling.memory import in_memory_pool
 
 if TYPE_CHECKING:
@@ -45,6 +48,22 @@ class MemoryTransport:
     def held(self, queue: str) -> list[MessageCopy]:
         """The copies kept for ``queue`` (``Q.dead`` and the like), oldest first."""
         return self._queues[queue]
+
+    async def replay_dead(self, queue: str, count: int) -> DeadReport:
+        """The held copies of ``queue.dead``, head first, sent to ``queue`` one by one."""
+        dead = self._queues[dead_queue_name(queue)]
+        # Take the batch first: in memory a replayed message that fails again is dead-lettered
+        # synchronously, and must not be picked up a second time by this same call.
+        batch, dead[:count] = dead[:count], []
+        for position, copy in enumerate(batch):
+            try:
+                await self.send(queue, copy.with_headers(replay_headers(copy.headers)))
+            except ConfirmError as failure:
+                dead[:0] = batch[position:]  # not taken: back at the head, in order
+                report = DeadReport(queue, position, 0, 1, False, position + 1, str(failure))
+                msg = f"Replay to '{queue}' stopped after {position} message(s): {failure}"
+                raise ReplayError(msg, report) from failure
+        return DeadReport(queue, len(batch), 0, 0, dry_run=False, scanned=len(batch))
 
     async def send(self, queue: str, copy: MessageCopy) -> None:
         """Deliver to the queue's subscriber at once, or keep the copy."""
