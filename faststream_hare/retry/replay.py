@@ -43,20 +43,10 @@ async def republish_dead_messages(runtime: HareRuntime, queue: str, count: int) 
         else:
             moved = await _replay_on_broker(runtime, queue, count)
     except ReplayError as exc:
-        _replayed(runtime, queue, exc.moved)
+        signals.emit_replayed(runtime.sender, queue, exc.moved)
         raise
-    _replayed(runtime, queue, moved)
+    signals.emit_replayed(runtime.sender, queue, moved)
     return moved
-
-
-def _replayed(runtime: HareRuntime, queue: str, moved: int) -> None:
-    """Signal ``dead_letters.replayed`` (metric ``hare_dead_letters_replayed_total``)."""
-    signals.emit(
-        signals.dead_letters_replayed,
-        runtime.sender,
-        {"count": moved, "system_time": signals.system_time()},
-        {"queue": queue, "dead_queue": dead_queue_name(queue)},
-    )
 
 
 async def _replay_in_memory(

@@ -6,11 +6,13 @@ import re
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from faststream_hare import HareBroker
 from faststream_hare.ops.console import create_app
+from faststream_hare.telemetry.prometheus import HareMetrics
 from tests.features.ops.test_ops_seed import MIXED, message_ids, seed_dead
 
 pytestmark = pytest.mark.rabbit
@@ -167,3 +169,32 @@ async def test_pages_of_fifty_head_first(prefix: str, broker_url: str) -> None:
         assert shown == [m[0] for m in letters]
         assert (await client.get(f"/queues/{prefix}", params={"page": "x"})).status_code == 400
     assert await message_ids(f"{prefix}.dead") == [m[0] for m in letters]
+
+
+async def test_a_replay_from_the_mounted_console_is_counted(prefix: str, broker_url: str) -> None:
+    """``hare_dead_letters_replayed_total`` counts the app's console as it counts
+    ``republish_dead_messages``: by the messages moved; a purge moves none back."""
+    await seed_dead(prefix)
+    broker = console_for(prefix, broker_url)
+    registry = CollectorRegistry()
+    metrics = HareMetrics(registry=registry, broker=broker)
+    app = Starlette(routes=[Mount("/hare", app=create_app(broker, auth="app"))])
+
+    def replayed() -> float:
+        return registry.get_sample_value("hare_dead_letters_replayed_total", {"queue": prefix}) or 0
+
+    try:
+        async with client_for(app) as client:
+            for action, group in (("replay", "ValueError"), ("purge", "TimeoutError")):
+                confirm = await client.get(
+                    f"/hare/queues/{prefix}/confirm", params={"action": action, "group": group}
+                )
+                done = await client.post(
+                    f"/hare/queues/{prefix}/action", data=form_of(confirm.text)
+                )
+                assert done.status_code == 200
+                assert ("Moved 3" if action == "replay" else "Purged 2") in done.text
+                assert replayed() == 3  # the replay's three, and nothing for the purge
+    finally:
+        metrics.close()
+    assert await message_ids(prefix) == ["m0", "m2", "m5"]
