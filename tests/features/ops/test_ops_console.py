@@ -11,9 +11,11 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from faststream_hare import HareBroker
-from faststream_hare.ops.console import create_app
+from faststream_hare.ops.console import create_app, create_console
+from faststream_hare.ops.target import Target
 from faststream_hare.telemetry.prometheus import HareMetrics
 from tests.features.ops.test_ops_seed import MIXED, message_ids, seed_dead
+from tests.support.broker import MGMT_URL
 
 pytestmark = pytest.mark.rabbit
 
@@ -198,3 +200,26 @@ async def test_a_replay_from_the_mounted_console_is_counted(prefix: str, broker_
     finally:
         metrics.close()
     assert await message_ids(prefix) == ["m0", "m2", "m5"]
+
+
+async def test_a_stream_named_with_url_shows_as_a_stream(prefix: str, broker_url: str) -> None:
+    """``hare console --url … --queue STREAM``: the overview says stream, shows no ready
+    count, no pool and no dead-letter page (the stream has no ``Q.dead``)."""
+    broker = HareBroker(broker_url)
+    stream = f"{prefix}.events"
+
+    @broker.subscriber(stream, stream=True)
+    async def events(body: str) -> None: ...
+
+    async with broker:
+        await broker.start()
+    app = create_console(Target(broker_url), queues=(stream,), auth="app", mgmt_url=MGMT_URL)
+    async with client_for(app) as client:
+        page = await client.get("/")
+    assert page.status_code == 200
+    row = re.search(rf'<tr data-queue="{re.escape(stream)}">(.*?)</tr>', page.text, re.S)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
+    assert [c.strip() for c in cells[1:4]] == ["stream", "–", "–"]
+    assert cells[6].strip() == ""  # no pool
+    assert f"/queues/{stream}" not in row.group(1)  # no dead letters to page through
