@@ -116,9 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-by", choices=GROUP_BY_CHOICES, default="none")
     _mgmt(p)
     _common(p)
-    p = dead_sub.add_parser("replay", help="move dead letters back to Q, each copy confirmed")
+    p = dead_sub.add_parser(
+        "replay", help="move dead letters back to Q, each copy confirmed (needs --yes)"
+    )
     _selection(p)
     p.add_argument("--rate", default=None, help="at most this rate, e.g. 20/s or 600/m")
+    p.add_argument("--yes", action="store_true", help="really move them (handled again)")
     p = dead_sub.add_parser("purge", help="delete dead letters (needs --yes)")
     _selection(p)
     p.add_argument("--yes", action="store_true", help="really delete them")
