@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from faststream_hare import HareBroker
+from faststream_hare.ops.cli import build_parser
 from faststream_hare.ops.console import create_app, create_console
 from faststream_hare.ops.target import Target
 from faststream_hare.telemetry.prometheus import HareMetrics
@@ -153,6 +154,14 @@ async def test_mounted_and_sampled(prefix: str, broker_url: str) -> None:
         page = await client.get(f"/hare/queues/{prefix}")
         assert page.status_code == 200
         assert "Groups and pages cover the first 4 of 6 messages" in page.text
+        # ... and says how to reach the rest: the command's options, as the parser spells them
+        hint = re.sub(r"<[^>]+>", "", page.text)
+        assert f"hare dead list [APP] {prefix} --limit 6 --group-by exception" in hint
+        assert f"hare dead replay [APP] {prefix} --where exception=TYPE [--sample N] --yes" in hint
+        replay = build_parser().parse_args(
+            ["dead", "replay", prefix, "--where", "exception=TYPE", "--sample", "9", "--yes"]
+        )
+        assert (replay.sample, replay.yes) == (9, True)
         assert f'href="http://127.0.0.1/hare/queues/{prefix}?group=' in page.text
 
 
