@@ -24,6 +24,7 @@ from faststream_hare.errors import HareError
 from faststream_hare.ops import dead_letters
 from faststream_hare.ops.console.auth import CSRF_FIELD, csrf_ok, csrf_value, visit_of
 from faststream_hare.ops.dead_pages import find_letter, read_page, select_letters
+from faststream_hare.ops.doctor import delivery_limit_fix
 from faststream_hare.ops.records import pretty_body, preview
 from faststream_hare.ops.selection import NO_EXCEPTION, Where
 from faststream_hare.ops.status import gather_status
@@ -175,6 +176,8 @@ async def queue_page(request: Request) -> Response:
         has_next=page.has_next,
         read=page.read,
         depth=page.depth,
+        delivery_limit=page.delivery_limit,
+        limit_fix=None if page.delivery_limit is None else delivery_limit_fix(queue),
     )
 
 
