@@ -1,8 +1,9 @@
-"""The ``hare`` command: status, dead letters, doctor, console, topology.
+"""The ``hare`` command: status, dead letters, doctor, console, topology, outbox, replay.
 
 Every command takes the app first, as ``faststream run`` does (``APP`` = ``module:attr`` of a
-FastStream app, a HareBroker, or a FastAPI app with a HareRouter), or ``--url`` instead (with
-``--queue`` or the dead-letter commands' ``QUEUE``); ``--json`` prints machine-readable output.
+FastStream app, a HareBroker, a HareRouter, or a FastAPI app that includes one), or ``--url``
+instead (with ``--queue`` or the dead-letter commands' ``QUEUE``); ``--json`` prints
+machine-readable output.
 Exit codes: 0 ok, 1 problems found (doctor findings, a replay that stopped), 2 usage or
 connection errors.
 """
@@ -35,7 +36,10 @@ except ModuleNotFoundError as exc:
 
 __all__ = ("build_parser", "describe_topology", "load_broker", "main")
 
-_APP_HELP = "MODULE:ATTRIBUTE of a FastStream app or a HareBroker (as `faststream run`)"
+_APP_HELP = (
+    "MODULE:ATTRIBUTE of a FastStream app, a HareBroker, a HareRouter or a FastAPI app that "
+    "includes one (as `faststream run`)"
+)
 _URL_HELP = "AMQP URL (default: the APP's, else HARE_MQ_URL / RABBITMQ_URL)"
 _QUEUE_HELP = "the work queue Q (messages are read from Q.dead)"
 
@@ -116,9 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-by", choices=GROUP_BY_CHOICES, default="none")
     _mgmt(p)
     _common(p)
-    p = dead_sub.add_parser("replay", help="move dead letters back to Q, each copy confirmed")
+    p = dead_sub.add_parser(
+        "replay", help="move dead letters back to Q, each copy confirmed (needs --yes)"
+    )
     _selection(p)
     p.add_argument("--rate", default=None, help="at most this rate, e.g. 20/s or 600/m")
+    p.add_argument("--yes", action="store_true", help="really move them (handled again)")
     p = dead_sub.add_parser("purge", help="delete dead letters (needs --yes)")
     _selection(p)
     p.add_argument("--yes", action="store_true", help="really delete them")

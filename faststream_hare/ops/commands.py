@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from faststream_hare.dead_letters import check_count, parse_rate, parse_wheres
 from faststream_hare.errors import HareConfigError, QueueNotFoundError
 from faststream_hare.ops import dead_letters, render
 from faststream_hare.ops.dead_letters import Progress as ProgressCallback
@@ -111,10 +112,27 @@ def _dead(args: argparse.Namespace) -> int:
         return 0
     if args.dead_command == "export":
         return _export(args, url)
-    if args.dead_command == "purge" and not (args.yes or args.dry_run):
-        msg = "hare dead purge deletes messages for good; add --yes (or try --dry-run first)."
-        raise HareConfigError(msg)
+    _check_selection(args)
+    if not (args.yes or args.dry_run):
+        raise HareConfigError(CONFIRM[args.dead_command])
     return _move(args, url)
+
+
+#: Why ``hare dead replay|purge`` needs ``--yes``: each changes what is in ``Q.dead``.
+CONFIRM = {
+    "replay": (
+        "hare dead replay sends messages back to Q to be handled again; "
+        "add --yes (or try --dry-run first)."
+    ),
+    "purge": "hare dead purge deletes messages for good; add --yes (or try --dry-run first).",
+}
+
+
+def _check_selection(args: argparse.Namespace) -> None:
+    """A wrong --where, --count or --rate is named before --yes is asked for."""
+    parse_wheres(args.where)
+    check_count(args.count)
+    parse_rate(getattr(args, "rate", None))
 
 
 def _export(args: argparse.Namespace, url: str) -> int:

@@ -12,15 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.dead_letters import (
     Browsed,
     DeadLetter,
+    DeliveryLimit,
     Where,
     browse_letters,
     letter_id,
     matches_all,
 )
 from faststream_hare.ops.link import connect, dead_delivery_limit
+from faststream_hare.ops.management import Management, ManagementUnavailableError
 from faststream_hare.ops.selection import NO_EXCEPTION, DeadGroup, GroupTally
 
 #: Messages on one page of the console.
@@ -38,6 +41,9 @@ class DeadPage:
     letters: list[DeadLetter]
     page: int
     has_next: bool
+    #: The delivery limit the management API reports in force on ``Q.dead`` (a quorum
+    #: queue): each read gives messages back, and each return counts. ``None``: none known.
+    delivery_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,8 @@ async def read_page(
                 letters.append(letter)
             matched += 1
 
-    browsed = await _browse(url, queue, window, visit, mgmt_url)
+    browsed, limit = await _browse(url, queue, window, visit, mgmt_url)
+    counting = isinstance(limit, int) and await _quorum(url, queue, mgmt_url)
     return DeadPage(
         queue=queue,
         depth=browsed.depth,
@@ -81,6 +88,7 @@ async def read_page(
         letters=letters,
         page=page,
         has_next=matched > start + PAGE_SIZE,
+        delivery_limit=limit if counting and isinstance(limit, int) else None,
     )
 
 
@@ -124,10 +132,22 @@ async def _browse(
     window: int,
     visit: Callable[[DeadLetter], None],
     mgmt_url: str | None,
-) -> Browsed:
-    """One browse of the first ``window`` messages, on a connection of its own."""
+) -> tuple[Browsed, DeliveryLimit]:
+    """One browse of the first ``window`` messages, on a connection of its own, and the
+    delivery limit it kept clear of (``AUTO`` when the management API did not say)."""
     async with connect(url) as connection:
         limit = await dead_delivery_limit(connection, url, queue, mgmt_url)
-        return await browse_letters(
+        browsed = await browse_letters(
             connection, queue, count=window, visit=visit, delivery_limit=limit
         )
+    return browsed, limit
+
+
+async def _quorum(url: str, queue: str, mgmt_url: str | None) -> bool:
+    """True when the management API says ``Q.dead`` is a quorum queue: the only type whose
+    returns count towards a delivery limit."""
+    try:
+        record = await Management.for_url(url, mgmt_url).queue(dead_queue_name(queue))
+    except ManagementUnavailableError:
+        return False
+    return record is not None and record.get("type") == "quorum"

@@ -189,6 +189,15 @@ def _argument_finding(f: SubscriberFacts, name: str, arg: str, have: Any, want: 
     )
 
 
+def delivery_limit_fix(queue: str) -> str:
+    """How to lift the delivery limit of ``queue`` and its dead queue (doctor and console)."""
+    command = policy_command([queue, dead_queue_name(queue)])
+    return (
+        f"lift it with a policy: {command} (RabbitMQ 4.0 and later; "
+        "on 3.x remove the limit), or add delivery-limit to the policy already on the queue"
+    )
+
+
 def quorum_delivery_limit(f: SubscriberFacts) -> list[Finding]:
     """A quorum ``Q`` or ``Q.dead`` whose broker drops a message returned too often.
 
@@ -198,10 +207,7 @@ def quorum_delivery_limit(f: SubscriberFacts) -> list[Finding]:
     if f.queue_type != "quorum":
         return []
     dead = dead_queue_name(f.queue)
-    fix = (
-        f"lift it with a policy: {policy_command([f.queue, dead])} (RabbitMQ 4.0 and later; "
-        "on 3.x remove the limit), or add delivery-limit to the policy already on the queue"
-    )
+    fix = delivery_limit_fix(f.queue)
     findings = []
     version = format_version(f.broker_version)
     if f.delivery_limit is not None:

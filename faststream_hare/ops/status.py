@@ -3,7 +3,9 @@
 Ready counts and consumers come from passive declares (exact and immediate); unacked counts
 from the management API (``None`` when it cannot be reached). Pool size is the live pool of
 this process when the broker runs here (the console mounted in the app), else the number of
-consumers RabbitMQ sees on ``Q``; the target is what the auto-scaler would aim for now.
+consumers RabbitMQ sees on ``Q``; the target is what the auto-scaler would aim for now. Only an
+APP says which queues are pools: queues named with ``--url`` show none, and their type (a
+stream shows its stream-protocol consumers) comes from the management API.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ if TYPE_CHECKING:
 
 Role = Literal["queue", "delay", "dead", "stream"]
 STREAM_TIMEOUT_S = 5.0
+QUEUE_TYPE_UNKNOWN = (
+    "queue type unknown without the management API: a stream would show its stored messages "
+    "as ready and its stream-protocol consumers as 0"
+)
 STREAM_CONSUMERS_UNKNOWN = (
     "stream consumers unknown: they read over the stream protocol, which RabbitMQ counts only "
     "with the rabbitmq_stream_management plugin"
@@ -244,16 +250,35 @@ async def _stream_offset(
 async def _of_queue(
     connection: AbstractConnection, queue: str, records: dict[str, Any] | None
 ) -> QueueStatus:
-    """Without an APP: ``Q``, its delay queue(s) as the management API lists them, ``Q.dead``."""
-    delays = sorted(
-        n
-        for n in (records or {})
-        if n == delay_queue_name(queue) or n.startswith(f"{queue}.delay.")
-    ) or [delay_queue_name(queue)]
-    rows = [await _row(connection, queue, "queue", records)]
-    rows += [await _row(connection, d, "delay", records) for d in delays]
-    rows.append(await _row(connection, dead_queue_name(queue), "dead", records))
+    """Without an APP: what the queue is, from the management API's record (``type``).
+
+    A stream shows its row and ``Q.dead`` when it has one (the stream-protocol consumers are
+    added by ``gather_status``); any other queue ``Q``, its delay queue(s) as the API lists
+    them, and ``Q.dead``. Only an APP knows which queues are pools: none shows a pool here.
+    """
+    kind, notes = _kind_of(queue, records)
+    if kind == "stream":
+        rows = [await _row(connection, queue, "stream", records)]
+        dead = await _row(connection, dead_queue_name(queue), "dead", records)
+        rows += [dead] if dead.exists else []
+    else:
+        delays = sorted(
+            n
+            for n in (records or {})
+            if n == delay_queue_name(queue) or n.startswith(f"{queue}.delay.")
+        ) or [delay_queue_name(queue)]
+        rows = [await _row(connection, queue, "queue", records)]
+        rows += [await _row(connection, d, "delay", records) for d in delays]
+        rows.append(await _row(connection, dead_queue_name(queue), "dead", records))
     if not rows[0].exists:
         msg = f"Queue '{queue}' does not exist; check --queue (the work queue Q)."
         raise HareError(msg)
-    return QueueStatus(queue, "classic", tuple(rows), rows[0].consumers, None)
+    return QueueStatus(queue, kind, tuple(rows), notes=notes)
+
+
+def _kind_of(queue: str, records: dict[str, Any] | None) -> tuple[str, tuple[str, ...]]:
+    """The queue's type (classic, quorum, stream) as the management API records it."""
+    if records is None:
+        return "unknown", (QUEUE_TYPE_UNKNOWN,)
+    kind = (records.get(queue) or {}).get("type")
+    return (kind, ()) if isinstance(kind, str) and kind else ("unknown", ())

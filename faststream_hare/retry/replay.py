@@ -39,20 +39,11 @@ async def republish_dead_messages(runtime: HareRuntime, queue: str, count: int) 
     try:
         report = await runtime.transport.replay_dead(queue, count)
     except ReplayError as exc:
-        _replayed(runtime, queue, exc.moved)
+        signals.emit_replayed(runtime.sender, queue, exc.moved)
         raise
     logger.info(
         "Moved %d message(s) from '%s' back to '%s'", report.moved, dead_queue_name(queue), queue
     )
-    _replayed(runtime, queue, report.moved)
+    signals.emit_replayed(runtime.sender, queue, report.moved)
     return report.moved
 
-
-def _replayed(runtime: HareRuntime, queue: str, moved: int) -> None:
-    """Signal ``dead_letters.replayed`` (metric ``hare_dead_letters_replayed_total``)."""
-    signals.emit(
-        signals.dead_letters_replayed,
-        runtime.sender,
-        {"count": moved, "system_time": signals.system_time()},
-        {"queue": queue, "dead_queue": dead_queue_name(queue)},
-    )

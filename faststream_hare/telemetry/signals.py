@@ -15,6 +15,7 @@ from typing import Any
 from blinker import ANY, NamedSignal, Namespace
 
 from faststream_hare._internal.masking import mask_text
+from faststream_hare.contract.names import dead_queue_name
 
 logger = logging.getLogger("faststream_hare.signals")
 
@@ -137,3 +138,17 @@ class Listening:
         for signal, receiver in self._pairs:
             signal.disconnect(receiver, sender=self.sender)
         self._pairs = []
+
+
+def emit_replayed(sender: Any, queue: str, moved: int) -> None:
+    """Signal ``dead_letters_replayed`` for ``moved`` messages taken from ``queue.dead``.
+
+    One place for every replay run in the app (``republish_dead_messages``, the mounted
+    console), so ``hare_dead_letters_replayed_total`` counts them alike.
+    """
+    emit(
+        dead_letters_replayed,
+        sender,
+        {"count": moved, "system_time": system_time()},
+        {"queue": queue, "dead_queue": dead_queue_name(queue)},
+    )

@@ -14,9 +14,12 @@ import pytest
 
 from faststream_hare import HareBroker
 from faststream_hare.ops.console import create_app
+from faststream_hare.ops.doctor import delivery_limit_fix
 from tests.browser.server import serve
+from tests.features.ops.test_dead_reads import IDS, seed_quorum_dead
 from tests.features.ops.test_ops_seed import MIXED, message_ids, seed_dead
 from tests.support.amqp import wait_depth
+from tests.support.broker import MGMT_URL
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.browser]
 SHOTS = os.environ.get("HARE_SCREENSHOTS")
@@ -225,3 +228,34 @@ async def test_overview_shows_a_stream_as_a_stream(
             assert (await pool.inner_text()).strip() == "2 / 2"
             plain = page.locator(f'tr[data-queue="{prefix}.mail"] td').nth(6)
             assert (await plain.inner_text()).strip() == ""  # not a pool
+
+
+async def test_a_delivery_limit_on_the_dead_queue_is_named_with_its_fix(
+    prefix: str, broker_url: str, browser: Any
+) -> None:
+    """Looking at a quorum ``Q.dead`` with a delivery limit counts towards it: the queue page
+    says so, with the doctor's fix; a classic ``Q.dead`` (no limit applies) shows nothing."""
+    limited, plain = f"{prefix}.limited", f"{prefix}.plain"
+    await seed_quorum_dead(limited, {"x-delivery-limit": 50})
+    await seed_dead(plain)
+    broker = HareBroker(broker_url)
+
+    @broker.subscriber(limited, queue_type="quorum")
+    async def handle_limited(body: str) -> None: ...
+
+    @broker.subscriber(plain, retry_limit=0)
+    async def handle_plain(body: str) -> None: ...
+
+    page = await (await browser.new_context()).new_page()
+    with serve(create_app(broker, token="s3cr3t", mgmt_url=MGMT_URL)) as base:
+        await page.goto(f"{base}/queues/{limited}?token=s3cr3t")
+        warning = page.locator("#delivery-limit")
+        text = " ".join((await warning.inner_text()).split())
+        assert "drops a dead letter returned more than 50 times" in text
+        assert "each view counts towards that limit" in text
+        assert f"Fix (as hare doctor says): {delivery_limit_fix(limited)}." in text
+        assert await page.locator("#messages tbody tr").count() == len(IDS)
+        await page.goto(f"{base}/queues/{plain}")
+        assert await page.locator("#messages tbody tr").count() == len(MIXED)
+        assert await page.locator("#delivery-limit").count() == 0
+    assert await message_ids(f"{limited}.dead") == IDS  # looking moved nothing

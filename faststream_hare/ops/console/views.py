@@ -24,11 +24,13 @@ from faststream_hare.errors import HareError
 from faststream_hare.ops import dead_letters
 from faststream_hare.ops.console.auth import CSRF_FIELD, csrf_ok, csrf_value, visit_of
 from faststream_hare.ops.dead_pages import find_letter, read_page, select_letters
+from faststream_hare.ops.doctor import delivery_limit_fix
 from faststream_hare.ops.records import pretty_body, preview
 from faststream_hare.ops.selection import NO_EXCEPTION, Where
 from faststream_hare.ops.status import gather_status
 from faststream_hare.ops.target import Target
 from faststream_hare.outbox.found import gather_backlogs
+from faststream_hare.telemetry import signals
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters["preview"] = preview
@@ -107,6 +109,12 @@ class Console:
             if not s.hare.stream or s.hare.stream_dead_letter
         )
 
+    def replayed(self, queue: str, moved: int) -> None:
+        """A replay run by the app's own console counts as the app's replays do
+        (``hare_dead_letters_replayed_total``); a console with only a URL has no app."""
+        if self.target.broker is not None:
+            signals.emit_replayed(self.target.broker.hare_runtime.sender, queue, moved)
+
     def check_queue(self, queue: str) -> str:
         if queue not in self.known_queues():
             raise HTTPException(404, f"'{queue}' is not a hare queue of this console")
@@ -168,6 +176,8 @@ async def queue_page(request: Request) -> Response:
         has_next=page.has_next,
         read=page.read,
         depth=page.depth,
+        delivery_limit=page.delivery_limit,
+        limit_fix=None if page.delivery_limit is None else delivery_limit_fix(queue),
     )
 
 
@@ -272,6 +282,8 @@ async def do_action(request: Request) -> Response:
         report = stopped.report
     except HareError as exc:
         return console.failure(request, exc)
+    if action == "replay":
+        console.replayed(queue, report.moved)
     key = console.results.add(ActionResult(queue, action, label, report))
     done = request.url_for("done", queue=queue, result=key)
     return RedirectResponse(done.path, status_code=303)  # a refresh never posts again

@@ -69,7 +69,9 @@ async def test_dead_commands_take_the_app_first_or_url(
     assert "--app is deprecated; give the app first, as for status and console: " in err
     assert f"hare dead ... {app} {queue}" in err
 
-    code, out, _ = await hare(capsys, "dead", "replay", app, queue, "--where", "message_id=m0")
+    code, out, _ = await hare(
+        capsys, "dead", "replay", app, queue, "--where", "message_id=m0", "--yes"
+    )
     assert code == 0
     code, out, _ = await hare(capsys, "replay", app, queue, "--count", "1")
     assert (code, out.strip()) == (0, f"moved 1 message(s) from {queue}.dead to {queue}")

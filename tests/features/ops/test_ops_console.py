@@ -6,12 +6,17 @@ import re
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from faststream_hare import HareBroker
-from faststream_hare.ops.console import create_app
+from faststream_hare.ops.cli import build_parser
+from faststream_hare.ops.console import create_app, create_console
+from faststream_hare.ops.target import Target
+from faststream_hare.telemetry.prometheus import HareMetrics
 from tests.features.ops.test_ops_seed import MIXED, message_ids, seed_dead
+from tests.support.broker import MGMT_URL
 
 pytestmark = pytest.mark.rabbit
 
@@ -149,6 +154,14 @@ async def test_mounted_and_sampled(prefix: str, broker_url: str) -> None:
         page = await client.get(f"/hare/queues/{prefix}")
         assert page.status_code == 200
         assert "Groups and pages cover the first 4 of 6 messages" in page.text
+        # ... and says how to reach the rest: the command's options, as the parser spells them
+        hint = re.sub(r"<[^>]+>", "", page.text)
+        assert f"hare dead list [APP] {prefix} --limit 6 --group-by exception" in hint
+        assert f"hare dead replay [APP] {prefix} --where exception=TYPE [--sample N] --yes" in hint
+        replay = build_parser().parse_args(
+            ["dead", "replay", prefix, "--where", "exception=TYPE", "--sample", "9", "--yes"]
+        )
+        assert (replay.sample, replay.yes) == (9, True)
         assert f'href="http://127.0.0.1/hare/queues/{prefix}?group=' in page.text
 
 
@@ -167,3 +180,55 @@ async def test_pages_of_fifty_head_first(prefix: str, broker_url: str) -> None:
         assert shown == [m[0] for m in letters]
         assert (await client.get(f"/queues/{prefix}", params={"page": "x"})).status_code == 400
     assert await message_ids(f"{prefix}.dead") == [m[0] for m in letters]
+
+
+async def test_a_replay_from_the_mounted_console_is_counted(prefix: str, broker_url: str) -> None:
+    """``hare_dead_letters_replayed_total`` counts the app's console as it counts
+    ``republish_dead_messages``: by the messages moved; a purge moves none back."""
+    await seed_dead(prefix)
+    broker = console_for(prefix, broker_url)
+    registry = CollectorRegistry()
+    metrics = HareMetrics(registry=registry, broker=broker)
+    app = Starlette(routes=[Mount("/hare", app=create_app(broker, auth="app"))])
+
+    def replayed() -> float:
+        return registry.get_sample_value("hare_dead_letters_replayed_total", {"queue": prefix}) or 0
+
+    try:
+        async with client_for(app) as client:
+            for action, group in (("replay", "ValueError"), ("purge", "TimeoutError")):
+                confirm = await client.get(
+                    f"/hare/queues/{prefix}/confirm", params={"action": action, "group": group}
+                )
+                done = await client.post(
+                    f"/hare/queues/{prefix}/action", data=form_of(confirm.text)
+                )
+                assert done.status_code == 200
+                assert ("Moved 3" if action == "replay" else "Purged 2") in done.text
+                assert replayed() == 3  # the replay's three, and nothing for the purge
+    finally:
+        metrics.close()
+    assert await message_ids(prefix) == ["m0", "m2", "m5"]
+
+
+async def test_a_stream_named_with_url_shows_as_a_stream(prefix: str, broker_url: str) -> None:
+    """``hare console --url … --queue STREAM``: the overview says stream, shows no ready
+    count, no pool and no dead-letter page (the stream has no ``Q.dead``)."""
+    broker = HareBroker(broker_url)
+    stream = f"{prefix}.events"
+
+    @broker.subscriber(stream, stream=True)
+    async def events(body: str) -> None: ...
+
+    async with broker:
+        await broker.start()
+    app = create_console(Target(broker_url), queues=(stream,), auth="app", mgmt_url=MGMT_URL)
+    async with client_for(app) as client:
+        page = await client.get("/")
+    assert page.status_code == 200
+    row = re.search(rf'<tr data-queue="{re.escape(stream)}">(.*?)</tr>', page.text, re.S)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
+    assert [c.strip() for c in cells[1:4]] == ["stream", "–", "–"]
+    assert cells[6].strip() == ""  # no pool
+    assert f"/queues/{stream}" not in row.group(1)  # no dead letters to page through

@@ -67,7 +67,7 @@ async def test_replay_where_moves_exactly_the_matching(
 ) -> None:
     await seed_dead(prefix)
     code, out, _ = await hare(
-        capsys, "dead", "replay", prefix, "--where", "exception=ValueError", "--json"
+        capsys, "dead", "replay", prefix, "--where", "exception=ValueError", "--json", "--yes"
     )
     assert code == 0
     report = json.loads(out)
@@ -88,7 +88,7 @@ async def test_replay_where_error_text_and_count(
 ) -> None:
     await seed_dead(prefix)
     code, out, _ = await hare(
-        capsys, "dead", "replay", prefix, "--where", "error~GATEWAY", "--count", "1"
+        capsys, "dead", "replay", prefix, "--where", "error~GATEWAY", "--count", "1", "--yes"
     )
     assert code == 0
     assert out.splitlines() == [f"moved 1, skipped 1, failed 0 ({prefix}.dead to {prefix})", "  m1"]
@@ -123,7 +123,7 @@ async def test_unconfirmed_copy_stops_and_keeps_everything(
     """No queue ``Q`` to route to: the copy is returned, nothing is lost, the order stays."""
     await seed_dead(prefix)
     admin._call("DELETE", f"queues/%2F/{prefix}")
-    code, _, err = await hare(capsys, "dead", "replay", prefix)
+    code, _, err = await hare(capsys, "dead", "replay", prefix, "--yes")
     assert code == 1
     assert "stopped after 0 message(s)" in err
     assert f"the rest stay in '{prefix}.dead'" in err
@@ -131,6 +131,19 @@ async def test_unconfirmed_copy_stops_and_keeps_everything(
     with pytest.raises(dead_letters.ReplayStoppedError) as stopped:
         await dead_letters.replay_dead(AMQP_URL, prefix)
     assert (stopped.value.report.moved, stopped.value.report.failed) == (0, 1)
+
+
+async def test_replay_needs_yes(prefix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """As purge: without --yes (or --dry-run) nothing moves, and the sentence says why."""
+    await seed_dead(prefix)
+    code, out, err = await hare(capsys, "dead", "replay", prefix, "--where", "exception=ValueError")
+    assert (code, out) == (2, "")
+    assert err.strip() == (
+        "hare: hare dead replay sends messages back to Q to be handled again; "
+        "add --yes (or try --dry-run first)."
+    )
+    assert await message_ids(f"{prefix}.dead") == ALL
+    assert await message_ids(prefix) == []
 
 
 async def test_purge_needs_yes_and_removes_exactly(

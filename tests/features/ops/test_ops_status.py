@@ -114,7 +114,27 @@ async def test_status_with_url_and_queue(
     async with broker:
         await broker.start()
         await broker.publish("1", queue=f"{prefix}.orders")
+        await broker.publish("e0", queue=f"{prefix}.events")
         await wait_depth(f"{prefix}.orders.dead", 1)
+        capsys.readouterr()
+        # A stream named with --url is shown as a stream: no "ready", no delay or dead rows,
+        # its stream-protocol consumer counted (AMQP counts none), and no pool.
+        events = f"{prefix}.events"
+        argv = ["status", "--url", broker_url, "--queue", events, "--mgmt-url", MGMT_URL]
+        assert await asyncio.to_thread(main, [*argv, "--json"]) == 0
+        (stream,) = json.loads(capsys.readouterr().out)
+        assert stream["kind"] == "stream"
+        assert [(r["name"], r["role"]) for r in stream["rows"]] == [(events, "stream")]
+        assert (stream["rows"][0]["ready"], stream["rows"][0]["unacked"]) == (None, None)
+        assert (stream["pool_size"], stream["pool_target"], stream["dead"]) == (None, None, None)
+        consumers = stream["rows"][0]["consumers"]
+        assert consumers == 1 or (
+            consumers is None and "rabbitmq_stream_management" in stream["notes"][-1]
+        )
+        assert await asyncio.to_thread(main, argv) == 0
+        table = capsys.readouterr().out
+        assert f"{events}.delay" not in table
+        assert f"{events}.dead" not in table
     capsys.readouterr()
     code = await asyncio.to_thread(
         main,
@@ -133,6 +153,8 @@ async def test_status_with_url_and_queue(
     (status,) = json.loads(capsys.readouterr().out)
     assert status["dead"] == 1
     assert status["rows"][0]["consumers"] == 0
+    assert status["kind"] == "classic"
+    assert (status["pool_size"], status["pool_target"]) == (None, None)  # no APP: no pools
     code = await asyncio.to_thread(
         main, ["status", "--url", broker_url, "--queue", "nope.x", "--mgmt-url", MGMT_URL]
     )
