@@ -22,8 +22,9 @@ from faststream_hare.dead_letters import (
     letter_id,
     matches_all,
 )
+from faststream_hare.errors import ManagementUnavailableError
 from faststream_hare.ops.link import connect, dead_delivery_limit
-from faststream_hare.ops.management import Management, ManagementUnavailableError
+from faststream_hare.ops.management import Management
 from faststream_hare.ops.selection import NO_EXCEPTION, DeadGroup, GroupTally
 
 #: Messages on one page of the console.

@@ -46,4 +46,3 @@ async def republish_dead_messages(runtime: HareRuntime, queue: str, count: int) 
     )
     signals.emit_replayed(runtime.sender, queue, report.moved)
     return report.moved
-

@@ -82,7 +82,10 @@ def limit_in_force(version: BrokerVersion | None, argument: object, policy: obje
 
 
 def limit_of_record(version: BrokerVersion | None, record: Mapping[str, Any]) -> int | None:
-    """The limit in force of a queue as the management API describes it."""
+    """The limit in force of a queue as the management API describes it (``None``: none, as on
+    every classic queue and stream; 4.0's default of 20 is a quorum queue's alone)."""
+    if record.get("type", "quorum") != "quorum":
+        return None
     reported = record.get("delivery_limit")  # 4.0 reports the one in force
     if isinstance(reported, int) and not isinstance(reported, bool):
         return None if reported < 0 else reported

@@ -20,7 +20,7 @@ from starlette.templating import Jinja2Templates
 
 from faststream_hare._internal.compat import UTC
 from faststream_hare._internal.masking import mask_text, mask_url
-from faststream_hare.errors import HareError
+from faststream_hare.errors import HareError, ReplayError
 from faststream_hare.ops import dead_letters
 from faststream_hare.ops.console.auth import CSRF_FIELD, csrf_ok, csrf_value, visit_of
 from faststream_hare.ops.dead_pages import find_letter, read_page, select_letters
@@ -281,6 +281,8 @@ async def do_action(request: Request) -> Response:
     except dead_letters.ReplayStoppedError as stopped:
         report = stopped.report
     except HareError as exc:
+        if isinstance(exc, ReplayError) and action == "replay":
+            console.replayed(queue, exc.moved)  # what went before the failure still counts
         return console.failure(request, exc)
     if action == "replay":
         console.replayed(queue, report.moved)

@@ -78,6 +78,7 @@ def test_the_lower_of_argument_and_policy_is_in_force(
 def test_limit_of_a_management_record() -> None:
     assert limit_of_record(V4, {"arguments": {"x-queue-type": "quorum"}}) == 20
     assert limit_of_record(V4, {"arguments": {"x-delivery-limit": -1}}) is None
+    assert limit_of_record(V4, {"type": "classic", "arguments": {}}) is None  # no limit there
     assert limit_of_record(V4, {"delivery_limit": 7, "arguments": {}}) == 7
     assert limit_of_record(V4, {"delivery_limit": -1, "arguments": {}}) is None
     policy = {"arguments": {}, "effective_policy_definition": {"delivery-limit": 30}}
