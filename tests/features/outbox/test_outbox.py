@@ -321,3 +321,51 @@ async def test_the_console_overview_shows_the_outbox_backlog(
         page = await client.get("/")
     assert page.status_code == 200
     assert f'data-outbox="{tables.outbox}" data-waiting="2"' in page.text
+
+
+async def _commit_one(outbox: Outbox, pool: Any, exchange: str, message_id: str) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.add(
+            conn, {"id": message_id}, exchange=exchange, routing_key="r", message_id=message_id
+        )
+
+
+async def test_a_commit_wakes_the_relay_through_listen_notify_long_before_its_poll(
+    prefix: str, channel: aio_pika.abc.AbstractChannel, tables: OutboxTables, pool: Any
+) -> None:
+    broker = make_broker(prefix)
+    outbox = Outbox(
+        broker, pool=pool, table=tables.outbox, inbox_table=tables.inbox, poll_interval_ms=60_000
+    )
+    queue = await bound_queue(channel, prefix)
+    async with running(broker):
+        # the first row may go out in the relay's first batch at start; once it arrived the
+        # relay is listening and idle, with its next poll a minute away
+        await _commit_one(outbox, pool, f"{prefix}.ex", "first")
+        [first] = await receive(queue, 1, timeout=30)
+        await asyncio.sleep(0.5)
+        await _commit_one(outbox, pool, f"{prefix}.ex", "woken")
+        [woken] = await receive(queue, 1, timeout=5)  # only a notification can be this early
+    assert (first.message_id, woken.message_id) == ("first", "woken")
+    assert await rows_waiting(tables) == 0
+
+
+async def test_without_notifications_rows_still_arrive_by_polling(
+    prefix: str, channel: aio_pika.abc.AbstractChannel, tables: OutboxTables, pool: Any
+) -> None:
+    async with pool.acquire() as conn:  # this test's own table: no NOTIFY on commit any more
+        name = tables.outbox.replace(".", "_")
+        await conn.execute(f"DROP TRIGGER {name}_notify ON {tables.outbox}")
+    broker = make_broker(prefix)
+    outbox = Outbox(
+        broker, pool=pool, table=tables.outbox, inbox_table=tables.inbox, poll_interval_ms=200
+    )
+    queue = await bound_queue(channel, prefix)
+    async with running(broker):
+        await asyncio.sleep(0.5)  # the relay is idle, waiting for a notification or its poll
+        ids = [f"polled-{n}" for n in range(5)]
+        for message_id in ids:
+            await _commit_one(outbox, pool, f"{prefix}.ex", message_id)
+        messages = await receive(queue, len(ids), timeout=30)
+    assert sorted(m.message_id or "" for m in messages) == ids
+    assert await rows_waiting(tables) == 0
