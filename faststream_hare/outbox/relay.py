@@ -73,10 +73,11 @@ class Relay:
         while not self.stopping:
             try:
                 async with self.source.connection() as work, self.source.connection() as listen:
-                    # the relay's own writes (a try counted, a published row deleted) need no
-                    # flush to disk before the next step: losing them in a crash of
-                    # PostgreSQL itself only republishes rows (same message_id), never loses one
-                    await work.execute("SET synchronous_commit TO off")
+                    # a try counted (``take``) is on disk before the row is published, also
+                    # when the server's default is off: after a crash of PostgreSQL itself a
+                    # republished row is still counted. ``finish`` commits without the flush
+                    # (see ``claims``)
+                    await work.execute("SET synchronous_commit TO on")
                     await listen.add_listener(self.tables.channel, self._notified)
                     pause = DB_DOWN_FIRST_S
                     try:
