@@ -9,8 +9,9 @@ of a key. A relay *owns a key* while it holds a session advisory lock on it (``r
    (``pg_try_advisory_lock`` never waits), so relays share the keys instead of one taking all.
 2. ``take`` — a new statement, so its snapshot is taken *after* the locks were granted and sees
    everything the previous owner committed — reads up to a batch of the owned keys' rows in id
-   order and counts a try on each (committed before anything is published: a relay killed
-   after publishing leaves that count behind, which is how a republish is recognised). A key
+   order and counts a try on each (committed, and flushed to disk, before anything is
+   published: a relay killed after publishing, or PostgreSQL crashing, leaves that count
+   behind, which is how a republish is recognised). A key
    whose oldest row is backing off after a failure yields nothing, so no later row of it
    overtakes the failed one.
 3. The rows are published; ``finish`` deletes the confirmed ones and records failures (with
@@ -160,8 +161,13 @@ class RelayQueries:
         failures: list[Failure],
         untried: list[int],
     ) -> None:
-        """Delete the confirmed rows, record failures and back-offs, in one transaction."""
+        """Delete the confirmed rows, record failures and back-offs, in one transaction.
+
+        It commits without waiting for the flush to disk: a crash of PostgreSQL that undoes
+        it publishes the rows again, and their tries (``take``, flushed) count them as
+        republished; a failure or an untry undone only counts one possible duplicate more."""
         async with conn.transaction():
+            await conn.execute("SET LOCAL synchronous_commit TO off")
             if published:
                 await conn.execute(self._delete, published)
             if untried:

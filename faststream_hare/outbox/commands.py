@@ -24,7 +24,10 @@ from faststream_hare.outbox.outbox import Outbox
 if TYPE_CHECKING:
     from faststream_hare.broker import HareBroker
 
-_APP_HELP = "MODULE:ATTRIBUTE of a FastStream app or a HareBroker (as `faststream run`)"
+_APP_HELP = (
+    "MODULE:ATTRIBUTE of a FastStream app, a HareBroker, a HareRouter or a FastAPI app with "
+    "one (as `faststream run`)"
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -51,10 +51,15 @@ class ConnectionSource:
 
 
 async def _close(conn: Any) -> None:
+    """Close politely for at most 2 s; a link that does not answer, or a cancel (the relay
+    is being ended), drops the connection instead of leaving it open."""
     try:
         await conn.close(timeout=2)
     except Exception:
         conn.terminate()
+    except BaseException:
+        conn.terminate()
+        raise
 
 
 def import_asyncpg() -> Any:

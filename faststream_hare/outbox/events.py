@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from faststream_hare._internal.log_throttle import LogThrottle
+from faststream_hare.outbox.backlog import Backlog
 from faststream_hare.outbox.claims import Failure, OutboxRow
 from faststream_hare.telemetry import signals
 
@@ -90,4 +91,20 @@ class RelayEvents:
                 "reason": "refused" if failure.refused else "not_confirmed",
                 "error": failure.error,
             },
+        )
+
+    def backlog(self, backlog: Backlog) -> None:
+        """The relay read its table's backlog (idle, after failures, now and then while busy):
+        what waits is known also when nothing is published."""
+        signals.emit(
+            signals.outbox_backlog_read,
+            self.sender,
+            {
+                "system_time": signals.system_time(),
+                "waiting": backlog.waiting,
+                "failing": backlog.failing,
+                "oldest_age_s": backlog.oldest_age_s,
+                "relay_lag_s": backlog.relay_lag_s,
+            },
+            {"table": self.table},
         )

@@ -8,12 +8,12 @@ if and only if that transaction commits; the relay (started with the broker unle
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from faststream_hare._internal.confirm import ConfirmedPublisher
+from faststream_hare._internal.tasks import end_tasks
 from faststream_hare.errors import HareConfigError
 from faststream_hare.outbox.backlog import Backlog, read_backlog, unreadable
 from faststream_hare.outbox.connections import ConnectionSource
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("faststream_hare.outbox")
 
-#: How long ``stop()`` lets the batch in flight finish before cancelling it.
+#: How long ``stop()`` lets the batch in flight finish before cancelling it (then ending it
+#: takes at most ``tasks.END_TIMEOUT_S``, the bound of every background task hare ends).
 STOP_GRACE_S = 10.0
 
 
@@ -123,21 +124,24 @@ class Outbox:
         )
 
     async def stop(self) -> None:
-        """Let the batch in flight finish (up to ``STOP_GRACE_S``), then stop the relay."""
+        """Let the batch in flight finish (up to ``STOP_GRACE_S``), then end the relay (cancel
+        until it ended, at most ``tasks.END_TIMEOUT_S`` more): bounded even when PostgreSQL or
+        RabbitMQ stopped answering, and a cancel of the caller reaches the caller."""
         task, self._task = self._task, None
         relay = self._relay
         if relay is not None:
             relay.stopping = True
             relay.wake()
-        if task is not None:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_S)
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-        publisher, self._publisher = self._publisher, None
-        if publisher is not None:
-            await publisher.close()
+        try:
+            if task is not None:
+                try:
+                    await asyncio.wait({task}, timeout=STOP_GRACE_S)
+                finally:  # also when the caller is cancelled: the relay never outlives stop()
+                    await end_tasks([task])
+        finally:
+            publisher, self._publisher = self._publisher, None
+            if publisher is not None:
+                await publisher.close()
 
     @property
     def relayed(self) -> int:

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from faststream_hare._internal.confirm import ConfirmedPublisher
+from faststream_hare.outbox.backlog import read_backlog
 from faststream_hare.outbox.claims import RelayQueries
 from faststream_hare.outbox.connections import ConnectionSource
 from faststream_hare.outbox.events import RelayEvents
@@ -26,6 +27,10 @@ logger = logging.getLogger("faststream_hare.outbox")
 #: Pauses while PostgreSQL cannot be reached: 0.5 s doubling to 5 s.
 DB_DOWN_FIRST_S = 0.5
 DB_DOWN_MAX_S = 5.0
+#: The relay reads its table's backlog (``hare_outbox_waiting`` …) at most this often when it
+#: is idle or a batch failed, and this often while it publishes without failures.
+BACKLOG_QUIET_EVERY_S = 1.0
+BACKLOG_BUSY_EVERY_S = 5.0
 
 
 class Relay:
@@ -55,6 +60,8 @@ class Relay:
         self.relayed = 0
         #: Of those, rows an earlier try may have published already (possible duplicates).
         self.republished = 0
+        self._failed_last = 0
+        self._backlog_read_at = -BACKLOG_BUSY_EVERY_S
 
     def wake(self) -> None:
         """Run a batch now (a commit notified, or the relay is stopping)."""
@@ -66,10 +73,11 @@ class Relay:
         while not self.stopping:
             try:
                 async with self.source.connection() as work, self.source.connection() as listen:
-                    # the relay's own writes (a try counted, a published row deleted) need no
-                    # flush to disk before the next step: losing them in a crash of
-                    # PostgreSQL itself only republishes rows (same message_id), never loses one
-                    await work.execute("SET synchronous_commit TO off")
+                    # a try counted (``take``) is on disk before the row is published, also
+                    # when the server's default is off: after a crash of PostgreSQL itself a
+                    # republished row is still counted. ``finish`` commits without the flush
+                    # (see ``claims``)
+                    await work.execute("SET synchronous_commit TO on")
                     await listen.add_listener(self.tables.channel, self._notified)
                     pause = DB_DOWN_FIRST_S
                     try:
@@ -107,6 +115,7 @@ class Relay:
         while not self.stopping:
             self._wake.clear()
             taken = await self.run_batch(work)
+            await self._report_backlog(work, quiet=not taken or self._failed_last > 0)
             if taken:
                 continue
             if listen.is_closed():
@@ -115,9 +124,20 @@ class Relay:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
 
+    async def _report_backlog(self, conn: Any, *, quiet: bool) -> None:
+        """Read and report the backlog when due: a relay that publishes nothing (idle, or
+        every try fails) still says how much waits and for how long."""
+        now = time.monotonic()
+        every = BACKLOG_QUIET_EVERY_S if quiet else BACKLOG_BUSY_EVERY_S
+        if now - self._backlog_read_at < every:
+            return
+        self._backlog_read_at = now
+        self.events.backlog(await read_backlog(conn, self.tables))
+
     async def run_batch(self, conn: Any) -> int:
         """Lock, take, publish, finish, unlock one batch; returns the rows taken."""
         queries = self.queries
+        self._failed_last = 0
         try:
             keys, ids = await queries.lock_work(conn)
             if not (keys or ids):
@@ -144,6 +164,7 @@ class Relay:
         await queries.unlock(conn)
         self.relayed += len(outcome.published)
         self.republished += sum(1 for row in outcome.published if row.maybe_published_before)
+        self._failed_last = len(outcome.failures)
         for failure in outcome.failures:
             self.events.failed(failure)
         self.events.batch(outcome.published, time.monotonic() - started, len(outcome.failures))

@@ -113,7 +113,19 @@ class HareMetrics:
         )
         self.outbox_lag = _gauge(
             "hare_outbox_lag_seconds",
-            "Commit-to-confirm time of the slowest message of the relay's last batch.",
+            "How far behind the relay is: the commit-to-confirm time of the slowest message "
+            "of its last batch, or, when it last read the backlog, the age of the oldest row "
+            "it could publish now (0: none).",
+            "table",
+        )
+        self.outbox_waiting = _gauge(
+            "hare_outbox_waiting",
+            "Committed outbox rows not yet published, when the relay last read the backlog.",
+            "table",
+        )
+        self.outbox_oldest_age = _gauge(
+            "hare_outbox_oldest_age_seconds",
+            "Age of the oldest waiting outbox row (0: none), when the relay last read it.",
             "table",
         )
         self._metrics: tuple[Counter | Gauge, ...] = (
@@ -131,6 +143,8 @@ class HareMetrics:
             self.outbox_republished,
             self.outbox_failed,
             self.outbox_lag,
+            self.outbox_waiting,
+            self.outbox_oldest_age,
         )
         if registry is not None:
             _register(registry, self._metrics)
@@ -155,6 +169,7 @@ class HareMetrics:
                 (signals.stream_message_failed, self._on_stream_offset),
                 (signals.outbox_batch_relayed, self._on_outbox_batch),
                 (signals.outbox_message_failed, self._on_outbox_failed),
+                (signals.outbox_backlog_read, self._on_outbox_backlog),
             ],
             broker,
         )
@@ -175,6 +190,14 @@ class HareMetrics:
         self.outbox_republished.labels(table).inc(measurements["republished"])
         if measurements["relayed"]:
             self.outbox_lag.labels(table).set(measurements["max_lag_s"])
+
+    def _on_outbox_backlog(
+        self, sender: Any, measurements: Mapping[str, Any], metadata: Any
+    ) -> None:
+        table = metadata["table"]
+        self.outbox_waiting.labels(table).set(measurements["waiting"])
+        self.outbox_oldest_age.labels(table).set(measurements["oldest_age_s"])
+        self.outbox_lag.labels(table).set(measurements["relay_lag_s"])
 
     def _on_outbox_failed(self, sender: Any, measurements: Any, metadata: Any) -> None:
         self.outbox_failed.labels(metadata["table"], metadata["reason"]).inc()

@@ -51,6 +51,7 @@ retry_publisher_message_requeued = namespace.signal("hare_mq.retry_publisher.mes
 outbox_batch_relayed = namespace.signal("hare_mq.outbox.batch.relayed")
 outbox_message_relayed = namespace.signal("hare_mq.outbox.message.relayed")
 outbox_message_failed = namespace.signal("hare_mq.outbox.message.failed")
+outbox_backlog_read = namespace.signal("hare_mq.outbox.backlog.read")
 #: Before a retry/dead copy is sent; receivers may add to ``metadata["headers"]`` (tracing).
 retry_publisher_message_copying = namespace.signal("hare_mq.retry_publisher.message.copying")
 
@@ -85,6 +86,7 @@ ALL: dict[str, NamedSignal] = {
         outbox_batch_relayed,
         outbox_message_relayed,
         outbox_message_failed,
+        outbox_backlog_read,
     )
 }
 

@@ -182,12 +182,15 @@ async def received_at_least(queue: Any, count: int) -> list[bytes]:
     return got
 
 
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
 async def test_postgresql_restarted_under_the_relay_loses_nothing(
-    prefix: str, private_postgres: PrivatePostgres, fault_proxy: FaultProxy
+    prefix: str, private_postgres: PrivatePostgres, fault_proxy: FaultProxy, mode: str
 ) -> None:
     """A committed backlog on the private server, restarted (``pg_ctl restart -m fast``) while
     the relay publishes it: its sessions die, its keys' locks go with them, and the rows it
-    published but had not deleted are published again (counted)."""
+    published but had not deleted are published again (counted). ``immediate`` crashes it:
+    the relay's deletes commit without a flush and may be undone, and the rows they deleted
+    are published again — still counted, because each try was flushed before its publish."""
     dsn = private_postgres.dsn
     async with open_shop(prefix, AMQP_URL, dsn) as shop:
         await shop.write(ORDERS)
@@ -201,7 +204,7 @@ async def test_postgresql_restarted_under_the_relay_loses_nothing(
         outbox = Outbox(broker, dsn=dsn, table=shop.tables.outbox, batch_size=100)
         async with running(broker):
             bodies = await asyncio.wait_for(received_at_least(shop.queue, 500), 60)
-            await asyncio.to_thread(private_postgres.restart)
+            await asyncio.to_thread(private_postgres.restart, mode)
             back_at = time.monotonic()
             waiting = await rows_waiting(shop.tables, dsn)
             relayed_before = outbox.relayed
@@ -212,7 +215,7 @@ async def test_postgresql_restarted_under_the_relay_loses_nothing(
             assert time.monotonic() - back_at < 120
         assert await rows_waiting(shop.tables, dsn) == 0
     result = settle(
-        "PostgreSQL restarted (pg_ctl restart -m fast)",
+        f"PostgreSQL restarted (pg_ctl restart -m {mode})",
         shop,
         bodies,
         waiting_at_restart=waiting,

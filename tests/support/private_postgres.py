@@ -74,9 +74,10 @@ class PrivatePostgres:
         self._running = True
         return time.monotonic() - started
 
-    def restart(self) -> None:
-        """``pg_ctl restart -m fast``: every session is closed, as a service restart does."""
-        self._pg_ctl("restart", "-m", "fast", "-l", str(self.dir / "server.log"))
+    def restart(self, mode: str = "fast") -> None:
+        """``pg_ctl restart -m fast``: every session is closed, as a service restart does;
+        ``mode="immediate"``: a crash (no checkpoint; what was not flushed to disk is lost)."""
+        self._pg_ctl("restart", "-m", mode, "-l", str(self.dir / "server.log"))
 
     def close(self) -> None:
         if self._running:

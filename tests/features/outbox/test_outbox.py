@@ -24,6 +24,7 @@ from faststream_hare.telemetry.prometheus import HareMetrics
 from tests.support.pools import running
 from tests.support.postgres import PG_DSN, fresh_tables, rows_waiting, schema
 from tests.support.rabbit_admin import AMQP_URL
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.rabbit
 ROOT = Path(__file__).resolve().parents[3]
@@ -204,23 +205,33 @@ async def test_a_missing_exchange_is_retried_with_back_off_and_reported_never_dr
                     await outbox.add(
                         conn, {"n": n}, exchange=f"{prefix}.ex", routing_key="a", key="k"
                     )
+            labels = {"table": tables.outbox}
+
+            def gauge(name: str) -> float:
+                return registry.get_sample_value(name, labels) or 0.0
+
             deadline = asyncio.get_running_loop().time() + 10
-            while len(failed) < 3:
+            while len(failed) < 3 or gauge("hare_outbox_waiting") < 3:
                 assert asyncio.get_running_loop().time() < deadline
                 await asyncio.sleep(0.05)
             assert await rows_waiting(tables) == 3
+            # nothing is published, yet the gauges say what waits and grow with its age
+            stuck_age = gauge("hare_outbox_oldest_age_seconds")
+            assert stuck_age > 0
+            await eventually(lambda: gauge("hare_outbox_oldest_age_seconds") > stuck_age)
             queue = await bound_queue(channel, prefix)
             messages = await receive(queue, 3)
             backlog = await outbox.backlog()
-            await asyncio.sleep(0.2)  # the batch's signal follows the delete
-            labels = {"table": tables.outbox}
+            # idle again: the relay reads the backlog, nothing waits and it is behind by 0
+            await eventually(lambda: gauge("hare_outbox_waiting") == 0)
+            await eventually(lambda: gauge("hare_outbox_oldest_age_seconds") == 0)
+            await eventually(lambda: gauge("hare_outbox_lag_seconds") == 0)
             samples = {
                 name: registry.get_sample_value(name, {**labels, **extra})
                 for name, extra in (
                     ("hare_outbox_relayed_total", {}),
                     ("hare_outbox_republished_total", {}),
                     ("hare_outbox_failed_total", {"reason": "refused"}),
-                    ("hare_outbox_lag_seconds", {}),
                 )
             }
     finally:
@@ -237,7 +248,6 @@ async def test_a_missing_exchange_is_retried_with_back_off_and_reported_never_dr
     assert samples["hare_outbox_relayed_total"] == 3
     assert samples["hare_outbox_republished_total"] == 0
     assert samples["hare_outbox_failed_total"] == len(failed)
-    assert (samples["hare_outbox_lag_seconds"] or 0) > 0
 
 
 def _hare(*args: str, tables: OutboxTables) -> subprocess.CompletedProcess[str]:
@@ -321,3 +331,51 @@ async def test_the_console_overview_shows_the_outbox_backlog(
         page = await client.get("/")
     assert page.status_code == 200
     assert f'data-outbox="{tables.outbox}" data-waiting="2"' in page.text
+
+
+async def _commit_one(outbox: Outbox, pool: Any, exchange: str, message_id: str) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.add(
+            conn, {"id": message_id}, exchange=exchange, routing_key="r", message_id=message_id
+        )
+
+
+async def test_a_commit_wakes_the_relay_through_listen_notify_long_before_its_poll(
+    prefix: str, channel: aio_pika.abc.AbstractChannel, tables: OutboxTables, pool: Any
+) -> None:
+    broker = make_broker(prefix)
+    outbox = Outbox(
+        broker, pool=pool, table=tables.outbox, inbox_table=tables.inbox, poll_interval_ms=60_000
+    )
+    queue = await bound_queue(channel, prefix)
+    async with running(broker):
+        # the first row may go out in the relay's first batch at start; once it arrived the
+        # relay is listening and idle, with its next poll a minute away
+        await _commit_one(outbox, pool, f"{prefix}.ex", "first")
+        [first] = await receive(queue, 1, timeout=30)
+        await asyncio.sleep(0.5)
+        await _commit_one(outbox, pool, f"{prefix}.ex", "woken")
+        [woken] = await receive(queue, 1, timeout=5)  # only a notification can be this early
+    assert (first.message_id, woken.message_id) == ("first", "woken")
+    assert await rows_waiting(tables) == 0
+
+
+async def test_without_notifications_rows_still_arrive_by_polling(
+    prefix: str, channel: aio_pika.abc.AbstractChannel, tables: OutboxTables, pool: Any
+) -> None:
+    async with pool.acquire() as conn:  # this test's own table: no NOTIFY on commit any more
+        name = tables.outbox.replace(".", "_")
+        await conn.execute(f"DROP TRIGGER {name}_notify ON {tables.outbox}")
+    broker = make_broker(prefix)
+    outbox = Outbox(
+        broker, pool=pool, table=tables.outbox, inbox_table=tables.inbox, poll_interval_ms=200
+    )
+    queue = await bound_queue(channel, prefix)
+    async with running(broker):
+        await asyncio.sleep(0.5)  # the relay is idle, waiting for a notification or its poll
+        ids = [f"polled-{n}" for n in range(5)]
+        for message_id in ids:
+            await _commit_one(outbox, pool, f"{prefix}.ex", message_id)
+        messages = await receive(queue, len(ids), timeout=30)
+    assert sorted(m.message_id or "" for m in messages) == ids
+    assert await rows_waiting(tables) == 0

@@ -123,6 +123,29 @@ def test_replays_consumer_duplicates_pools_depth_and_offsets(registry: Collector
     assert value(registry, "hare_stream_offset", queue="s") == 42
 
 
+@pytest.mark.usefixtures("metrics")
+def test_the_outbox_lag_follows_batches_and_backlog_reads(registry: CollectorRegistry) -> None:
+    table = {"table": "hare_outbox"}
+    batch = {"relayed": 2, "republished": 1, "failed": 0, "max_lag_s": 0.4}
+    send(signals.outbox_batch_relayed, batch, table)
+    assert value(registry, "hare_outbox_relayed_total", **table) == 2
+    assert value(registry, "hare_outbox_republished_total", **table) == 1
+    assert value(registry, "hare_outbox_lag_seconds", **table) == 0.4
+    # a batch that published nothing says nothing about the lag
+    send(signals.outbox_batch_relayed, {**batch, "relayed": 0, "failed": 3}, table)
+    assert value(registry, "hare_outbox_lag_seconds", **table) == 0.4
+    # a backlog read sets what waits, its age, and the lag as it is now
+    backlog = {"waiting": 7, "failing": 2, "oldest_age_s": 31.5, "relay_lag_s": 12.0}
+    send(signals.outbox_backlog_read, backlog, table)
+    assert value(registry, "hare_outbox_waiting", **table) == 7
+    assert value(registry, "hare_outbox_oldest_age_seconds", **table) == 31.5
+    assert value(registry, "hare_outbox_lag_seconds", **table) == 12.0
+    idle = {"waiting": 0, "failing": 0, "oldest_age_s": 0.0, "relay_lag_s": 0.0}
+    send(signals.outbox_backlog_read, idle, table)
+    assert value(registry, "hare_outbox_waiting", **table) == 0
+    assert value(registry, "hare_outbox_lag_seconds", **table) == 0
+
+
 def test_other_brokers_are_ignored_and_close_unregisters(registry: CollectorRegistry) -> None:
     metrics = HareMetrics(registry=registry, broker=SENDER)
     other = object()
@@ -156,6 +179,8 @@ def test_every_metric_of_the_design_is_exported(registry: CollectorRegistry) -> 
         "hare_outbox_republished",
         "hare_outbox_failed",
         "hare_outbox_lag_seconds",
+        "hare_outbox_waiting",
+        "hare_outbox_oldest_age_seconds",
     }
 
 
