@@ -3,10 +3,13 @@
 # pyproject.toml allows (uv's --resolution lowest-direct: faststream, aio-pika/aiormq, rstream,
 # pydantic-settings, blinker, redis and the other extras at their floor) and one with the
 # newest; the unit, in-memory and broker-facing core tests run in each, on the main venv's
-# Python. The installed versions of the direct dependencies are printed first.
+# Python, or on the CPython HARE_PYTHON names (found as scripts/pythons.sh finds it: pyenv, or
+# python3.X on PATH; missing, it fails in CI and is skipped elsewhere). The installed versions
+# of the direct dependencies are printed first.
 #
 #   bash scripts/ranges.sh              # lowest, then newest
 #   HARE_RANGES=lowest bash scripts/ranges.sh -x   # one end; extra arguments go to pytest
+#   HARE_PYTHON=3.10 HARE_RANGES=lowest bash scripts/ranges.sh   # the floors on 3.10's stack
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/pythons.sh
@@ -15,10 +18,20 @@ ENDS="${HARE_RANGES:-lowest newest}"
 DIRECT=(faststream aio-pika aiormq rstream pydantic-settings blinker redis rich starlette
     prometheus-client opentelemetry-api fastapi)
 UV="$(uv_bin)"
-python="$(.venv/bin/python -c 'import sys; print(sys.executable)')"
+if [[ -n "${HARE_PYTHON:-}" ]]; then
+    python="$(interpreter "$HARE_PYTHON")"
+    if [[ -z "$python" ]]; then
+        missing "$HARE_PYTHON"
+        exit 0
+    fi
+    suffix="-py$HARE_PYTHON"
+else
+    python="$(.venv/bin/python -c 'import sys; print(sys.executable)')"
+    suffix=""
+fi
 failed=()
 for end in $ENDS; do
-    venv=".venvs/range-$end"
+    venv=".venvs/range-$end$suffix"
     rm -rf "$venv"
     "$UV" venv -q -p "$python" "$venv"
     resolution=highest
@@ -27,7 +40,7 @@ for end in $ENDS; do
     "$UV" pip install -q -p "$venv/bin/python" "${TEST_TOOLS[@]}"  # the tools: any release
     versions="$("$UV" pip list -p "$venv/bin/python" 2>/dev/null \
         | awk -v want=" ${DIRECT[*]} " 'index(want, " " $1 " ") {printf "%s %s, ", $1, $2}')"
-    log "$end: ${versions%, }"
+    log "$end, CPython $("$venv/bin/python" -c 'import platform; print(platform.python_version())'): ${versions%, }"
     if ! "$venv/bin/python" -m pytest -q -p no:cacheprovider "${CORE_TESTS[@]}" "$@"; then
         failed+=("$end")
     fi

@@ -1,6 +1,7 @@
 """The outermost of a hare subscriber's middlewares: errors around the handler.
 
-``RetryMiddleware`` sits inside the user's broker middlewares and sees the handler only. What
+``RetryMiddleware`` sits inside the user's broker middlewares and sees the handler only. A
+user's middleware raising before the handler (``on_receive``, ``consume_scope``), and what
 FastStream does after the handler returned — serializing the return value, publishing it to
 ``@publisher``s and ``reply_to``, the user's middlewares leaving — can still raise, and
 FastStream would then reject the message into nowhere. ``DeliveryGuard`` wraps all of it: an
@@ -48,6 +49,9 @@ class DeliveryState:
 
     #: An idempotent delivery whose done mark waits for the whole processing to succeed.
     idempotent: IdempotentDelivery | None = None
+    #: FastStream parsed the message and a handler accepted it: what fails from here on (a
+    #: user's ``consume_scope`` too) is an ordinary failure, not poison.
+    accepted: bool = False
 
 
 def current_delivery(context: ContextRepo) -> DeliveryState | None:
@@ -69,6 +73,12 @@ class _GuardScope(BaseMiddleware):
     async def on_receive(self) -> None:
         self._state = DeliveryState()
         self._token = self.context.set_local(DELIVERY_KEY, self._state)
+
+    async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
+        state: DeliveryState | None = getattr(self, "_state", None)
+        if state is not None:  # outermost: the first of the consume scopes to run
+            state.accepted = True
+        return await super().consume_scope(call_next, msg)
 
     async def publish_scope(self, call_next: Callable[[Any], Awaitable[Any]], cmd: Any) -> Any:
         result = await call_next(cmd)

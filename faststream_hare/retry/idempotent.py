@@ -11,7 +11,6 @@ failure releases the lease before the retry copy is sent, so the retry runs the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import weakref
@@ -210,8 +209,16 @@ class IdempotentDelivery:
                     self.msg.raw_message.message_id,
                     exc,
                 )
-                with contextlib.suppress(Exception):
-                    await self.msg.nack(requeue=True)
+                try:  # bounded like every ack and nack of a hand-off (handoff.py)
+                    async with compat.timeout(OPERATION_TIMEOUT_S):
+                        await self.msg.nack(requeue=True)
+                except Exception as nack_exc:
+                    # A timed-out (or failed) nack loses nothing: locked, the message is never
+                    # acked by FastStream after us, so it stays unacked on its channel, and the
+                    # broker delivers it again when that channel closes (a link this stalled
+                    # is dead) — a redelivery, never a loss.
+                    self.msg.raw_message.lock()
+                    logger.debug("nack failed: %r", nack_exc)
                 return
             logger.warning(
                 "Message %s was handled but could not be marked done (%s); a redelivery "

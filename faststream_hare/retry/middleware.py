@@ -6,7 +6,8 @@ subscribers never see it). Per message, a classic/quorum delivery goes to ``Atte
 message FastStream could not hand to any handler —
 its parser or decoder raised, or every ``filter=`` said no — never reaches ``consume_scope``:
 ``__aexit__`` sees the error and sends it to ``Q.dead`` as poison instead of
-letting FastStream reject it into nowhere.
+letting FastStream reject it into nowhere. A user's middleware that raises in its own
+``consume_scope`` before calling on is no such failure: the guard (``guard.py``) retries it.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ class _RetryScope(BaseMiddleware):
         subscriber = as_hare_endpoint(self.context.get_local("handler_"))
         if subscriber is None or subscriber.hare.stream:
             return await super().__aexit__(exc_type, exc_val, exc_tb)
+        state = current_delivery(self.context)
+        if state is not None and state.accepted:  # a user's consume_scope raised: not poison,
+            return await super().__aexit__(exc_type, exc_val, exc_tb)  # the guard retries it
         await self._dead_letter_unhandled(subscriber, exc_val)
         return True  # settled here (dead-lettered, or back in Q)
 

@@ -24,6 +24,7 @@ CORE_TESTS=(
     tests/features/publish/test_dedup_memory.py
     tests/features/publish/test_dedup_batch.py
     tests/features/publish/test_dedup_redis.py
+    tests/features/publish/test_dedup_redis_connections.py  # RESP2/RESP3 at redis-py's floor too
     tests/features/topology/test_topology.py
     tests/features/topology/test_topology_plan.py
     tests/features/telemetry/test_telemetry_otel.py

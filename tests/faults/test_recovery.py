@@ -1,5 +1,6 @@
 """Handling resumes within 2 s of the broker accepting connections again, for every consumer
-kind (§11, §19): a pool of 3 workers and a named stream consumer, after a 10 s outage.
+kind: a pool of 3 workers and a named stream consumer, after a 10 s outage
+(docs/guarantees.md, Outages).
 
 The outage is the fault proxy refusing every connection (the shared brokers are never
 stopped). For streams, the stream port opens half a second after AMQP, as on a restarting

@@ -1,4 +1,5 @@
-"""The link cut while FastStream publishes a handler's return value: nothing lost (§19).
+"""The link cut while FastStream publishes a handler's return value: nothing lost
+(docs/guarantees.md, Consuming).
 
 The handler returns, then the connection dies under the ``@publisher`` publish of its return
 value. The message is accounted for like a raising handler's (retried, or back in ``Q`` with

@@ -1,4 +1,5 @@
-"""Copies in flight are settled per pool worker (per channel), never across workers (§6, §11).
+"""Copies in flight are settled per pool worker (per channel), never across workers
+(docs/scaling.md, Removing a worker loses nothing; docs/guarantees.md).
 
 Removing one worker waits for the handoffs of *its* channel only: another worker's copy still
 waiting for its confirm is left alone (its original would otherwise sit unacked on a live

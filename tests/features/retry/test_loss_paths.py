@@ -17,8 +17,11 @@ from faststream.middlewares import AckPolicy
 from faststream.rabbit import TestRabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 
-from faststream_hare import HareBroker, HareConfigError, HareRouter, signals
+from faststream_hare import HareBroker, HareConfigError, HareRouter, Idempotency, signals
+from faststream_hare.dedup.store import Claim
+from faststream_hare.idempotency.memory import MemoryIdempotencyStore
 from faststream_hare.retry import handoff as handoff_module
+from faststream_hare.retry import idempotent as idempotent_module
 from faststream_hare.testing import dead_letters
 from tests.support.amqp import depths
 from tests.support.transport import Transport
@@ -266,6 +269,55 @@ async def test_an_ack_stuck_on_a_dead_link_is_bounded(
     print(f"[around] ack stalled: handoffs still waiting={still_pending} kept={counts}")
     assert still_pending == 0
     assert counts == {queue: 1, f"{queue}.delay": 1}  # a duplicate later, never a loss
+
+
+class CommitFails(MemoryIdempotencyStore):
+    """An inbox whose commit (the done mark, which holds the handler's writes) fails."""
+
+    done_commits_effects = True
+
+    async def mark_done(self, lease: Claim, period_ms: int) -> None:
+        raise RuntimeError("commit failed")
+
+
+@pytest.mark.rabbit
+async def test_a_nack_stuck_after_a_failed_inbox_commit_is_bounded_and_never_acked(
+    prefix: str, broker_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler's transaction did not commit and the nack that gives the message back never
+    completes: the delivery ends after the bound, FastStream does not ack it after us, and
+    the unacked message returns to ``Q`` when its channel closes."""
+    queue = f"{prefix}.inbox-nack-stall"
+    broker = HareBroker(broker_url)
+    runs: list[str] = []
+    nacks: list[int] = []
+    acks: list[int] = []
+
+    async def stalled_nack(self: Any, multiple: bool = False, requeue: bool = True) -> None:
+        nacks.append(self.delivery_tag)
+        await asyncio.sleep(3600)
+
+    async def recorded_ack(self: Any, multiple: bool = False) -> None:
+        acks.append(self.delivery_tag)
+
+    @broker.subscriber(queue, retry_limit=3, idempotent=Idempotency(60_000, store=CommitFails()))
+    async def handle(body: str) -> None:
+        runs.append(body)
+
+    monkeypatch.setattr(idempotent_module, "OPERATION_TIMEOUT_S", 0.2)
+    async with broker:
+        await broker.start()
+        monkeypatch.setattr(aio_pika.IncomingMessage, "nack", stalled_nack)
+        monkeypatch.setattr(aio_pika.IncomingMessage, "ack", recorded_ack)
+        await broker.publish("once", queue=queue, message_id="inbox-1")
+        await eventually(lambda: len(nacks) == 1, timeout=10)
+        await asyncio.sleep(0.6)  # past the bound: FastStream would ack now if it could
+        monkeypatch.undo()
+    counts = await depths(queue)
+    print(f"[around] inbox nack stalled: runs={len(runs)} acks={len(acks)} kept={counts}")
+    assert runs == ["once"]
+    assert acks == []  # never acked: its writes did not commit
+    assert counts == {queue: 1}  # back in Q with the channel: lost = 0
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""A returned copy is matched to the publish it belongs to, whatever the message ids (§19).
+"""A returned copy is matched to the publish it belongs to, whatever the message ids
+(docs/retries.md, Nothing is lost).
 
 Copies keep the original's ``message_id`` and share one confirm channel. Two failing hare
 subscribers of one app consume the same published message (a topic fan-out), so their copies
