@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the core of the suite on every supported CPython other than the main venv's: one venv per
 # version under .venvs/ (made once, then reused). CPython 3.10 has a dependency stack of its own
-# (aio-pika 9.5, aiormq 6.9) and runs the whole core; 3.12 and 3.13 share the main run's stack
+# (aio-pika 9.6, aiormq 6.9) and runs the whole core; 3.12 and 3.13 share the main run's stack
 # and run the unit and in-memory tests and a broker-facing core (retry, publishing, pools,
 # streams) against the real services.
 #
@@ -30,7 +30,7 @@ for version in $VERSIONS; do
     # editable install, refreshed every run: cheap when nothing changed
     "$UV" pip install -q -p "$venv/bin/python" -e ".[$TEST_EXTRAS]" "${TEST_TOOLS[@]}"
     log "CPython $("$venv/bin/python" -c 'import platform; print(platform.python_version())')"
-    if [[ $version == 3.10 ]]; then  # its own stack (aio-pika 9.5, aiormq 6.9): the whole core
+    if [[ $version == 3.10 ]]; then  # its own stack (aio-pika 9.6, aiormq 6.9): the whole core
         "$venv/bin/python" -m pytest -q -p no:cacheprovider "${CORE_TESTS[@]}" "$@" ||
             failed+=("$version")
     else  # the main run's stack on another interpreter: unit, in memory, and the broker core

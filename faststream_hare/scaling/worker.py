@@ -244,7 +244,7 @@ class Worker:
         if channel is None:
             return
         waiters: set[asyncio.Future[Any]] = {
-            # shielded: aio-pika 9.5 (Python 3.10) hands out the channel's own closing
+            # shielded: aio-pika 9.x (Python 3.10) hands out the channel's own closing
             # future, and cancelling this waiter below would mark the open channel closed
             asyncio.shield(channel.closed()),
             asyncio.ensure_future(self._lost.wait()),
