@@ -1,6 +1,6 @@
 """Handling resumes within 2 s of the broker accepting connections again, for every consumer
-kind: a pool of 3 workers and a named stream consumer, after a 10 s outage
-(docs/guarantees.md, Outages).
+kind: a retrying consumer, a pool of 3, an auto-scaled pool and a named stream consumer, after
+a 10 s outage (docs/guarantees.md, Outages).
 
 The outage is the fault proxy refusing every connection (the shared brokers are never
 stopped). For streams, the stream port opens half a second after AMQP, as on a restarting
@@ -15,7 +15,7 @@ import json
 import aio_pika
 import pytest
 
-from faststream_hare import HareBroker, HareSettings
+from faststream_hare import AutoScaling, HareBroker, HareSettings
 from tests.faults.conftest import Account, dead_ids
 from tests.faults.test_pool_cuts import FailOnce
 from tests.faults.test_stream_cuts import cut_stream_link
@@ -57,13 +57,24 @@ async def publish(queue: str, ids: list[str], *, stream: bool = False) -> None:
         await connection.close()
 
 
-async def test_a_pool_of_three_handles_again_within_two_seconds(
-    prefix: str, fault_proxy: FaultProxy, account: Account
+#: The AMQP consumer kinds, each with retries (fail once, then handled).
+CONSUMER_KINDS: dict[str, dict[str, object]] = {
+    "retrying consumer": {},
+    "pool of 3": {"consumer_count": 3},
+    "auto-scaled pool": {
+        "auto_scaling": AutoScaling(min_consumers=1, max_consumers=3, check_interval_ms=200)
+    },
+}
+
+
+@pytest.mark.parametrize("kind", list(CONSUMER_KINDS))
+async def test_each_amqp_consumer_kind_handles_again_within_two_seconds(
+    prefix: str, fault_proxy: FaultProxy, account: Account, kind: str
 ) -> None:
     queue = f"{prefix}.jobs"
     settings = HareSettings(shutdown_drain_timeout_ms=5_000)  # the default reconnect pace
     broker = HareBroker(f"{fault_proxy.url()}?name={prefix}", settings=settings, logger=None)
-    broker.subscriber(queue, consumer_count=3, retry_limit=3, delay_in_ms=100)(
+    broker.subscriber(queue, retry_limit=3, delay_in_ms=100, **CONSUMER_KINDS[kind])(
         FailOnce(account, pause_s=0.0)
     )
     before = [account.publish(f"b{n}") for n in range(30)]
@@ -84,7 +95,7 @@ async def test_a_pool_of_three_handles_again_within_two_seconds(
     finally:
         await broker.stop()
     account.dead_letter(await dead_ids(queue))
-    account.report("pool of 3 after a 10 s outage", recovery_s=recovery, goal_s=RECOVERY_GOAL_S)
+    account.report(f"{kind} after a 10 s outage", recovery_s=recovery, goal_s=RECOVERY_GOAL_S)
     assert account.lost == []
     assert recovery < RECOVERY_BOUND_S
 
