@@ -66,6 +66,9 @@ async def browse(
         hot: list[AbstractIncomingMessage] = []
         read = 0
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Wakes the wait below at each message: the patience chosen before one came must not
+        # keep messages that are all read from everyone else (up to FIRST_MESSAGE_S).
+        came = asyncio.Event()
 
         async def on_message(delivered: DeliveredMessage) -> None:
             nonlocal read
@@ -74,6 +77,7 @@ async def browse(
             message = aio_pika.IncomingMessage(delivered, no_ack=False)
             visit(letter_of(message, read))
             read += 1
+            came.set()
             if scan.too_often_returned(message):
                 hot.append(message)
             if read >= wanted and not done.done():
@@ -86,9 +90,10 @@ async def browse(
             seen = -1
             while not done.done() and read != seen:  # stop when nothing came for a while
                 seen = read
+                came.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     patience = LINGER_S if read >= depth else IDLE_S if read else FIRST_MESSAGE_S
-                    await asyncio.wait_for(asyncio.shield(done), patience)
+                    await asyncio.wait_for(came.wait(), patience)
         finally:
             with contextlib.suppress(Exception):
                 await raw.basic_cancel(ok.consumer_tag or "")

@@ -21,6 +21,7 @@ from faststream_hare.contract.headers import (
     retries_performed,
 )
 from faststream_hare.errors import HareConfigError
+from faststream_hare.topology.delivery_limit import DELIVERY_COUNT_HEADER
 
 _WHERE_KEYS = ("exception", "error", "message_id", "fingerprint")
 _WHERE_HELP = "use exception=TYPE, error~TEXT, message_id=ID or fingerprint=ID"
@@ -80,9 +81,14 @@ class DeadLetter:
 
     @property
     def fingerprint(self) -> str:
-        """A short id of body and headers: picks out one message even without a message id."""
+        """A short id of body and headers: picks out one message even without a message id.
+
+        Not of ``x-delivery-count``: a quorum queue raises it on each return, so with it every
+        read (a page view) would change the id a page links to and a confirmation page sends.
+        """
         digest = hashlib.sha256(self.body)
-        digest.update(repr(sorted((k, repr(v)) for k, v in self.headers.items())).encode())
+        headers = (kv for kv in self.headers.items() if kv[0] != DELIVERY_COUNT_HEADER)
+        digest.update(repr(sorted((k, repr(v)) for k, v in headers)).encode())
         return digest.hexdigest()[:16]
 
 
