@@ -4,7 +4,8 @@ A page of the console needs the first few hundred or thousand messages, not the 
 ``basic.get`` costs a round trip per message (about 2 ms here: 10 000 messages in 18 s); a
 consumer whose prefetch covers the window streams them (10 000 in about 2 s). Nothing is acked:
 when the window is read the consumer is cancelled and every message goes back with one
-``basic.nack(multiple, requeue)``, in order (measured on RabbitMQ 3.10.8 and 4.0.5). The
+``basic.nack(multiple, requeue)`` (in order when the window held the whole queue; see
+``scan.py`` on a quorum queue read in part). The
 client keeps only what ``visit`` keeps, so memory does not grow with the window. Messages that
 one more return would bring to the delivery limit are re-filed as in ``scan.py``.
 """

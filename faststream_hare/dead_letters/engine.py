@@ -5,7 +5,7 @@
 the dead original only after the broker confirmed the copy, so a message is never lost (at
 worst, after a crash between the two steps, it is in both queues). The copy loses
 ``retry_count`` and the failure headers; everything else is kept. Messages not taken stay in
-``Q.dead`` in their original order.
+``Q.dead`` (in their order on a classic queue; see ``scan.py`` for a quorum one).
 """
 
 from __future__ import annotations

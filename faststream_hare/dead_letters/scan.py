@@ -1,10 +1,12 @@
-"""A scan of ``Q.dead`` that keeps its order: read head to tail, give back what is not taken.
+"""A scan of ``Q.dead``: read head to tail, give back what is not taken.
 
 Why a scan *holds* messages: ``basic.get`` followed by an immediate ``nack(requeue)`` puts
 the message back at the head of the queue, so the next ``basic.get`` returns it again. A scan
 therefore keeps every message it does not take unacked on its channel and gives them all back
-at the end; RabbitMQ returns requeued messages to their original positions, so ``Q.dead``
-keeps its order (classic and quorum queues, RabbitMQ 3.10 and 4.0).
+at the end. A classic queue puts requeued messages back at their original positions, so
+``Q.dead`` keeps its order; a quorum queue on RabbitMQ 3.10 puts them behind the messages no
+reader holds, so a scan that stops before the tail (a count reached, a sample smaller than the
+queue) moves what it read to the tail (measured; 4.0.5 kept the order of a multiple nack).
 
 Why a scan may *re-file* a message: on a quorum queue every message given back counts towards
 the queue's delivery limit, whatever the way back (``nack``/``reject`` with requeue, a closed
@@ -173,7 +175,7 @@ class DeadScan:
         return limit is not None and limit >= 0 and delivery_count(message) + 1 >= limit
 
     async def give_back(self) -> None:
-        """Requeue every held message (RabbitMQ puts each back at its original position);
+        """Requeue every held message (back in place on a classic queue; see the module note);
         re-file the ones another return would bring to the delivery limit."""
         held, self.held = self.held, []
         for message in held:
