@@ -120,7 +120,7 @@ def letter_of(message: AbstractIncomingMessage, position: int) -> DeadLetter:
 
 @dataclass
 class DeadScan:
-    """Reads ``Q.dead`` head to tail once; messages not taken go back in order at the end."""
+    """Reads ``Q.dead`` head to tail once; messages not taken go back at the end."""
 
     queue: str
     channel: AbstractChannel
