@@ -6,7 +6,7 @@ therefore keeps every message it does not take unacked on its channel and gives 
 at the end. A classic queue puts requeued messages back at their original positions, so
 ``Q.dead`` keeps its order; a quorum queue on RabbitMQ 3.10 puts them behind the messages no
 reader holds, so a scan that stops before the tail (a count reached, a sample smaller than the
-queue) moves what it read to the tail (measured; 4.0.5 kept the order of a multiple nack).
+queue) moves what it read to the tail (measured; 4.0.5 keeps the order, for a scan and a browse).
 
 Why a scan may *re-file* a message: on a quorum queue every message given back counts towards
 the queue's delivery limit, whatever the way back (``nack``/``reject`` with requeue, a closed
