@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import aio_pika
 from aio_pika.abc import (
@@ -25,8 +25,22 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
+from faststream_hare._internal import compat
+
 #: Cap for one channel operation (open, declare, cancel, close) so nothing hangs forever.
 OPERATION_TIMEOUT_S = 10.0
+
+T = TypeVar("T")
+
+
+async def bounded(operation: Awaitable[T]) -> T:
+    """Await one channel operation (an ack, a nack) for at most ``OPERATION_TIMEOUT_S``.
+
+    A link that died with aiormq's write queue full never wakes an ack or a nack, and a stop
+    must not wait on it forever; ``asyncio.TimeoutError`` when the bound passes.
+    """
+    async with compat.timeout(OPERATION_TIMEOUT_S):
+        return await operation
 
 
 async def open_plain_channel(connection: AbstractConnection) -> AbstractChannel:

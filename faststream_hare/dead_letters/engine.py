@@ -16,10 +16,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
+from faststream_hare._internal.channels import bounded
 from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.contract.headers import replay_headers
 from faststream_hare.dead_letters.letters import DeadLetter, Where, matches_all
-from faststream_hare.dead_letters.scan import DeadScan, Sender, link_lost, settle
+from faststream_hare.dead_letters.scan import DeadScan, Sender, link_lost
 from faststream_hare.errors import ConfirmError, DeadReport, ReplayError
 
 #: ``on_progress(done, total)``: ``done`` messages read of at most ``total``.
@@ -87,7 +88,7 @@ async def process(
         elif action == "purge":
             # Bounded; one that times out purges nothing: the message stays unacked and
             # comes back to Q.dead with the channel.
-            await settle(message, ack=True)
+            await bounded(message.ack())
         else:
             assert send is not None, "a replay needs a sender"
             await pacer.wait()
@@ -102,7 +103,7 @@ async def process(
                 # ack. The copy is confirmed in Q, so one that fails or times out loses
                 # nothing: the original stays unacked and RabbitMQ returns it to Q.dead with
                 # the channel (at worst the message is in both queues, never in neither).
-                await settle(message, ack=True)
+                await bounded(message.ack())
             except Exception as lost:
                 if not link_lost(lost, scan.channel):
                     raise

@@ -31,12 +31,7 @@ from typing import Final, Literal
 import aiormq.exceptions
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
-from faststream_hare._internal import compat
-from faststream_hare._internal.channels import (
-    OPERATION_TIMEOUT_S,
-    close_quietly,
-    open_plain_channel,
-)
+from faststream_hare._internal.channels import bounded, close_quietly, open_plain_channel
 from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.dead_letters.letters import DeadLetter
@@ -69,20 +64,6 @@ def link_lost(exc: BaseException, channel: AbstractChannel | None) -> bool:
     ):
         return True
     return isinstance(exc, Exception) and channel is not None and channel.is_closed
-
-
-async def settle(message: AbstractIncomingMessage, *, ack: bool) -> None:
-    """Ack (or nack with requeue) ``message``, bounded by ``OPERATION_TIMEOUT_S``.
-
-    A link that died with aiormq's write queue full never wakes an unbounded ack. A settle
-    that times out or fails loses nothing: the message stays unacked on the scan's channel,
-    and RabbitMQ gives it back to ``Q.dead`` when that channel or its connection closes.
-    """
-    async with compat.timeout(OPERATION_TIMEOUT_S):
-        if ack:
-            await message.ack()
-        else:
-            await message.nack(requeue=True)
 
 
 def broker_default_limit(connection: AbstractConnection) -> int | None:
@@ -182,10 +163,10 @@ class DeadScan:
             if self.too_often_returned(message) and await self._refile(message):
                 continue
             try:
-                await settle(message, ack=False)
+                await bounded(message.nack(requeue=True))
             except Exception:  # the link is gone or stuck
                 # Not lost: the rest are still unacked on this channel, and RabbitMQ gives
-                # them back (to their positions) when it closes; one bounded wait is enough.
+                # them back when it closes; one bounded wait is enough.
                 return
 
     async def give_back_hot(self) -> None:
@@ -212,7 +193,7 @@ class DeadScan:
         # The copy is confirmed at the tail: an ack that fails or times out leaves the
         # original unacked, to come back with the channel (a duplicate in Q.dead, not a loss).
         with contextlib.suppress(Exception):
-            await settle(message, ack=True)
+            await bounded(message.ack())
         self.refiled += 1
         logger.warning(
             "Moved a message of '%s' to its tail: it was read %d times and the queue's delivery "

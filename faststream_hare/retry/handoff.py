@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 
-from faststream_hare._internal import compat
-from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
+from faststream_hare._internal.channels import bounded
 from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.contract.headers import read_retry_count, retries_text
 from faststream_hare.errors import ConfirmError
@@ -121,8 +120,7 @@ class Handoff:
             return False
         self.subscriber.requeue_backoff.reset()
         try:  # bounded: a link that died with aiormq's write queue full never wakes it
-            async with compat.timeout(OPERATION_TIMEOUT_S):
-                await self.original.ack()
+            await bounded(self.original.ack())
         except (ChannelInvalidStateError, AMQPError, ConnectionError, asyncio.TimeoutError) as exc:
             logger.warning(
                 "Message %s was copied to '%s', but the link went down before its ack (%s); "
@@ -193,8 +191,7 @@ class Handoff:
     async def _nack_original(self) -> None:
         """Nack the original with requeue, bounded; a failure leaves it to the broker."""
         try:  # bounded: a stop that cancelled this waits for it
-            async with compat.timeout(OPERATION_TIMEOUT_S):
-                await self.original.nack(requeue=True)
+            await bounded(self.original.nack(requeue=True))
         except Exception as exc:  # the channel is gone, or it was settled already
             logger.debug("nack of message %s failed: %r", self.raw.message_id, exc)
 

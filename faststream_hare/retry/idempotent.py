@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from faststream.exceptions import AckMessage, NackMessage
 
-from faststream_hare._internal import compat
-from faststream_hare._internal.channels import OPERATION_TIMEOUT_S
+from faststream_hare._internal.channels import bounded
 from faststream_hare.dedup.store import Claim
 from faststream_hare.idempotency.keys import idempotency_key, key_description
 from faststream_hare.idempotency.store import Seen
@@ -172,8 +171,7 @@ class IdempotentDelivery:
             await asyncio.sleep(pause)
         finally:
             try:  # bounded: after it the broker redelivers (the channel is gone)
-                async with compat.timeout(OPERATION_TIMEOUT_S):
-                    await self.msg.nack(requeue=True)
+                await bounded(self.msg.nack(requeue=True))
             except Exception as exc:  # the channel is gone: the broker requeues it anyway
                 logger.debug("nack failed: %r", exc)
         raise NackMessage(requeue=True)
@@ -210,8 +208,7 @@ class IdempotentDelivery:
                     exc,
                 )
                 try:  # bounded like every ack and nack of a hand-off (handoff.py)
-                    async with compat.timeout(OPERATION_TIMEOUT_S):
-                        await self.msg.nack(requeue=True)
+                    await bounded(self.msg.nack(requeue=True))
                 except Exception as nack_exc:
                     # A timed-out (or failed) nack loses nothing: locked, the message is never
                     # acked by FastStream after us, so it stays unacked on its channel, and the

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from faststream_hare._internal.channels import (
     OPERATION_TIMEOUT_S,
+    bounded,
     close_quietly,
     consumer_gone,
     on_broker_cancel,
@@ -287,7 +288,7 @@ class Worker:
         if self._stopping and not self.config.no_ack:
             # Delivered between our cancel and its confirmation: give it back at once.
             with contextlib.suppress(Exception):  # bounded; else the broker requeues it
-                await asyncio.wait_for(message.nack(requeue=True), OPERATION_TIMEOUT_S)
+                await bounded(message.nack(requeue=True))
             return
         self._in_flight += 1
         self._idle.clear()

@@ -18,10 +18,9 @@ from faststream.rabbit import TestRabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 
 from faststream_hare import HareBroker, HareConfigError, HareRouter, Idempotency, signals
+from faststream_hare._internal import channels as channels_module
 from faststream_hare.dedup.store import Claim
 from faststream_hare.idempotency.memory import MemoryIdempotencyStore
-from faststream_hare.retry import handoff as handoff_module
-from faststream_hare.retry import idempotent as idempotent_module
 from faststream_hare.testing import dead_letters
 from tests.support.amqp import depths
 from tests.support.transport import Transport
@@ -218,9 +217,9 @@ async def test_a_poison_message_whose_requeue_stalls_is_never_acked(
     async def handle(body: str) -> None:
         raise AssertionError("never reached")
 
-    monkeypatch.setattr(handoff_module, "OPERATION_TIMEOUT_S", 0.2)
     async with broker:
         await broker.start()
+        monkeypatch.setattr(channels_module, "OPERATION_TIMEOUT_S", 0.2)  # bounded() reads it
         connection = await broker.connect()
         channel = await connection.channel()
         await channel.queue_delete(f"{queue}.dead")  # the copy comes back unroutable
@@ -256,9 +255,9 @@ async def test_an_ack_stuck_on_a_dead_link_is_bounded(
     async def handle(body: str) -> None:
         raise ValueError("fails")
 
-    monkeypatch.setattr(handoff_module, "OPERATION_TIMEOUT_S", 0.2)
     async with broker:
         await broker.start()
+        monkeypatch.setattr(channels_module, "OPERATION_TIMEOUT_S", 0.2)  # bounded() reads it
         monkeypatch.setattr(aio_pika.IncomingMessage, "ack", stalled_ack)
         await broker.publish("stuck ack", queue=queue, message_id="ack-1")
         await eventually(lambda: len(acks) == 1, timeout=10)
@@ -304,9 +303,9 @@ async def test_a_nack_stuck_after_a_failed_inbox_commit_is_bounded_and_never_ack
     async def handle(body: str) -> None:
         runs.append(body)
 
-    monkeypatch.setattr(idempotent_module, "OPERATION_TIMEOUT_S", 0.2)
     async with broker:
         await broker.start()
+        monkeypatch.setattr(channels_module, "OPERATION_TIMEOUT_S", 0.2)  # bounded() reads it
         monkeypatch.setattr(aio_pika.IncomingMessage, "nack", stalled_nack)
         monkeypatch.setattr(aio_pika.IncomingMessage, "ack", recorded_ack)
         await broker.publish("once", queue=queue, message_id="inbox-1")
