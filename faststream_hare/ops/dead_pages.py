@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from faststream_hare.contract.names import dead_queue_name
 from faststream_hare.dead_letters import (
     Browsed,
     DeadLetter,
@@ -22,9 +21,7 @@ from faststream_hare.dead_letters import (
     letter_id,
     matches_all,
 )
-from faststream_hare.errors import ManagementUnavailableError
 from faststream_hare.ops.link import connect, dead_delivery_limit
-from faststream_hare.ops.management import Management
 from faststream_hare.ops.selection import NO_EXCEPTION, DeadGroup, GroupTally
 
 #: Messages on one page of the console.
@@ -42,8 +39,9 @@ class DeadPage:
     letters: list[DeadLetter]
     page: int
     has_next: bool
-    #: The delivery limit the management API reports in force on ``Q.dead`` (a quorum
-    #: queue): each read gives messages back, and each return counts. ``None``: none known.
+    #: The delivery limit the management API reports in force on ``Q.dead`` (only a quorum
+    #: queue has one): each read gives messages back, and each return counts. ``None``: none
+    #: known.
     delivery_limit: int | None = None
 
 
@@ -80,7 +78,6 @@ async def read_page(
             matched += 1
 
     browsed, limit = await _browse(url, queue, window, visit, mgmt_url)
-    counting = isinstance(limit, int) and await _quorum(url, queue, mgmt_url)
     return DeadPage(
         queue=queue,
         depth=browsed.depth,
@@ -89,7 +86,7 @@ async def read_page(
         letters=letters,
         page=page,
         has_next=matched > start + PAGE_SIZE,
-        delivery_limit=limit if counting and isinstance(limit, int) else None,
+        delivery_limit=limit if isinstance(limit, int) else None,
     )
 
 
@@ -142,13 +139,3 @@ async def _browse(
             connection, queue, count=window, visit=visit, delivery_limit=limit
         )
     return browsed, limit
-
-
-async def _quorum(url: str, queue: str, mgmt_url: str | None) -> bool:
-    """True when the management API says ``Q.dead`` is a quorum queue: the only type whose
-    returns count towards a delivery limit."""
-    try:
-        record = await Management.for_url(url, mgmt_url).queue(dead_queue_name(queue))
-    except ManagementUnavailableError:
-        return False
-    return record is not None and record.get("type") == "quorum"
