@@ -32,6 +32,7 @@ from faststream_hare.dead_letters.scan import (
     Sender,
     broker_default_limit,
     link_lost,
+    lost_link_reason,
     scan_dead,
 )
 from faststream_hare.errors import DeadReport, QueueNotFoundError, ReplayError
@@ -190,8 +191,8 @@ async def replay_letters(
     except Exception as lost:  # before the first read: opening the channel, the declare
         if not (connection.is_closed or link_lost(lost, None)):
             raise
-        msg = f"Replay from '{queue}.dead' did not start: the link to RabbitMQ was lost"
-        raise _not_started(queue, dry_run, f"{msg} ({type(lost).__name__}).") from lost
+        msg = f"Replay from '{queue}.dead' did not start: {lost_link_reason(lost)}."
+        raise _not_started(queue, dry_run, msg) from lost
 
 
 def _not_started(queue: str, dry_run: bool, reason: str) -> ReplayError:

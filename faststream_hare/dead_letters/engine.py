@@ -20,7 +20,7 @@ from faststream_hare._internal.channels import bounded
 from faststream_hare.contract.copies import MessageCopy
 from faststream_hare.contract.headers import replay_headers
 from faststream_hare.dead_letters.letters import DeadLetter, Where, matches_all
-from faststream_hare.dead_letters.scan import DeadScan, Sender, link_lost
+from faststream_hare.dead_letters.scan import DeadScan, Sender, link_lost, lost_link_reason
 from faststream_hare.errors import ConfirmError, DeadReport, ReplayError
 
 #: ``on_progress(done, total)``: ``done`` messages read of at most ``total``.
@@ -130,7 +130,7 @@ def _stopped(
     cause: BaseException,
 ) -> ReplayError:
     """The ``ReplayError`` of a replay that cannot go on: a copy not confirmed, a lost link."""
-    reason = str(cause) if isinstance(cause, ConfirmError) else _lost_link(cause)
+    reason = str(cause) if isinstance(cause, ConfirmError) else lost_link_reason(cause)
     failed = 1 if isinstance(cause, ConfirmError) else 0
     report = DeadReport(scan.queue, taken, skipped, failed, dry_run, scan.read, reason, tuple(ids))
     msg = (
@@ -138,11 +138,6 @@ def _stopped(
         f"message(s): {reason}; the rest stay in '{scan.dead_name}'."
     )
     return ReplayError(msg, report)
-
-
-def _lost_link(cause: BaseException) -> str:
-    """One phrase for a lost link (the exception's class: aiormq's texts can hold the URL)."""
-    return f"the link to RabbitMQ was lost ({type(cause).__name__})"
 
 
 def letter_id(letter: DeadLetter) -> str:

@@ -66,6 +66,11 @@ def link_lost(exc: BaseException, channel: AbstractChannel | None) -> bool:
     return isinstance(exc, Exception) and channel is not None and channel.is_closed
 
 
+def lost_link_reason(cause: BaseException) -> str:
+    """One phrase for a lost link (the exception's class: aiormq's texts can hold the URL)."""
+    return f"the link to RabbitMQ was lost ({type(cause).__name__})"
+
+
 def broker_default_limit(connection: AbstractConnection) -> int | None:
     """The delivery limit RabbitMQ gives a quorum queue without one: 20 from 4.0, none before."""
     return default_limit(server_version(connection))
