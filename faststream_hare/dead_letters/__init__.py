@@ -212,7 +212,7 @@ async def purge_letters(
     delivery_limit: DeliveryLimit = AUTO,
     only: Iterable[str] | None = None,
 ) -> DeadReport:
-    """Delete matching messages of ``queue.dead`` (the rest stay, in order); ``moved`` = purged."""
+    """Delete matching messages of ``queue.dead`` (the rest stay); ``moved`` = purged."""
     conditions, limit = parse_wheres(where), check_count(count)
     async with (
         confirmed_sender(connection) as refile,

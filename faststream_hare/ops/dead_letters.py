@@ -132,7 +132,7 @@ async def purge_dead(
     only: Iterable[str] | None = None,
     mgmt_url: str | None = None,
 ) -> OpsReport:
-    """Delete matching messages of ``Q.dead`` (the rest stay, in order); ``moved`` = purged."""
+    """Delete matching messages of ``Q.dead`` (the rest stay); ``moved`` = purged."""
     async with connect(url) as connection:
         report = await purge_letters(
             connection,
