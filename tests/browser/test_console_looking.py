@@ -18,6 +18,7 @@ import pytest
 from faststream_hare import HareBroker
 from faststream_hare.ops.console import create_app
 from tests.browser.server import serve
+from tests.support.amqp import drain as drain_queue
 from tests.support.broker import AMQP_URL, MGMT_URL
 from tests.support.pools import running
 
@@ -108,10 +109,7 @@ async def drain(name: str, expected: int = len(IDS)) -> list[str]:
         channel = await connection.channel()
         queue = await channel.declare_queue(name, passive=True)
         await wait_all_ready(channel, name, expected)
-        ids = []
-        while (message := await queue.get(no_ack=True, fail=False)) is not None:
-            ids.append(str(message.message_id))
-        return ids
+        return [str(message.message_id) for message in await drain_queue(queue)]
     finally:
         await connection.close()
 
