@@ -6,7 +6,7 @@ queues and ``.dead`` too), replicated on the cluster's nodes; the processes shar
 ``W1`` of the reports queue runs in one process at a time and fails over when that one dies.
 
     scripts/cluster.sh up          # prints the HAProxy URLs used below
-    HARE_MQ_URL=amqp://guest:guest@127.0.0.1:47001/ \\
+    HARE_MQ_URL=amqp://guest:guest@127.0.0.1:27001/ \\
     HARE_MQ_STREAM_URL=rabbitmq-stream://guest:guest@127.0.0.1:47002/ \\
     HARE_MQ_DEDUP_URL=redis://127.0.0.1:6379/0 \\
     faststream run examples.scaling_out:app --workers 3

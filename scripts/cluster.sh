@@ -16,7 +16,8 @@
 # Everything lives under HARE_CLUSTER_DIR (default /tmp/hare-cluster, or /var/lib/hare-cluster
 # inside the Debian 13 root for 4.0): one directory per node (config, data, logs, pid) and a HOME
 # with the Erlang cookie shared by the nodes and the CLI.
-# Ports come from HARE_CLUSTER_PORT_BASE (default 47000; 48000 for 4.0), B below:
+# Ports come from HARE_CLUSTER_PORT_BASE (default 27000; 28000 for 4.0), B below. They stay under
+# the kernel's ephemeral range (32768 and up), where any outgoing connection may hold a port:
 #   HAProxy   AMQP B+1, streams B+2
 #   node N    AMQP B+100N+1, streams +2, management +3, distribution +4,
 #             CLI distribution +10..+20, stream replication (osiris) +50..+99
@@ -30,14 +31,14 @@ system)
     RUN=()
     NAME_PREFIX=hare
     BASE_DIR=${HARE_CLUSTER_DIR:-/tmp/hare-cluster}
-    PORT_BASE=${HARE_CLUSTER_PORT_BASE:-47000}
+    PORT_BASE=${HARE_CLUSTER_PORT_BASE:-27000}
     ;;
 4.0)
     ROOT=$(bash "$(dirname "$0")/rabbitmq4.sh" root)
     RUN=(chroot "$ROOT")  # the nodes and their CLI run inside the root; files are under $ROOT
     NAME_PREFIX=r4hare
     BASE_DIR=$ROOT${HARE_CLUSTER_DIR:-/var/lib/hare-cluster}
-    PORT_BASE=${HARE_CLUSTER_PORT_BASE:-48000}
+    PORT_BASE=${HARE_CLUSTER_PORT_BASE:-28000}
     ;;
 *)
     echo "[cluster] error: HARE_RABBITMQ=$HARE_RABBITMQ is not known; use system or 4.0." >&2

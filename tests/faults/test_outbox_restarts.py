@@ -33,7 +33,7 @@ from tests.support.rabbit_admin import AMQP_URL
 pytestmark = [pytest.mark.rabbit, pytest.mark.timeout(180)]
 
 #: The two brokers' runs may overlap (two checkouts): each has its own ports.
-PORT_BASE = 46500 if VERSION_CHOICE == "4.0" else 46000
+PORT_BASE = 26500 if VERSION_CHOICE == "4.0" else 26000  # below the ephemeral ports
 
 ORDERS = 4_000
 COMMITTED = ORDERS - ORDERS // 10
