@@ -179,7 +179,9 @@ class HareBroker(HareRegistrator, _faststream.BrokerJoiningApps):
             subscribers = self.hare_subscribers()
             transport = self.hare_runtime.transport
             await transport.declare_topology([sub.declare for sub in subscribers])
-            await transport.start_consumers(ahead_starts(subscribers))
+            openers, followers = ahead_starts(subscribers)
+            await transport.start_consumers(openers)
+            await transport.start_consumers(followers)
             await super().start()
         except HareConnectionError as exc:
             logger.error("%s", exc)

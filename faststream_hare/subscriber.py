@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import aiormq.exceptions
@@ -300,20 +299,18 @@ class HareSubscriber(SubscriberWithOwnMiddlewares):
         )
 
 
-def ahead_starts(subscribers: Sequence[HareSubscriber]) -> list[Callable[[], Awaitable[None]]]:
-    """What the broker starts together: one chain per channel, since subscribers given the same
-    ``Channel`` share it and FastStream opens a channel on its first use (two at once would
-    open it twice). Pools and streams start in FastStream's own loop."""
-    chains: dict[int, list[HareSubscriber]] = {}
-    for subscriber in subscribers:
-        if subscriber.starts_ahead:
-            chains.setdefault(id(subscriber.channel), []).append(subscriber)
-    return [partial(_start_in_order, chain) for chain in chains.values()]
-
-
-async def _start_in_order(subscribers: list[HareSubscriber]) -> None:
-    for subscriber in subscribers:
-        await subscriber.start_ahead()
+def ahead_starts(
+    subscribers: Sequence[HareSubscriber],
+) -> tuple[list[Callable[[], Awaitable[None]]], list[Callable[[], Awaitable[None]]]]:
+    """What the broker starts together, in two waves: the first subscriber of each channel
+    (FastStream opens a channel on its first use, two at once would open it twice), then all
+    the others. Pools and streams start in FastStream's own loop."""
+    openers: dict[int, HareSubscriber] = {}
+    followers: list[HareSubscriber] = []
+    for subscriber in (s for s in subscribers if s.starts_ahead):
+        if openers.setdefault(id(subscriber.channel), subscriber) is not subscriber:
+            followers.append(subscriber)
+    return [s.start_ahead for s in openers.values()], [s.start_ahead for s in followers]
 
 
 def _pick(value: int | None, default: int) -> int:

@@ -85,8 +85,9 @@ class BrokerTransport:
             await channels.aclose()
 
     async def start_consumers(self, starts: Sequence[Callable[[], Awaitable[None]]]) -> None:
-        """Start the consumers several at a time: each opens its channel, sets its prefetch
-        and consumes, three round trips that one after another would add up."""
+        """Start the consumers several at a time: a passive declare and a ``basic.consume``
+        each (and a channel with its prefetch for the first on a channel), round trips that
+        one after another would add up."""
         await run_bounded(starts, CONCURRENT_DECLARATIONS)
 
     async def reach_dedup_store(self, store: object) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import aio_pika
 import aiormq.exceptions
@@ -18,7 +19,7 @@ from faststream_hare._internal import aiormq_frames
 from faststream_hare.subscriber import ahead_starts
 from faststream_hare.topology.pipelined import DeclarationChannels, declare_pipelined
 from faststream_hare.topology.plan import TopologyPlan, plan_topology
-from tests.support.amqp import consumers
+from tests.support.amqp import consumers, wait_depth
 from tests.support.rabbit_admin import AMQP_URL
 from tests.support.waiting import eventually
 
@@ -28,7 +29,7 @@ COUNT = 12
 
 
 def _broker(prefix: str, broker_url: str, handled: list[str]) -> tuple[HareBroker, list[str]]:
-    """``COUNT`` hare consumers (two sharing one ``Channel``), a pool and a plain one."""
+    """``COUNT`` hare consumers (two given one ``Channel``), a pool and a plain one."""
     broker = HareBroker(broker_url, logger=None)
     shared = Channel(prefetch_count=7)
     queues = [f"{prefix}.q{n}" for n in range(COUNT)]
@@ -50,10 +51,13 @@ def test_one_start_per_channel_and_no_pools_or_streams() -> None:
     broker, _ = _broker("p", AMQP_URL, [])
     subscribers = broker.hare_subscribers()
     assert len(subscribers) == COUNT + 1
-    assert len(ahead_starts(subscribers)) == COUNT - 1  # 3 and 4 share a chain; no pool
+    openers, followers = ahead_starts(subscribers)
+    assert (len(openers), len(followers)) == (2, COUNT - 2)  # one per Channel first; no pool
     own = broker.hare_subscriber("p.q0").channel
     assert own is not None
     assert own.publisher_confirms is False  # nothing is published on it
+    assert own.prefetch_count == 1
+    assert broker.hare_subscriber("p.q11").channel is own  # one channel for a prefetch
 
 
 async def _publish_each(broker: HareBroker, queues: list[str], tag: str) -> set[str]:
@@ -173,3 +177,39 @@ async def test_a_tolerated_mismatch_among_many_still_starts_them_all(
     warned = [r.getMessage() for r in caplog.records if "x-message-ttl=31449600" in r.getMessage()]
     assert len(warned) == 1
     assert f"{queues[2]}.dead" in warned[0]
+
+
+async def test_subscribers_sharing_a_channel_keep_their_own_prefetch(
+    prefix: str, broker_url: str
+) -> None:
+    """The default consuming channel is shared by prefetch, and the broker still limits each
+    consumer on it on its own: both handlers run (no shared limit), neither gets a second."""
+    broker = HareBroker(broker_url, logger=None)
+    release = asyncio.Event()
+    running: dict[str, int] = {}
+    queues = [f"{prefix}.left", f"{prefix}.right"]
+
+    def holding(queue: str) -> Callable[[str], Awaitable[None]]:
+        async def handle(body: str) -> None:
+            running[queue] = running.get(queue, 0) + 1
+            await release.wait()
+
+        return handle
+
+    for queue in queues:
+        broker.subscriber(queue, retry_limit=1, delay_in_ms=100)(holding(queue))
+    assert broker.hare_subscriber(queues[0]).channel is broker.hare_subscriber(queues[1]).channel
+    await broker.start()
+    try:
+        for queue in queues:
+            for n in range(3):
+                await broker.publish(f"{queue}:{n}", queue=queue)
+        await eventually(lambda: running == dict.fromkeys(queues, 1))
+        for queue in queues:
+            await wait_depth(queue, 2)  # the other two wait in Q: a prefetch of one each
+        assert running == dict.fromkeys(queues, 1)
+        release.set()
+        await eventually(lambda: running == dict.fromkeys(queues, 3))
+    finally:
+        release.set()
+        await broker.stop()
