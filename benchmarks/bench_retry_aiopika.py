@@ -90,36 +90,58 @@ async def delete(queue: str) -> None:
         await channel.exchange_delete(queue)
 
 
+class Countdown:
+    """Sets ``done`` once ``count`` messages were handled (every side stops the clock on it)."""
+
+    def __init__(self, count: int) -> None:
+        self.left = count
+        self.done = asyncio.Event()
+
+    def tick(self) -> None:
+        self.left -= 1
+        if self.left == 0:
+            self.done.set()
+
+
+async def seconds_to_done(broker: RabbitBroker, countdown: Countdown) -> float:
+    """Seconds from ``broker.start()`` to ``countdown.done``; the broker is stopped after."""
+    started = time.perf_counter()
+    await broker.start()
+    await countdown.done.wait()
+    elapsed = time.perf_counter() - started
+    await broker.stop()
+    return elapsed
+
+
+def plain_subscriber(
+    broker: RabbitBroker, queue: str, prefetch: int, handle: Callable[..., Awaitable[None]]
+) -> None:
+    """``handle`` subscribed to the prepared ``queue`` (not declared again), with the prefetch."""
+    broker.subscriber(RabbitQueue(queue, declare=False), channel=Channel(prefetch_count=prefetch))(
+        handle
+    )
+
+
 async def run_hare(count: int, prefetch: int) -> float:
     queue = await prepared(count, prefetch)
     failed: set[int] = set()
-    done = asyncio.Event()
-    left = count
+    countdown = Countdown(count)
 
     async def handle(body: dict[str, Any]) -> None:
-        nonlocal left
         if body["id"] not in failed:
             failed.add(body["id"])
             msg = "first attempt fails"
             raise RuntimeError(msg)
-        left -= 1
-        if left == 0:
-            done.set()
+        countdown.tick()
 
-    broker = hare_broker(queue, prefetch, handle)
-    started = time.perf_counter()
-    await broker.start()
-    await done.wait()
-    elapsed = time.perf_counter() - started
-    await broker.stop()
+    elapsed = await seconds_to_done(hare_broker(queue, prefetch, handle), countdown)
     await delete(queue)
     return count / elapsed
 
 
 async def run_aio_pika(count: int, prefetch: int) -> float:
     queue = await prepared(count, prefetch)
-    done = asyncio.Event()
-    left = count
+    countdown = Countdown(count)
     connection = await aio_pika.connect(URL)
     started = time.perf_counter()
     async with connection:
@@ -128,7 +150,6 @@ async def run_aio_pika(count: int, prefetch: int) -> float:
         source = await channel.declare_queue(queue, passive=True)
 
         async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            nonlocal left
             body = json.loads(message.body)
             headers = dict(message.headers or {})
             if not headers.get("retry_count"):
@@ -144,12 +165,10 @@ async def run_aio_pika(count: int, prefetch: int) -> float:
                 return
             assert body["id"] >= 0
             await message.ack()
-            left -= 1
-            if left == 0:
-                done.set()
+            countdown.tick()
 
         tag = await source.consume(on_message)
-        await done.wait()
+        await countdown.done.wait()
         elapsed = time.perf_counter() - started
         await source.cancel(tag)
     await delete(queue)
@@ -163,13 +182,10 @@ async def run_faststream(count: int, prefetch: int) -> float:
     rolling their own retry: FastStream hands a subscriber's messages to the handler one at a
     time, so each copy's confirm is awaited before the next message is handled."""
     queue = await prepared(count, prefetch)
-    done = asyncio.Event()
-    left = count
+    countdown = Countdown(count)
     broker = RabbitBroker(URL, logger=None)
 
-    @broker.subscriber(RabbitQueue(queue, declare=False), channel=Channel(prefetch_count=prefetch))
     async def handle(body: dict[str, Any], message: RabbitMessage) -> None:
-        nonlocal left
         headers = message.headers
         if not headers.get("retry_count"):
             await broker.publish(
@@ -182,15 +198,10 @@ async def run_faststream(count: int, prefetch: int) -> float:
             )
             return
         assert body["id"] >= 0
-        left -= 1
-        if left == 0:
-            done.set()
+        countdown.tick()
 
-    started = time.perf_counter()
-    await broker.start()
-    await done.wait()
-    elapsed = time.perf_counter() - started
-    await broker.stop()
+    plain_subscriber(broker, queue, prefetch, handle)
+    elapsed = await seconds_to_done(broker, countdown)
     await delete(queue)
     return count / elapsed
 
@@ -200,30 +211,17 @@ async def consume_only(count: int, prefetch: int, *, faststream: bool) -> float:
     subscriber or an aio-pika callback. Their difference per message is what FastStream's
     per-delivery pipeline costs over a bare callback, paid twice per retry cycle."""
     queue = await prepared(count, prefetch)
-    done = asyncio.Event()
-    left = count
-
-    def one_done() -> None:
-        nonlocal left
-        left -= 1
-        if left == 0:
-            done.set()
-
-    started = time.perf_counter()
+    countdown = Countdown(count)
     if faststream:
         broker = RabbitBroker(URL, logger=None)
 
-        @broker.subscriber(
-            RabbitQueue(queue, declare=False), channel=Channel(prefetch_count=prefetch)
-        )
         async def handle(body: dict[str, Any]) -> None:
-            one_done()
+            countdown.tick()
 
-        await broker.start()
-        await done.wait()
-        elapsed = time.perf_counter() - started
-        await broker.stop()
+        plain_subscriber(broker, queue, prefetch, handle)
+        elapsed = await seconds_to_done(broker, countdown)
     else:
+        started = time.perf_counter()
         connection = await aio_pika.connect(URL)
         async with connection:
             channel = await connection.channel()
@@ -233,10 +231,10 @@ async def consume_only(count: int, prefetch: int, *, faststream: bool) -> float:
             async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
                 json.loads(message.body)
                 await message.ack()
-                one_done()
+                countdown.tick()
 
             await source.consume(on_message)
-            await done.wait()
+            await countdown.done.wait()
             elapsed = time.perf_counter() - started
     await delete(queue)
     return elapsed
